@@ -12,3 +12,7 @@ pub mod time;
 
 pub use config::Config;
 pub use model::{DataFlag, DetectorId, Finding, FindingKind, ParamId, Reading, StationId};
+pub mod events;
+pub mod leads;
+pub use events::{Event, EventKind, Segment};
+pub use leads::{Category, Lead, Severity, Status};

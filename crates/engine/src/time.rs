@@ -223,3 +223,20 @@ mod tests {
         assert_eq!(format_duration(90 * SECOND), "90s");
     }
 }
+
+/// serde helpers for times written as RFC 3339 strings.
+pub mod rfc3339_serde {
+    use super::*;
+    use serde::{de, Deserialize, Deserializer, Serializer};
+
+    /// Serialises a time as RFC 3339 UTC.
+    pub fn serialize<S: Serializer>(v: &Millis, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&Rfc3339(*v))
+    }
+
+    /// Deserialises an RFC 3339 time.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Millis, D::Error> {
+        let s = String::deserialize(d)?;
+        parse_rfc3339(&s).ok_or_else(|| de::Error::custom(format!("`{s}` is not an RFC 3339 time")))
+    }
+}
