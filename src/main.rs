@@ -17,6 +17,8 @@ struct Cli {
 enum Command {
     /// Validate a config directory and print the effective thresholds.
     Config(cmd::config::Args),
+    /// Run the engine over a long CSV of readings and write events (and scores, leads).
+    Detect(cmd::detect::Args),
 }
 
 fn main() -> ExitCode {
@@ -29,6 +31,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Config(a) => cmd::config::run(a),
+        Command::Detect(a) => cmd::detect::run(a),
     };
     match result {
         Ok(code) => code,

@@ -45,7 +45,11 @@ pub fn load(dir: Option<&PathBuf>) -> Result<Config> {
 /// Runs `config`.
 pub fn run(args: Args) -> Result<ExitCode> {
     match args.action {
-        Action::Check { dir, station, parameter } => {
+        Action::Check {
+            dir,
+            station,
+            parameter,
+        } => {
             let dir = dir.unwrap_or_else(|| PathBuf::from("config"));
             let cfg = match Config::load_dir(&dir) {
                 Ok(c) => c,
@@ -54,7 +58,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
                     return Ok(ExitCode::from(2));
                 }
             };
-            println!("config ok: {} ({} stations), hash {}", dir.display(), cfg.stations.list.len(), cfg.hash);
+            println!(
+                "config ok: {} ({} stations), hash {}",
+                dir.display(),
+                cfg.stations.list.len(),
+                cfg.hash
+            );
             let s = cfg.thresholds.for_stream(&station, &parameter);
             println!("effective detector settings for station {station}, parameter {parameter}:");
             print!("{}", toml::to_string_pretty(&s)?);

@@ -9,16 +9,35 @@ pub fn riverwatch() -> Command {
 #[test]
 fn config_check_accepts_shipped_and_names_bad_key() {
     let root = env!("CARGO_MANIFEST_DIR");
-    let out = riverwatch().args(["config", "check", &format!("{root}/config")]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = riverwatch()
+        .args(["config", "check", &format!("{root}/config")])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("config ok") && text.contains("[robust_z]"), "{text}");
+    assert!(
+        text.contains("config ok") && text.contains("[robust_z]"),
+        "{text}"
+    );
 
     let dir = tempfile::tempdir().unwrap();
-    let bad = std::fs::read_to_string(format!("{root}/config/thresholds.toml")).unwrap().replace("k = 2", "kk = 2");
+    let bad = std::fs::read_to_string(format!("{root}/config/thresholds.toml"))
+        .unwrap()
+        .replace("k = 2", "kk = 2");
     std::fs::write(dir.path().join("thresholds.toml"), bad).unwrap();
-    let out = riverwatch().args(["config", "check"]).arg(dir.path()).output().unwrap();
+    let out = riverwatch()
+        .args(["config", "check"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("thresholds.toml") && err.contains("kk"), "{err}");
+    assert!(
+        err.contains("thresholds.toml") && err.contains("kk"),
+        "{err}"
+    );
 }

@@ -16,3 +16,6 @@ pub mod events;
 pub mod leads;
 pub use events::{Event, EventKind, Segment};
 pub use leads::{Category, Lead, Severity, Status};
+pub mod detect;
+pub use detect::{Engine, Output};
+pub mod csv;

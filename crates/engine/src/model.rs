@@ -214,10 +214,14 @@ pub struct Finding {
     pub time: Millis,
     /// Strength in [0, 1]; 0.5 is the detector's threshold.
     pub score: f64,
-    /// The value the detector judged.
+    /// The reading's value (for `gap`, the silence in hours).
     pub value: f64,
-    /// The threshold it was judged against, in the same terms as `value`.
+    /// The detector's statistic (a z-score, a ratio to the limit, a run length…).
+    pub statistic: f64,
+    /// The threshold the statistic was judged against.
     pub threshold: f64,
+    /// The stream's baseline (rolling median) when the finding was made, if it had one.
+    pub baseline: Option<f64>,
     /// Signed direction of the change: +1 up, −1 down, 0 none.
     pub direction: i8,
     /// Plain-language explanation: what, and how far past which threshold.
@@ -228,7 +232,11 @@ pub struct Finding {
 /// towards 1 as the statistic grows. Monotone, so thresholds stay comparable across detectors.
 pub fn score_from_ratio(stat: f64, threshold: f64) -> f64 {
     if !(stat.is_finite() && threshold > 0.0) || stat <= 0.0 {
-        return if stat.is_infinite() && stat > 0.0 { 1.0 } else { 0.0 };
+        return if stat.is_infinite() && stat > 0.0 {
+            1.0
+        } else {
+            0.0
+        };
     }
     let r = stat / threshold;
     r / (1.0 + r)

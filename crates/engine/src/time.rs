@@ -44,7 +44,15 @@ pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let mp = (5 * doy + 2) / 153;
     let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
     let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { yoe + era * 400 + 1 } else { yoe + era * 400 }, m, d)
+    (
+        if m <= 2 {
+            yoe + era * 400 + 1
+        } else {
+            yoe + era * 400
+        },
+        m,
+        d,
+    )
 }
 
 fn days_in_month(y: i64, m: u32) -> u32 {
@@ -58,7 +66,8 @@ fn days_in_month(y: i64, m: u32) -> u32 {
 
 /// Milliseconds of a civil date-time, or `None` when a field is out of range.
 pub fn from_civil(y: i64, mo: u32, d: u32, h: u32, mi: u32, s: u32, ms: u32) -> Option<Millis> {
-    if !(1..=12).contains(&mo) || d == 0 || d > days_in_month(y, mo) || h > 23 || mi > 59 || s > 60 {
+    if !(1..=12).contains(&mo) || d == 0 || d > days_in_month(y, mo) || h > 23 || mi > 59 || s > 60
+    {
         return None;
     }
     let secs = days_from_civil(y, mo, d) * 86_400 + (h * 3600 + mi * 60 + s.min(59)) as i64;
@@ -86,7 +95,11 @@ pub fn parse_rfc3339(s: &str) -> Option<Millis> {
         return None;
     }
     let (y, mo, d) = (digits(&b[0..4])?, digits(&b[5..7])?, digits(&b[8..10])?);
-    let (h, mi, sec) = (digits(&b[11..13])?, digits(&b[14..16])?, digits(&b[17..19])?);
+    let (h, mi, sec) = (
+        digits(&b[11..13])?,
+        digits(&b[14..16])?,
+        digits(&b[17..19])?,
+    );
     let mut i = 19;
     let mut ms = 0u32;
     if i < b.len() && b[i] == b'.' {
@@ -130,7 +143,13 @@ impl fmt::Display for Rfc3339 {
         let ms = self.0.rem_euclid(1000);
         let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
         let sod = secs.rem_euclid(86_400);
-        write!(f, "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}", sod / 3600, sod % 3600 / 60, sod % 60)?;
+        write!(
+            f,
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
+            sod / 3600,
+            sod % 3600 / 60,
+            sod % 60
+        )?;
         if ms != 0 {
             write!(f, ".{ms:03}")?;
         }
@@ -158,7 +177,7 @@ pub fn parse_duration(s: &str) -> Option<Millis> {
         _ => return None,
     };
     let v = n * scale;
-    (v.is_finite() && v >= 0.0 && v < 1e15).then_some(v.round() as Millis)
+    (0.0..1e15).contains(&v).then_some(v.round() as Millis)
 }
 
 /// Formats a duration in the largest unit that divides it (`90s` → `90s`, `7200000` → `2h`).
@@ -185,7 +204,9 @@ pub mod duration_serde {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Millis, D::Error> {
         let s = String::deserialize(d)?;
         parse_duration(&s).ok_or_else(|| {
-            de::Error::custom(format!("`{s}` is not a duration (use e.g. 90s, 15m, 4h, 2d)"))
+            de::Error::custom(format!(
+                "`{s}` is not a duration (use e.g. 90s, 15m, 4h, 2d)"
+            ))
         })
     }
 }

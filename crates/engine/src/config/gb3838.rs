@@ -8,7 +8,9 @@ use serde::Deserialize;
 use std::fmt;
 
 /// A GB 3838 water-quality class, I (best) to V; worse than V is 劣V.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum WaterClass {
     /// Ⅰ
     I,
@@ -113,7 +115,11 @@ impl Limit {
             Self::Min(l) => l / v.max(1e-9),
             Self::Range(lo, hi) => {
                 // HJ 2.3 measures pH from neutral 7.0; other range items from the midpoint.
-                let mid = if lo < 7.0 && 7.0 < hi { 7.0 } else { (lo + hi) / 2.0 };
+                let mid = if lo < 7.0 && 7.0 < hi {
+                    7.0
+                } else {
+                    (lo + hi) / 2.0
+                };
                 if v <= mid {
                     (mid - v) / (mid - lo)
                 } else {
@@ -170,29 +176,49 @@ impl Gb3838 {
             match it.kind {
                 ItemKind::Range => match it.range {
                     Some([lo, hi]) if lo < hi => {}
-                    _ => return Err(ConfigError::key(file, key("range"), "range items need `range = [low, high]` with low < high")),
+                    _ => {
+                        return Err(ConfigError::key(
+                            file,
+                            key("range"),
+                            "range items need `range = [low, high]` with low < high",
+                        ))
+                    }
                 },
                 ItemKind::Max | ItemKind::Min => {
                     if it.river.is_none() && it.reservoir.is_none() {
-                        return Err(ConfigError::key(file, key("river"), "give `river` and/or `reservoir` limits for classes I..V"));
+                        return Err(ConfigError::key(
+                            file,
+                            key("river"),
+                            "give `river` and/or `reservoir` limits for classes I..V",
+                        ));
                     }
                     for (name, row) in [("river", it.river), ("reservoir", it.reservoir)] {
                         let Some(row) = row else { continue };
                         if row.iter().any(|v| !v.is_finite() || *v <= 0.0) {
-                            return Err(ConfigError::key(file, key(name), "limits must be positive numbers"));
+                            return Err(ConfigError::key(
+                                file,
+                                key(name),
+                                "limits must be positive numbers",
+                            ));
                         }
                         let monotone = row.windows(2).all(|w| match it.kind {
                             ItemKind::Max => w[0] <= w[1],
                             _ => w[0] >= w[1],
                         });
                         if !monotone {
-                            return Err(ConfigError::key(file, key(name), "limits must get laxer from class I to class V"));
+                            return Err(ConfigError::key(
+                                file,
+                                key(name),
+                                "limits must get laxer from class I to class V",
+                            ));
                         }
                     }
                 }
             }
         }
-        Ok(Self { items: raw.item.into_iter().collect() })
+        Ok(Self {
+            items: raw.item.into_iter().collect(),
+        })
     }
 
     /// The limit of `item` for `class` at a station on `body`, if the standard sets one.
@@ -206,7 +232,11 @@ impl Gb3838 {
                     WaterBody::River => it.river,
                 }?;
                 let l = row[class.index()?];
-                Some(if kind == ItemKind::Max { Limit::Max(l) } else { Limit::Min(l) })
+                Some(if kind == ItemKind::Max {
+                    Limit::Max(l)
+                } else {
+                    Limit::Min(l)
+                })
             }
         }
     }
@@ -216,7 +246,11 @@ impl Gb3838 {
         (0..5)
             .map(WaterClass::from_index)
             .find(|&c| self.limit(item, c, body).is_some_and(|l| !l.exceeded_by(v)))
-            .or_else(|| self.items.contains_key(item).then_some(WaterClass::WorseThanV))
+            .or_else(|| {
+                self.items
+                    .contains_key(item)
+                    .then_some(WaterClass::WorseThanV)
+            })
     }
 }
 
@@ -239,25 +273,41 @@ mod tests {
         assert!((l3.exceedance_multiple(3.0).unwrap() - 2.0).abs() < 1e-12);
         assert!((l3.exceedance_multiple(4.86).unwrap() - 3.86).abs() < 1e-12);
         assert_eq!(g.class_of("tp", 0.12, r), Some(WaterClass::III));
-        assert_eq!(g.class_of("tp", 0.12, WaterBody::Reservoir), Some(WaterClass::V));
+        assert_eq!(
+            g.class_of("tp", 0.12, WaterBody::Reservoir),
+            Some(WaterClass::V)
+        );
         assert_eq!(g.class_of("codmn", 9.8, r), Some(WaterClass::IV));
         assert_eq!(g.class_of("do", 3.4, r), Some(WaterClass::IV));
-        assert_eq!(g.class_of("cod", 15.0, r), Some(WaterClass::I), "equal limits resolve to the better class");
+        assert_eq!(
+            g.class_of("cod", 15.0, r),
+            Some(WaterClass::I),
+            "equal limits resolve to the better class"
+        );
         let ph = g.limit("ph", WaterClass::III, r).unwrap();
         assert!(ph.exceeded_by(9.3) && !ph.exceeded_by(7.0));
         assert!((ph.ratio(9.3) - 1.15).abs() < 1e-9);
         assert_eq!(ph.exceedance_multiple(9.3), None);
         let dl = g.limit("do", WaterClass::III, r).unwrap();
         assert!(dl.exceeded_by(3.4) && dl.ratio(3.4) > 1.0);
-        assert_eq!(g.limit("tn", WaterClass::III, r), None, "TN is assessed for reservoirs only");
+        assert_eq!(
+            g.limit("tn", WaterClass::III, r),
+            None,
+            "TN is assessed for reservoirs only"
+        );
         assert_eq!(g.limit("cond", WaterClass::III, r), None);
     }
 
     #[test]
     fn bad_tables_are_refused() {
-        let e = Gb3838::parse("g.toml", "[item.x]\nkind = \"max\"\nriver = [5.0, 4.0, 3.0, 2.0, 1.0]\n").unwrap_err();
+        let e = Gb3838::parse(
+            "g.toml",
+            "[item.x]\nkind = \"max\"\nriver = [5.0, 4.0, 3.0, 2.0, 1.0]\n",
+        )
+        .unwrap_err();
         assert_eq!(e.key.as_deref(), Some("item.x.river"));
-        let e = Gb3838::parse("g.toml", "[item.x]\nkind = \"max\"\nriver = [1.0, 2.0]\n").unwrap_err();
+        let e =
+            Gb3838::parse("g.toml", "[item.x]\nkind = \"max\"\nriver = [1.0, 2.0]\n").unwrap_err();
         assert!(e.to_string().contains("g.toml"), "{e}");
         let e = Gb3838::parse("g.toml", "[item.x]\nkind = \"range\"\n").unwrap_err();
         assert_eq!(e.key.as_deref(), Some("item.x.range"));

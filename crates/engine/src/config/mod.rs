@@ -41,16 +41,27 @@ impl fmt::Display for ConfigError {
 impl ConfigError {
     /// A problem with one key of one file.
     pub fn key(file: &str, key: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self { file: file.into(), key: Some(key.into()), reason: reason.into() }
+        Self {
+            file: file.into(),
+            key: Some(key.into()),
+            reason: reason.into(),
+        }
     }
     /// A problem with a whole file (unreadable, not TOML).
     pub fn file(file: &str, reason: impl Into<String>) -> Self {
-        Self { file: file.into(), key: None, reason: reason.into() }
+        Self {
+            file: file.into(),
+            key: None,
+            reason: reason.into(),
+        }
     }
 }
 
 /// Parses TOML text into a typed value; errors carry toml's line and column.
-pub(crate) fn parse_toml<T: serde::de::DeserializeOwned>(file: &str, text: &str) -> Result<T, ConfigError> {
+pub(crate) fn parse_toml<T: serde::de::DeserializeOwned>(
+    file: &str,
+    text: &str,
+) -> Result<T, ConfigError> {
     toml::from_str(text).map_err(|e| ConfigError::file(file, e.to_string().trim_end().to_string()))
 }
 
@@ -94,7 +105,12 @@ pub struct ConfigTexts {
 
 impl Config {
     /// Builds a config from the three files' texts; `dir` labels errors.
-    pub fn from_texts(stations: &str, thresholds: &str, gb3838: &str, dir: &str) -> Result<Self, ConfigError> {
+    pub fn from_texts(
+        stations: &str,
+        thresholds: &str,
+        gb3838: &str,
+        dir: &str,
+    ) -> Result<Self, ConfigError> {
         let sf = format!("{dir}/stations.toml");
         let tf = format!("{dir}/thresholds.toml");
         let gf = format!("{dir}/gb3838.toml");
@@ -102,7 +118,11 @@ impl Config {
         let thresholds_v = Thresholds::parse(&tf, thresholds)?;
         let gb = Gb3838::parse(&gf, gb3838)?;
         let mut h = Sha256::new();
-        for (name, text) in [("stations", stations), ("thresholds", thresholds), ("gb3838", gb3838)] {
+        for (name, text) in [
+            ("stations", stations),
+            ("thresholds", thresholds),
+            ("gb3838", gb3838),
+        ] {
             let v: toml::Value = toml::from_str(text).expect("parsed above");
             h.update(name.as_bytes());
             h.update(serde_json::to_vec(&v).unwrap_or_default());
@@ -114,13 +134,24 @@ impl Config {
             thresholds: thresholds.to_string(),
             gb3838: gb3838.to_string(),
         };
-        Ok(Self { stations: stations_v, thresholds: thresholds_v, gb3838: gb, hash, texts: texts.into() })
+        Ok(Self {
+            stations: stations_v,
+            thresholds: thresholds_v,
+            gb3838: gb,
+            hash,
+            texts: texts.into(),
+        })
     }
 
     /// The shipped configuration.
     pub fn embedded() -> Self {
-        Self::from_texts(embedded::STATIONS, embedded::THRESHOLDS, embedded::GB3838, "config (embedded)")
-            .expect("the shipped configuration is valid")
+        Self::from_texts(
+            embedded::STATIONS,
+            embedded::THRESHOLDS,
+            embedded::GB3838,
+            "config (embedded)",
+        )
+        .expect("the shipped configuration is valid")
     }
 
     /// Loads `stations.toml`, `thresholds.toml` and `gb3838.toml` from a directory; a missing
@@ -135,7 +166,10 @@ impl Config {
             }
         };
         if !dir.is_dir() {
-            return Err(ConfigError::file(&dir.display().to_string(), "not a directory"));
+            return Err(ConfigError::file(
+                &dir.display().to_string(),
+                "not a directory",
+            ));
         }
         let s = read("stations.toml", embedded::STATIONS)?;
         let t = read("thresholds.toml", embedded::THRESHOLDS)?;

@@ -58,9 +58,11 @@ pub struct Station {
 impl Station {
     /// Whether `param` at `t` is inside a declared maintenance window.
     pub fn in_maintenance(&self, param: &str, t: Millis) -> bool {
-        self.maintenance
-            .iter()
-            .any(|w| t >= w.from && t < w.to && (w.parameters.is_empty() || w.parameters.iter().any(|p| p == param)))
+        self.maintenance.iter().any(|w| {
+            t >= w.from
+                && t < w.to
+                && (w.parameters.is_empty() || w.parameters.iter().any(|p| p == param))
+        })
     }
 }
 
@@ -121,30 +123,58 @@ impl Stations {
         for (i, r) in raw.station.into_iter().enumerate() {
             let key = |k: &str| format!("station[{i}] ({}).{k}", r.id);
             if r.id.trim().is_empty() || r.id.contains(|c: char| c.is_whitespace() || c == ',') {
-                return Err(ConfigError::key(file, key("id"), "must be non-empty, without spaces or commas"));
+                return Err(ConfigError::key(
+                    file,
+                    key("id"),
+                    "must be non-empty, without spaces or commas",
+                ));
             }
-            let target_class = WaterClass::parse(&r.target_class)
-                .ok_or_else(|| ConfigError::key(file, key("target_class"), "must be one of I, II, III, IV, V"))?;
-            if !r.travel_time_from_upstream_h.is_empty() && r.travel_time_from_upstream_h.len() != r.upstream.len() {
+            let target_class = WaterClass::parse(&r.target_class).ok_or_else(|| {
+                ConfigError::key(
+                    file,
+                    key("target_class"),
+                    "must be one of I, II, III, IV, V",
+                )
+            })?;
+            if !r.travel_time_from_upstream_h.is_empty()
+                && r.travel_time_from_upstream_h.len() != r.upstream.len()
+            {
                 return Err(ConfigError::key(
                     file,
                     key("travel_time_from_upstream_h"),
-                    format!("has {} entries for {} upstream stations (give one per station, or none)",
-                        r.travel_time_from_upstream_h.len(), r.upstream.len()),
+                    format!(
+                        "has {} entries for {} upstream stations (give one per station, or none)",
+                        r.travel_time_from_upstream_h.len(),
+                        r.upstream.len()
+                    ),
                 ));
             }
-            if r.travel_time_from_upstream_h.iter().any(|h| !h.is_finite() || *h <= 0.0 || *h > 24.0 * 365.0) {
-                return Err(ConfigError::key(file, key("travel_time_from_upstream_h"), "hours must be positive and under a year"));
+            if r.travel_time_from_upstream_h
+                .iter()
+                .any(|h| !h.is_finite() || *h <= 0.0 || *h > 24.0 * 365.0)
+            {
+                return Err(ConfigError::key(
+                    file,
+                    key("travel_time_from_upstream_h"),
+                    "hours must be positive and under a year",
+                ));
             }
             if !r.river_km.is_finite() {
-                return Err(ConfigError::key(file, key("river_km"), "must be a finite number"));
+                return Err(ConfigError::key(
+                    file,
+                    key("river_km"),
+                    "must be a finite number",
+                ));
             }
             let upstream = r
                 .upstream
                 .iter()
                 .enumerate()
                 .map(|(j, u)| {
-                    let tt = r.travel_time_from_upstream_h.get(j).map(|h| (h * HOUR as f64).round() as Millis);
+                    let tt = r
+                        .travel_time_from_upstream_h
+                        .get(j)
+                        .map(|h| (h * HOUR as f64).round() as Millis);
                     (StationId::new(u), tt)
                 })
                 .collect();
@@ -152,14 +182,26 @@ impl Stations {
             for (j, m) in r.maintenance.iter().enumerate() {
                 let t = |s: &str, k: &str| {
                     parse_rfc3339(s).ok_or_else(|| {
-                        ConfigError::key(file, key(&format!("maintenance[{j}].{k}")), format!("`{s}` is not an RFC 3339 time"))
+                        ConfigError::key(
+                            file,
+                            key(&format!("maintenance[{j}].{k}")),
+                            format!("`{s}` is not an RFC 3339 time"),
+                        )
                     })
                 };
                 let (from, to) = (t(&m.from, "from")?, t(&m.to, "to")?);
                 if to <= from {
-                    return Err(ConfigError::key(file, key(&format!("maintenance[{j}]")), "`to` must be after `from`"));
+                    return Err(ConfigError::key(
+                        file,
+                        key(&format!("maintenance[{j}]")),
+                        "`to` must be after `from`",
+                    ));
                 }
-                maintenance.push(MaintenanceWindow { from, to, parameters: m.parameters.clone() });
+                maintenance.push(MaintenanceWindow {
+                    from,
+                    to,
+                    parameters: m.parameters.clone(),
+                });
             }
             let st = Station {
                 id: StationId::new(&r.id),
@@ -178,7 +220,11 @@ impl Stations {
             }
             if let Some(mn) = &r.hj212_mn {
                 if out.by_mn.insert(mn.clone(), i).is_some() {
-                    return Err(ConfigError::key(file, key("hj212_mn"), "another station has the same MN"));
+                    return Err(ConfigError::key(
+                        file,
+                        key("hj212_mn"),
+                        "another station has the same MN",
+                    ));
                 }
             }
             out.list.push(st);
@@ -186,10 +232,18 @@ impl Stations {
         for s in &out.list {
             for (u, _) in &s.upstream {
                 if !out.by_id.contains_key(u) {
-                    return Err(ConfigError::key(file, format!("station {}.upstream", s.id), format!("names unknown station `{u}`")));
+                    return Err(ConfigError::key(
+                        file,
+                        format!("station {}.upstream", s.id),
+                        format!("names unknown station `{u}`"),
+                    ));
                 }
                 if *u == s.id {
-                    return Err(ConfigError::key(file, format!("station {}.upstream", s.id), "a station cannot be its own upstream"));
+                    return Err(ConfigError::key(
+                        file,
+                        format!("station {}.upstream", s.id),
+                        "a station cannot be its own upstream",
+                    ));
                 }
             }
         }
@@ -207,8 +261,16 @@ impl Stations {
     }
 
     /// Stations directly downstream of `id`, with the travel time from `id`.
-    pub fn downstream_of<'a>(&'a self, id: &'a str) -> impl Iterator<Item = (&'a Station, Option<Millis>)> + 'a {
-        self.list.iter().filter_map(move |s| s.upstream.iter().find(|(u, _)| u.as_str() == id).map(|(_, tt)| (s, *tt)))
+    pub fn downstream_of<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> impl Iterator<Item = (&'a Station, Option<Millis>)> + 'a {
+        self.list.iter().filter_map(move |s| {
+            s.upstream
+                .iter()
+                .find(|(u, _)| u.as_str() == id)
+                .map(|(_, tt)| (s, *tt))
+        })
     }
 }
 
@@ -231,14 +293,23 @@ mod tests {
         assert_eq!(dl03.upstream.len(), 3);
         assert_eq!(dl03.upstream[0], (StationId::new("DL02"), Some(20 * HOUR)));
         assert_eq!(s.get("DL05").unwrap().upstream[0].1, None);
-        assert_eq!(s.by_mn("DLHSIM000000000000000005").unwrap().id.as_str(), "DL03");
-        assert_eq!(s.downstream_of("DL02").next().unwrap().0.id.as_str(), "DL03");
+        assert_eq!(
+            s.by_mn("DLHSIM000000000000000005").unwrap().id.as_str(),
+            "DL03"
+        );
+        assert_eq!(
+            s.downstream_of("DL02").next().unwrap().0.id.as_str(),
+            "DL03"
+        );
     }
 
     #[test]
     fn errors_name_file_key_and_reason() {
         let e = Stations::parse("s.toml", &format!("{ONE}colour = \"red\"\n")).unwrap_err();
-        assert!(e.to_string().contains("s.toml") && e.to_string().contains("unknown field `colour`"), "{e}");
+        assert!(
+            e.to_string().contains("s.toml") && e.to_string().contains("unknown field `colour`"),
+            "{e}"
+        );
         let e = Stations::parse("s.toml", &ONE.replace("III", "VI")).unwrap_err();
         assert_eq!(e.key.as_deref(), Some("station[0] (A).target_class"));
         let e = Stations::parse("s.toml", &format!("{ONE}upstream = [\"B\"]\n")).unwrap_err();

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 macro_rules! cfg_struct {
     ($(#[$doc:meta])* $name:ident { $($(#[$fdoc:meta])* $(@$attr:meta)? $field:ident : $ty:ty),* $(,)? }) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
         #[serde(deny_unknown_fields)]
         pub struct $name { $($(#[$fdoc])* $(#[$attr])? pub $field: $ty),* }
     };
@@ -20,145 +20,147 @@ cfg_struct!(
     RangeCfg { /// On or off.
     enabled: bool });
 cfg_struct!(
-    /// GB 3838 exceedance.
-    StandardCfg {
-        /// On or off.
-        enabled: bool,
-        /// Consecutive exceeding readings before a finding.
-        persistence: u32,
-        /// A single reading this many times the limit is reported at once.
-        immediate_ratio: f64,
-    });
+/// GB 3838 exceedance.
+StandardCfg {
+    /// On or off.
+    enabled: bool,
+    /// Consecutive exceeding readings before a finding.
+    persistence: u32,
+    /// A single reading this many times the limit is reported at once.
+    immediate_ratio: f64,
+});
 cfg_struct!(
-    /// Robust z-score over a rolling window.
-    RobustZCfg {
-        /// On or off.
-        enabled: bool,
-        /// Rolling window, readings.
-        window: usize,
-        /// Alarm at |z| ≥ this.
-        threshold: f64,
-        /// Clean readings needed before any baseline detector judges the stream.
-        min_history: usize,
-        /// Smallest scale as a fraction of the median.
-        relative_floor: f64,
-    });
+/// Robust z-score over a rolling window.
+RobustZCfg {
+    /// On or off.
+    enabled: bool,
+    /// Rolling window, readings.
+    window: usize,
+    /// Alarm at |z| ≥ this.
+    threshold: f64,
+    /// Clean readings needed before any baseline detector judges the stream.
+    min_history: usize,
+    /// Smallest scale as a fraction of the median.
+    relative_floor: f64,
+});
 cfg_struct!(
-    /// EWMA chart of standardised residuals.
-    EwmaCfg {
-        /// On or off.
-        enabled: bool,
-        /// Smoothing weight of the newest residual.
-        lambda: f64,
-        /// Alarm at this many asymptotic standard deviations of the EWMA.
-        threshold: f64,
-    });
+/// EWMA chart of standardised residuals.
+EwmaCfg {
+    /// On or off.
+    enabled: bool,
+    /// Smoothing weight of the newest residual.
+    lambda: f64,
+    /// Alarm at this many asymptotic standard deviations of the EWMA.
+    threshold: f64,
+});
 cfg_struct!(
-    /// Two-sided CUSUM.
-    CusumCfg {
-        /// On or off.
-        enabled: bool,
-        /// Allowance (slack) per reading, in scales.
-        k: f64,
-        /// Decision interval.
-        h: f64,
-    });
+/// Two-sided CUSUM.
+CusumCfg {
+    /// On or off.
+    enabled: bool,
+    /// Allowance (slack) per reading, in scales.
+    k: f64,
+    /// Decision interval.
+    h: f64,
+});
 cfg_struct!(
+/// Rate of change.
+RateCfg {
+    /// On or off.
+    enabled: bool,
+    /// Alarm when one step exceeds this many scales.
+    threshold: f64,
+});
+cfg_struct!(
+/// Stuck sensor.
+FlatlineCfg {
+    /// On or off.
+    enabled: bool,
+    /// Identical readings in a row.
+    run: u32,
+    /// …lasting at least this long.
+    @serde(with = "duration_serde") min_duration: Millis,
+    /// …and that long a run would happen by chance less often than this.
+    max_chance: f64,
+});
+cfg_struct!(
+/// Missing data.
+GapCfg {
+    /// On or off.
+    enabled: bool,
+    /// Silence longer than this many usual intervals.
+    factor: f64,
+    /// …and at least this long.
+    @serde(with = "duration_serde") min_silence: Millis,
+});
+cfg_struct!(
+/// Hour-of-day profile.
+DiurnalCfg {
+    /// On or off.
+    enabled: bool,
+    /// Days of history before the profile is used.
+    min_days: u32,
+    /// Weight of each new day.
+    alpha: f64,
+});
+
+cfg_struct!(
+/// Settings of every per-stream detector, as resolved for one station × parameter.
+DetectorSettings {
+    /// Physical range.
+    range: RangeCfg,
+    /// GB 3838.
+    standard: StandardCfg,
+    /// Robust z-score.
+    robust_z: RobustZCfg,
+    /// EWMA.
+    ewma: EwmaCfg,
+    /// CUSUM.
+    cusum: CusumCfg,
     /// Rate of change.
-    RateCfg {
-        /// On or off.
-        enabled: bool,
-        /// Alarm when one step exceeds this many scales.
-        threshold: f64,
-    });
-cfg_struct!(
-    /// Stuck sensor.
-    FlatlineCfg {
-        /// On or off.
-        enabled: bool,
-        /// Identical readings in a row.
-        run: u32,
-        /// …lasting at least this long.
-        @serde(with = "duration_serde") min_duration: Millis,
-    });
-cfg_struct!(
-    /// Missing data.
-    GapCfg {
-        /// On or off.
-        enabled: bool,
-        /// Silence longer than this many usual intervals.
-        factor: f64,
-        /// …and at least this long.
-        @serde(with = "duration_serde") min_silence: Millis,
-    });
-cfg_struct!(
-    /// Hour-of-day profile.
-    DiurnalCfg {
-        /// On or off.
-        enabled: bool,
-        /// Days of history before the profile is used.
-        min_days: u32,
-        /// Weight of each new day.
-        alpha: f64,
-    });
+    rate: RateCfg,
+    /// Flatline.
+    flatline: FlatlineCfg,
+    /// Gap.
+    gap: GapCfg,
+    /// Diurnal profile.
+    diurnal: DiurnalCfg,
+});
 
 cfg_struct!(
-    /// Settings of every per-stream detector, as resolved for one station × parameter.
-    DetectorSettings {
-        /// Physical range.
-        range: RangeCfg,
-        /// GB 3838.
-        standard: StandardCfg,
-        /// Robust z-score.
-        robust_z: RobustZCfg,
-        /// EWMA.
-        ewma: EwmaCfg,
-        /// CUSUM.
-        cusum: CusumCfg,
-        /// Rate of change.
-        rate: RateCfg,
-        /// Flatline.
-        flatline: FlatlineCfg,
-        /// Gap.
-        gap: GapCfg,
-        /// Diurnal profile.
-        diurnal: DiurnalCfg,
-    });
-
+/// Engine-wide settings.
+EngineCfg {
+    /// Out-of-order readings up to this old are reordered.
+    @serde(with = "duration_serde") allowed_lateness: Millis,
+    /// Class assumed for stations not in stations.toml.
+    default_class: WaterClass,
+});
 cfg_struct!(
-    /// Engine-wide settings.
-    EngineCfg {
-        /// Out-of-order readings up to this old are reordered.
-        @serde(with = "duration_serde") allowed_lateness: Millis,
-        /// Class assumed for stations not in stations.toml.
-        default_class: WaterClass,
-    });
+/// Event consolidation.
+EventsCfg {
+    /// Anomalous readings needed…
+    k: usize,
+    /// …among the last `n` of a station.
+    n: usize,
+    /// A finding this strong opens an event alone.
+    strong_score: f64,
+    /// Quiet time that closes an event.
+    @serde(with = "duration_serde") quiet_gap: Millis,
+    /// …at least this many sampling intervals.
+    quiet_intervals: u32,
+    /// Monitoring events shorter than this raise no lead.
+    @serde(with = "duration_serde") min_monitoring_duration: Millis,
+});
 cfg_struct!(
-    /// Event consolidation.
-    EventsCfg {
-        /// Anomalous readings needed…
-        k: usize,
-        /// …among the last `n` of a station.
-        n: usize,
-        /// A finding this strong opens an event alone.
-        strong_score: f64,
-        /// Quiet time that closes an event.
-        @serde(with = "duration_serde") quiet_gap: Millis,
-        /// …at least this many sampling intervals.
-        quiet_intervals: u32,
-        /// Monitoring events shorter than this raise no lead.
-        @serde(with = "duration_serde") min_monitoring_duration: Millis,
-    });
-cfg_struct!(
-    /// Upstream/downstream comparison.
-    SpatialCfg {
-        /// On or off.
-        enabled: bool,
-        /// Tolerance around the travel time, as a fraction of it.
-        tolerance: f64,
-        /// …and at least this long.
-        @serde(with = "duration_serde") min_tolerance: Millis,
-    });
+/// Upstream/downstream comparison.
+SpatialCfg {
+    /// On or off.
+    enabled: bool,
+    /// Tolerance around the travel time, as a fraction of it.
+    tolerance: f64,
+    /// …and at least this long.
+    @serde(with = "duration_serde") min_tolerance: Millis,
+});
 
 /// One `[[override]]` block, validated.
 #[derive(Debug, Clone, PartialEq)]
@@ -205,11 +207,16 @@ fn merge(base: &mut toml::Table, over: &toml::Table) {
     }
 }
 
-fn read_settings(file: &str, what: &str, table: &toml::Table) -> Result<DetectorSettings, ConfigError> {
+fn read_settings(
+    file: &str,
+    what: &str,
+    table: &toml::Table,
+) -> Result<DetectorSettings, ConfigError> {
     let s: DetectorSettings = toml::Value::Table(table.clone())
         .try_into()
         .map_err(|e: toml::de::Error| ConfigError::key(file, what, e.message().to_string()))?;
-    s.validate().map_err(|(k, r)| ConfigError::key(file, format!("{what}.{k}"), r))?;
+    s.validate()
+        .map_err(|(k, r)| ConfigError::key(file, format!("{what}.{k}"), r))?;
     Ok(s)
 }
 
@@ -222,7 +229,11 @@ impl DetectorSettings {
         if self.robust_z.min_history < 3 {
             return Err(("robust_z.min_history", "must be at least 3"));
         }
-        if !pos(self.robust_z.threshold) || !pos(self.rate.threshold) || !pos(self.ewma.threshold) || !pos(self.cusum.h) {
+        if !pos(self.robust_z.threshold)
+            || !pos(self.rate.threshold)
+            || !pos(self.ewma.threshold)
+            || !pos(self.cusum.h)
+        {
             return Err(("threshold", "thresholds must be positive"));
         }
         if !(self.robust_z.relative_floor.is_finite() && self.robust_z.relative_floor >= 0.0) {
@@ -235,10 +246,16 @@ impl DetectorSettings {
             return Err(("cusum.k", "must be zero or positive"));
         }
         if self.standard.persistence == 0 || !pos(self.standard.immediate_ratio) {
-            return Err(("standard.persistence", "persistence must be at least 1 and immediate_ratio positive"));
+            return Err((
+                "standard.persistence",
+                "persistence must be at least 1 and immediate_ratio positive",
+            ));
         }
         if self.flatline.run < 2 {
             return Err(("flatline.run", "must be at least 2"));
+        }
+        if !(self.flatline.max_chance > 0.0 && self.flatline.max_chance < 1.0) {
+            return Err(("flatline.max_chance", "must be in (0, 1)"));
         }
         if !(self.gap.factor >= 1.0 && self.gap.factor.is_finite()) {
             return Err(("gap.factor", "must be at least 1"));
@@ -260,13 +277,25 @@ impl Thresholds {
             return Err(ConfigError::key(file, "events.k", "need 1 ≤ k ≤ n ≤ 64"));
         }
         if !(e.strong_score > 0.5 && e.strong_score <= 1.0) {
-            return Err(ConfigError::key(file, "events.strong_score", "must be in (0.5, 1]"));
+            return Err(ConfigError::key(
+                file,
+                "events.strong_score",
+                "must be in (0.5, 1]",
+            ));
         }
         if e.quiet_gap <= 0 {
-            return Err(ConfigError::key(file, "events.quiet_gap", "must be positive"));
+            return Err(ConfigError::key(
+                file,
+                "events.quiet_gap",
+                "must be positive",
+            ));
         }
         if !(raw.spatial.tolerance.is_finite() && raw.spatial.tolerance >= 0.0) {
-            return Err(ConfigError::key(file, "spatial.tolerance", "must be zero or positive"));
+            return Err(ConfigError::key(
+                file,
+                "spatial.tolerance",
+                "must be zero or positive",
+            ));
         }
         let mut overrides = Vec::new();
         for (i, mut t) in raw.overrides.into_iter().enumerate() {
@@ -274,17 +303,30 @@ impl Thresholds {
                 match t.remove(k) {
                     None => Ok(None),
                     Some(toml::Value::String(s)) => Ok(Some(s)),
-                    Some(_) => Err(ConfigError::key(file, format!("override[{i}].{k}"), "must be a string")),
+                    Some(_) => Err(ConfigError::key(
+                        file,
+                        format!("override[{i}].{k}"),
+                        "must be a string",
+                    )),
                 }
             };
             let (station, parameter) = (sel("station")?, sel("parameter")?);
             let mut merged = raw.detectors.clone();
             merge(&mut merged, &t);
             read_settings(file, &format!("override[{i}]"), &merged)?;
-            overrides.push(Override { station, parameter, table: t });
+            overrides.push(Override {
+                station,
+                parameter,
+                table: t,
+            });
         }
         // Most specific last, so that it wins; the sort is stable, so file order breaks ties.
-        overrides.sort_by_key(|o| (o.station.is_some(), o.parameter.is_some() && o.station.is_some()));
+        overrides.sort_by_key(|o| {
+            (
+                o.station.is_some(),
+                o.parameter.is_some() && o.station.is_some(),
+            )
+        });
         Ok(Self {
             engine: raw.engine,
             events: raw.events,
@@ -301,11 +343,12 @@ impl Thresholds {
             .overrides
             .iter()
             .filter(|o| {
-                o.station.as_deref().is_none_or(|s| s == station) && o.parameter.as_deref().is_none_or(|p| p == parameter)
+                o.station.as_deref().is_none_or(|s| s == station)
+                    && o.parameter.as_deref().is_none_or(|p| p == parameter)
             })
             .collect();
         if matching.is_empty() {
-            return self.defaults.clone();
+            return self.defaults;
         }
         let mut t = self.defaults_table.clone();
         for o in matching {
@@ -335,14 +378,31 @@ mod tests {
 
     #[test]
     fn errors_name_the_key() {
-        let bad = format!("{THRESHOLDS}\n[[override]]\nparameter = \"ph\"\nrobust_z = {{ thresold = 9.0 }}\n");
+        let bad = format!(
+            "{THRESHOLDS}\n[[override]]\nparameter = \"ph\"\nrobust_z = {{ thresold = 9.0 }}\n"
+        );
         let e = Thresholds::parse("t.toml", &bad).unwrap_err();
-        assert!(e.to_string().contains("override[0]") && e.to_string().contains("thresold"), "{e}");
-        let e = Thresholds::parse("t.toml", &THRESHOLDS.replace("lambda = 0.2", "lambda = 2.0")).unwrap_err();
+        assert!(
+            e.to_string().contains("override[0]") && e.to_string().contains("thresold"),
+            "{e}"
+        );
+        let e = Thresholds::parse(
+            "t.toml",
+            &THRESHOLDS.replace("lambda = 0.2", "lambda = 2.0"),
+        )
+        .unwrap_err();
         assert_eq!(e.key.as_deref(), Some("detectors.ewma.lambda"));
-        let e = Thresholds::parse("t.toml", &THRESHOLDS.replace("quiet_gap = \"2h\"", "quiet_gap = \"soon\"")).unwrap_err();
+        let e = Thresholds::parse(
+            "t.toml",
+            &THRESHOLDS.replace("quiet_gap = \"2h\"", "quiet_gap = \"soon\""),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("not a duration"), "{e}");
-        let e = Thresholds::parse("t.toml", &THRESHOLDS.replace("[spatial]", "[spatial]\nfoo = 1")).unwrap_err();
+        let e = Thresholds::parse(
+            "t.toml",
+            &THRESHOLDS.replace("[spatial]", "[spatial]\nfoo = 1"),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("unknown field `foo`"), "{e}");
     }
 }

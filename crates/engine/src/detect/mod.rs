@@ -1,0 +1,549 @@
+//! The detection engine: one deterministic function of (config, readings in event-time order).
+//! The live service and `replay` both drive it through [`Engine::push`] and
+//! [`Engine::finish`]; it owns per-stream detector state, per-station event tracks, the
+//! upstream/downstream comparison and the incidents behind leads. It never reads a clock: the
+//! newest event time seen is "now".
+
+mod incident;
+mod profile;
+mod spatial;
+mod stream;
+mod track;
+mod window;
+
+pub use stream::Admission;
+pub use window::RollingWindow;
+
+use crate::config::{Config, Station};
+use crate::events::Event;
+use crate::leads::Lead;
+use crate::model::{Finding, FindingKind, ParamId, Reading, StationId};
+use crate::params;
+use crate::time::{Millis, MINUTE};
+use incident::{Incident, StreamFacts};
+use rustc_hash::FxHashMap;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+use std::sync::Arc;
+use stream::{Context, Stream};
+use track::{OpenEvent, Track, TrackChange, TrackKind};
+
+/// How often (event time) silent streams and quiet events are swept.
+const SWEEP_EVERY: Millis = 5 * MINUTE;
+
+/// One reading's score, for `detect --scores`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Score {
+    /// Event time.
+    pub time: Millis,
+    /// Station.
+    pub station: StationId,
+    /// Parameter.
+    pub parameter: ParamId,
+    /// Highest detector score on the reading, in [0, 1].
+    pub score: f64,
+}
+
+/// What the engine produced since the caller last drained it.
+#[derive(Debug, Default)]
+pub struct Output {
+    /// Findings (only when [`Engine::keep_findings`] is on).
+    pub findings: Vec<Finding>,
+    /// Events that closed (or were reclassified after closing: the later record wins).
+    pub events: Vec<Event>,
+    /// New lead revisions.
+    pub leads: Vec<Lead>,
+    /// Per-reading scores (only when [`Engine::keep_scores`] is on).
+    pub scores: Vec<Score>,
+}
+
+/// Counters of what the engine did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Stats {
+    /// Readings judged.
+    pub judged: u64,
+    /// Readings skipped as duplicates (same stream and time).
+    pub duplicates: u64,
+    /// Readings skipped as later than the allowed lateness.
+    pub late: u64,
+    /// Readings judged before their stream had enough history for the baseline detectors.
+    pub without_history: u64,
+    /// Findings made.
+    pub findings: u64,
+    /// Events closed.
+    pub events: u64,
+    /// Lead revisions emitted.
+    pub lead_revisions: u64,
+}
+
+/// A reading held back for reordering, ordered by (time, arrival).
+struct Queued {
+    time: Millis,
+    seq: u64,
+    reading: Reading,
+}
+
+impl PartialEq for Queued {
+    fn eq(&self, other: &Self) -> bool {
+        (self.time, self.seq) == (other.time, other.seq)
+    }
+}
+impl Eq for Queued {}
+impl PartialOrd for Queued {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Queued {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.time, self.seq).cmp(&(other.time, other.seq))
+    }
+}
+
+/// A past (or open) event remembered for the upstream/downstream comparison.
+#[derive(Debug, Clone)]
+struct PastEvent {
+    track: TrackKind,
+    start: Millis,
+    end: Millis,
+    lead: Option<String>,
+    /// Silent or stuck: the station was not really watching.
+    blind: bool,
+    snapshot: OpenEvent,
+}
+
+struct StationRt {
+    id: StationId,
+    cfg: Option<Station>,
+    streams: Vec<(ParamId, usize)>,
+    queue: BinaryHeap<Reverse<Queued>>,
+    max_time: Millis,
+    water: Track,
+    monitoring: Track,
+    history: VecDeque<PastEvent>,
+}
+
+/// The detection engine. See the module docs.
+pub struct Engine {
+    cfg: Arc<Config>,
+    model_versions: Vec<String>,
+    stations: Vec<StationRt>,
+    by_station: FxHashMap<StationId, usize>,
+    streams: Vec<Stream>,
+    watermark: Millis,
+    next_sweep: Millis,
+    incidents: BTreeMap<String, Incident>,
+    stats: Stats,
+    buf: Vec<Finding>,
+    seq: u64,
+    keep_findings: bool,
+    keep_scores: bool,
+}
+
+impl Engine {
+    /// An engine with no state yet.
+    pub fn new(cfg: Arc<Config>) -> Self {
+        Self {
+            cfg,
+            model_versions: vec![],
+            stations: vec![],
+            by_station: FxHashMap::default(),
+            streams: vec![],
+            watermark: Millis::MIN,
+            next_sweep: Millis::MIN,
+            incidents: BTreeMap::new(),
+            stats: Stats::default(),
+            buf: vec![],
+            seq: 0,
+            keep_findings: false,
+            keep_scores: false,
+        }
+    }
+
+    /// Also return every finding in [`Output::findings`].
+    pub fn keep_findings(mut self, on: bool) -> Self {
+        self.keep_findings = on;
+        self
+    }
+
+    /// Also return every reading's score in [`Output::scores`].
+    pub fn keep_scores(mut self, on: bool) -> Self {
+        self.keep_scores = on;
+        self
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Arc<Config> {
+        &self.cfg
+    }
+
+    /// Replaces the configuration (threshold reload). Streams created from now on use it;
+    /// existing streams keep their learnt state but take the new thresholds.
+    pub fn set_config(&mut self, cfg: Arc<Config>) {
+        self.cfg = cfg;
+        let streams = std::mem::take(&mut self.streams);
+        self.streams = streams
+            .into_iter()
+            .map(|s| self.rebuild_stream_settings(s))
+            .collect();
+    }
+
+    fn rebuild_stream_settings(&self, s: Stream) -> Stream {
+        let fresh = self.make_stream(&s.station, &s.parameter);
+        s.with_settings_of(fresh)
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// The newest event time seen.
+    pub fn watermark(&self) -> Millis {
+        self.watermark
+    }
+
+    fn station_index(&mut self, id: &StationId) -> usize {
+        if let Some(&i) = self.by_station.get(id) {
+            return i;
+        }
+        let cfg = self.cfg.stations.get(id.as_str()).cloned();
+        self.stations.push(StationRt {
+            id: id.clone(),
+            cfg,
+            streams: vec![],
+            queue: BinaryHeap::new(),
+            max_time: Millis::MIN,
+            water: Track::new(TrackKind::Water),
+            monitoring: Track::new(TrackKind::Monitoring),
+            history: VecDeque::new(),
+        });
+        self.by_station.insert(id.clone(), self.stations.len() - 1);
+        self.stations.len() - 1
+    }
+
+    fn make_stream(&self, station: &StationId, parameter: &ParamId) -> Stream {
+        let cfg = &self.cfg;
+        let settings = cfg
+            .thresholds
+            .for_stream(station.as_str(), parameter.as_str());
+        let st = cfg.stations.get(station.as_str());
+        let class = st.map_or(cfg.thresholds.engine.default_class, |s| s.target_class);
+        let body = st.map(|s| s.water_body).unwrap_or_default();
+        let limit = cfg
+            .gb3838
+            .limit(parameter.as_str(), class, body)
+            .map(|l| (l, class));
+        Stream::new(
+            station.clone(),
+            parameter.clone(),
+            params::lookup(parameter.as_str()),
+            settings,
+            limit,
+        )
+    }
+
+    fn stream_index(&mut self, si: usize, parameter: &ParamId) -> usize {
+        if let Some((_, i)) = self.stations[si]
+            .streams
+            .iter()
+            .find(|(p, _)| p == parameter)
+        {
+            return *i;
+        }
+        let s = self.make_stream(&self.stations[si].id, parameter);
+        self.streams.push(s);
+        let i = self.streams.len() - 1;
+        self.stations[si].streams.push((parameter.clone(), i));
+        i
+    }
+
+    /// Feeds one reading. Readings of one station are reordered within the allowed lateness;
+    /// older ones are counted in [`Stats::late`] and skipped.
+    pub fn push(&mut self, r: &Reading, out: &mut Output) {
+        let si = self.station_index(&r.station);
+        let lateness = self.cfg.thresholds.engine.allowed_lateness;
+        let st = &mut self.stations[si];
+        st.max_time = st.max_time.max(r.time);
+        if lateness == 0 {
+            self.process(si, r, out);
+            return;
+        }
+        self.seq += 1;
+        st.queue.push(Reverse(Queued {
+            time: r.time,
+            seq: self.seq,
+            reading: r.clone(),
+        }));
+        let upto = st.max_time.saturating_sub(lateness);
+        self.release(si, upto, out);
+    }
+
+    fn release(&mut self, si: usize, upto: Millis, out: &mut Output) {
+        while self.stations[si]
+            .queue
+            .peek()
+            .is_some_and(|q| q.0.time <= upto)
+        {
+            if let Some(Reverse(q)) = self.stations[si].queue.pop() {
+                self.process(si, &q.reading, out);
+            }
+        }
+    }
+
+    /// Ends the input: releases queued readings, closes every open event and finalises leads.
+    pub fn finish(&mut self, out: &mut Output) {
+        // Release what is still held back in global time order, as if it had arrived in order:
+        // station by station would let one station's last hours make the others look silent.
+        let mut held: Vec<(Queued, usize)> = vec![];
+        for (si, st) in self.stations.iter_mut().enumerate() {
+            held.extend(st.queue.drain().map(|Reverse(q)| (q, si)));
+        }
+        held.sort_by(|a, b| a.0.cmp(&b.0));
+        for (q, si) in held {
+            self.process(si, &q.reading, out);
+        }
+        for si in 0..self.stations.len() {
+            for kind in [TrackKind::Water, TrackKind::Monitoring] {
+                let track = self.track_mut(si, kind);
+                if let Some(e) = track.open.take() {
+                    self.on_close(si, e, out);
+                }
+            }
+        }
+    }
+
+    fn track_mut(&mut self, si: usize, kind: TrackKind) -> &mut Track {
+        match kind {
+            TrackKind::Water => &mut self.stations[si].water,
+            TrackKind::Monitoring => &mut self.stations[si].monitoring,
+        }
+    }
+
+    fn process(&mut self, si: usize, r: &Reading, out: &mut Output) {
+        if r.time > self.watermark {
+            self.watermark = r.time;
+            if self.watermark >= self.next_sweep {
+                self.sweep(out);
+                self.next_sweep = self.watermark + SWEEP_EVERY;
+            }
+        }
+        let idx = self.stream_index(si, &r.parameter);
+        let maintenance = self.stations[si]
+            .cfg
+            .as_ref()
+            .is_some_and(|s| s.in_maintenance(r.parameter.as_str(), r.time));
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
+        let stream = &mut self.streams[idx];
+        let had_history = stream.has_history();
+        let (adm, score) =
+            stream.observe(r.time, r.value, r.flag, &Context { maintenance }, &mut buf);
+        match adm {
+            Admission::Duplicate => self.stats.duplicates += 1,
+            Admission::Late => self.stats.late += 1,
+            Admission::Judged => {
+                self.stats.judged += 1;
+                if !had_history {
+                    self.stats.without_history += 1;
+                }
+                if self.keep_scores {
+                    out.scores.push(Score {
+                        time: r.time,
+                        station: r.station.clone(),
+                        parameter: r.parameter.clone(),
+                        score,
+                    });
+                }
+                let interval = self.streams[idx].interval().unwrap_or(0);
+                let events_cfg = self.cfg.thresholds.events;
+                for kind in [TrackKind::Water, TrackKind::Monitoring] {
+                    let track = self.track_mut(si, kind);
+                    track.instant(r.time, &events_cfg);
+                    if let Some(e) = track.close_if_quiet(r.time, &events_cfg) {
+                        self.on_close(si, e, out);
+                    }
+                }
+                self.route(si, &buf, interval, out);
+            }
+        }
+        self.buf = buf;
+    }
+
+    fn route(&mut self, si: usize, findings: &[Finding], interval: Millis, out: &mut Output) {
+        let events_cfg = self.cfg.thresholds.events;
+        for f in findings {
+            self.stats.findings += 1;
+            let kind = if f.kind == FindingKind::Monitoring {
+                TrackKind::Monitoring
+            } else {
+                TrackKind::Water
+            };
+            let change = self.track_mut(si, kind).add(f, interval, &events_cfg);
+            match change {
+                TrackChange::None => {}
+                TrackChange::Opened => self.on_open(si, kind, out),
+                TrackChange::Extended => self.on_update(si, kind, out),
+            }
+            if self.keep_findings {
+                out.findings.push(f.clone());
+            }
+        }
+    }
+
+    /// Checks every stream for silence and every open event for quiet, at the watermark.
+    fn sweep(&mut self, out: &mut Output) {
+        let now = self.watermark;
+        let events_cfg = self.cfg.thresholds.events;
+        for si in 0..self.stations.len() {
+            for kind in [TrackKind::Water, TrackKind::Monitoring] {
+                if let Some(e) = self.track_mut(si, kind).close_if_quiet(now, &events_cfg) {
+                    self.on_close(si, e, out);
+                }
+            }
+            let mut buf = Vec::new();
+            let mut interval = 0;
+            for &(_, idx) in &self.stations[si].streams {
+                let before = buf.len();
+                self.streams[idx].check_silence(now, &mut buf);
+                if buf.len() > before {
+                    interval = interval.max(self.streams[idx].interval().unwrap_or(0));
+                }
+            }
+            if !buf.is_empty() {
+                buf.sort_by_key(|f| f.time);
+                self.route(si, &buf, interval, out);
+            }
+        }
+        self.prune_history(now);
+    }
+
+    fn prune_history(&mut self, now: Millis) {
+        let keep = self
+            .cfg
+            .stations
+            .list
+            .iter()
+            .flat_map(|s| s.upstream.iter().filter_map(|u| u.1))
+            .max()
+            .unwrap_or(0)
+            * 2
+            + self.cfg.thresholds.spatial.min_tolerance
+            + self.cfg.thresholds.events.quiet_gap;
+        for st in &mut self.stations {
+            while st.history.front().is_some_and(|p| p.end < now - keep) {
+                st.history.pop_front();
+            }
+        }
+        self.incidents.retain(|_, i| !i.is_done_before(now - keep));
+    }
+
+    fn facts<'a>(
+        streams: &'a [Stream],
+        stations: &'a [StationRt],
+        by: &'a FxHashMap<StationId, usize>,
+    ) -> impl Fn(&StationId, &ParamId) -> StreamFacts + 'a {
+        move |s, p| {
+            let idx = by
+                .get(s)
+                .and_then(|&si| stations[si].streams.iter().find(|(q, _)| q == p))
+                .map(|(_, i)| *i);
+            match idx {
+                Some(i) => StreamFacts {
+                    unit: streams[i].unit(),
+                    limit: streams[i].limit(),
+                },
+                None => StreamFacts {
+                    unit: "",
+                    limit: None,
+                },
+            }
+        }
+    }
+
+    fn on_open(&mut self, si: usize, kind: TrackKind, out: &mut Output) {
+        if kind == TrackKind::Water {
+            self.compare_upstream(si, out);
+        }
+        self.on_update(si, kind, out);
+    }
+
+    fn on_update(&mut self, si: usize, kind: TrackKind, out: &mut Output) {
+        let Some(e) = self.track_mut(si, kind).open.clone() else {
+            return;
+        };
+        if let Some(lead) = self.sync_incident(si, &e, true, None, out) {
+            if let Some(open) = self.track_mut(si, kind).open.as_mut() {
+                open.lead = Some(lead);
+            }
+        }
+    }
+
+    fn on_close(&mut self, si: usize, mut e: OpenEvent, out: &mut Output) {
+        if let Some(lead) = self.sync_incident(si, &e, false, None, out) {
+            e.lead = Some(lead);
+        }
+        self.stats.events += 1;
+        out.events.push(e.record());
+        let blind = e
+            .detectors
+            .keys()
+            .any(|d| matches!(d, crate::DetectorId::Gap | crate::DetectorId::Flatline));
+        self.stations[si].history.push_back(PastEvent {
+            track: e.track,
+            start: e.start,
+            end: e.end,
+            lead: e.lead.clone(),
+            blind,
+            snapshot: e,
+        });
+    }
+
+    /// Creates or updates the incident behind an event when it deserves a lead; returns its id.
+    fn sync_incident(
+        &mut self,
+        si: usize,
+        e: &OpenEvent,
+        still_open: bool,
+        note: Option<String>,
+        out: &mut Output,
+    ) -> Option<String> {
+        use crate::events::EventKind;
+        let min_mon = self.cfg.thresholds.events.min_monitoring_duration;
+        let deserves = match e.kind() {
+            EventKind::Discharge | EventKind::Exceedance | EventKind::Tamper => true,
+            EventKind::SensorFault => e.end - e.start >= min_mon,
+        };
+        if e.lead.is_none() && !deserves {
+            return None;
+        }
+        let id = match &e.lead {
+            Some(id) if self.incidents.contains_key(id) => id.clone(),
+            _ => {
+                let river = self.stations[si]
+                    .cfg
+                    .as_ref()
+                    .map(|s| s.river.clone())
+                    .filter(|r| !r.is_empty());
+                let inc = Incident::new(e, river);
+                let id = inc.id.clone();
+                self.incidents.insert(id.clone(), inc);
+                id
+            }
+        };
+        let facts = Self::facts(&self.streams, &self.stations, &self.by_station);
+        let inc = self.incidents.get_mut(&id).expect("inserted above");
+        inc.absorb(e, still_open, facts);
+        if let Some(n) = note {
+            inc.note(n);
+        }
+        if let Some(lead) = inc.revise(&self.cfg.hash, &self.model_versions) {
+            self.stats.lead_revisions += 1;
+            out.leads.push(lead);
+        }
+        Some(id)
+    }
+}
+
+#[cfg(test)]
+mod tests;

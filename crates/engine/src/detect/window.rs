@@ -1,0 +1,147 @@
+//! A rolling window that answers median and MAD: a ring of the last `w` values for eviction
+//! and a sorted copy for order statistics. Insert and evict are a binary search and a short
+//! memmove (O(log w) compares, O(w) bytes moved, w ≤ 1024); the MAD is a merge walk over the
+//! two sorted halves around the median, O(w / 2).
+
+/// Rolling median / MAD over the last `cap` values.
+#[derive(Debug, Clone)]
+pub struct RollingWindow {
+    ring: Vec<f64>,
+    head: usize,
+    sorted: Vec<f64>,
+    cap: usize,
+}
+
+impl RollingWindow {
+    /// An empty window of capacity `cap` (at least 1).
+    pub fn new(cap: usize) -> Self {
+        let cap = cap.max(1);
+        Self {
+            ring: Vec::with_capacity(cap),
+            head: 0,
+            sorted: Vec::with_capacity(cap),
+            cap,
+        }
+    }
+
+    /// Number of values held.
+    pub fn len(&self) -> usize {
+        self.sorted.len()
+    }
+
+    /// Whether no value is held.
+    pub fn is_empty(&self) -> bool {
+        self.sorted.is_empty()
+    }
+
+    /// Adds a finite value, evicting the oldest when full. Non-finite values are ignored.
+    pub fn push(&mut self, v: f64) {
+        if !v.is_finite() {
+            return;
+        }
+        if self.ring.len() < self.cap {
+            self.ring.push(v);
+        } else {
+            let old = std::mem::replace(&mut self.ring[self.head], v);
+            self.head = (self.head + 1) % self.cap;
+            let i = self.sorted.partition_point(|x| *x < old);
+            self.sorted.remove(i);
+        }
+        let i = self.sorted.partition_point(|x| *x < v);
+        self.sorted.insert(i, v);
+    }
+
+    /// Median, or None when empty.
+    pub fn median(&self) -> Option<f64> {
+        let n = self.sorted.len();
+        match n {
+            0 => None,
+            _ if n % 2 == 1 => Some(self.sorted[n / 2]),
+            _ => Some((self.sorted[n / 2 - 1] + self.sorted[n / 2]) / 2.0),
+        }
+    }
+
+    /// Median absolute deviation from the median (unscaled), or None when empty.
+    pub fn mad(&self) -> Option<f64> {
+        let m = self.median()?;
+        let s = &self.sorted;
+        let n = s.len();
+        // Deviations left of the split grow leftwards, right of it rightwards: merge the two
+        // ascending runs until the middle element(s).
+        let split = s.partition_point(|x| *x < m);
+        let (mut l, mut r) = (split, split);
+        let mut take = || -> f64 {
+            let dl = if l > 0 { m - s[l - 1] } else { f64::INFINITY };
+            let dr = if r < n { s[r] - m } else { f64::INFINITY };
+            if dl <= dr {
+                l -= 1;
+                dl
+            } else {
+                r += 1;
+                dr
+            }
+        };
+        let mut prev = 0.0;
+        for _ in 0..n / 2 {
+            prev = take();
+        }
+        let cur = take();
+        Some(if n % 2 == 1 { cur } else { (prev + cur) / 2.0 })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive(v: &[f64]) -> (f64, f64) {
+        let med = |x: &mut Vec<f64>| {
+            x.sort_by(f64::total_cmp);
+            let n = x.len();
+            if n % 2 == 1 {
+                x[n / 2]
+            } else {
+                (x[n / 2 - 1] + x[n / 2]) / 2.0
+            }
+        };
+        let m = med(&mut v.to_vec());
+        let mut d: Vec<f64> = v.iter().map(|x| (x - m).abs()).collect();
+        (m, med(&mut d))
+    }
+
+    #[test]
+    fn matches_naive_median_and_mad() {
+        let mut w = RollingWindow::new(7);
+        let mut all = Vec::new();
+        let mut x = 0.3f64;
+        for i in 0..200 {
+            x = (x * 3.7 * (1.0 - x)).clamp(0.001, 0.999);
+            let v = if i % 13 == 0 {
+                5.0
+            } else {
+                (x * 10.0).round() / 10.0
+            };
+            w.push(v);
+            all.push(v);
+            let tail = &all[all.len().saturating_sub(7)..];
+            let (m, mad) = naive(tail);
+            assert_eq!(w.median(), Some(m));
+            assert!(
+                (w.mad().unwrap() - mad).abs() < 1e-12,
+                "at {i}: {:?} vs {mad}",
+                w.mad()
+            );
+        }
+    }
+
+    #[test]
+    fn ignores_non_finite() {
+        let mut w = RollingWindow::new(3);
+        w.push(f64::NAN);
+        w.push(f64::INFINITY);
+        assert_eq!(w.len(), 0);
+        assert_eq!(w.median(), None);
+        w.push(1.0);
+        assert_eq!(w.mad(), Some(0.0));
+    }
+}
