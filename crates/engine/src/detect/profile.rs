@@ -1,8 +1,13 @@
 //! Hour-of-day profile for parameters with a daily cycle (DO, pH, temperature): each hour's
-//! typical offset from the stream's level, learnt one day at a time with exponential
-//! forgetting. Removing it keeps every afternoon DO peak from looking like an anomaly.
+//! typical offset from that day's mean, learnt one day at a time with exponential forgetting.
+//! Removing it keeps every afternoon DO peak from looking like an anomaly. The offsets are
+//! measured against the day's own mean, not a rolling baseline, because a baseline short enough
+//! to follow the season also follows the cycle and would hide half of it.
 
 use crate::time::{Millis, DAY, HOUR};
+
+/// Hours of a day that must have data for the day to be learnt.
+const MIN_HOURS: usize = 12;
 
 /// Learnt offsets per UTC hour of day.
 #[derive(Debug, Clone)]
@@ -44,9 +49,9 @@ impl DiurnalProfile {
         }
     }
 
-    /// Learns that at `t` the value sat `deviation` away from the level; `alpha` weights each day.
-    pub fn learn(&mut self, t: Millis, deviation: f64, alpha: f64) {
-        if !deviation.is_finite() {
+    /// Learns the value `v` seen at `t`; `alpha` weights each day.
+    pub fn learn(&mut self, t: Millis, v: f64, alpha: f64) {
+        if !v.is_finite() {
             return;
         }
         let day = t.div_euclid(DAY);
@@ -55,27 +60,24 @@ impl DiurnalProfile {
             self.day = day;
         }
         let h = Self::hour(t);
-        self.day_sum[h] += deviation;
+        self.day_sum[h] += v;
         self.day_count[h] += 1;
     }
 
     fn fold(&mut self, alpha: f64) {
-        if self.day_count.iter().all(|&c| c == 0) {
-            return;
-        }
-        for h in 0..24 {
-            if self.day_count[h] > 0 {
-                let mean = self.day_sum[h] / self.day_count[h] as f64;
-                self.offset[h] = if self.days_learnt == 0 {
-                    mean
-                } else {
-                    (1.0 - alpha) * self.offset[h] + alpha * mean
-                };
+        let hours: Vec<usize> = (0..24).filter(|&h| self.day_count[h] > 0).collect();
+        // A day seen for less than half its hours says little about the cycle.
+        if hours.len() >= MIN_HOURS {
+            let mean_of = |h: usize| self.day_sum[h] / self.day_count[h] as f64;
+            let day_mean = hours.iter().map(|&h| mean_of(h)).sum::<f64>() / hours.len() as f64;
+            for &h in &hours {
+                let off = mean_of(h) - day_mean;
+                self.offset[h] = if self.days_learnt == 0 { off } else { (1.0 - alpha) * self.offset[h] + alpha * off };
             }
-            self.day_sum[h] = 0.0;
-            self.day_count[h] = 0;
+            self.days_learnt += 1;
         }
-        self.days_learnt += 1;
+        self.day_sum = [0.0; 24];
+        self.day_count = [0; 24];
     }
 }
 
@@ -88,8 +90,8 @@ mod tests {
         let mut p = DiurnalProfile::new();
         for step in 0..(4 * 24) {
             let t = step * HOUR;
-            let dev = ((step % 24) as f64 / 24.0 * std::f64::consts::TAU).sin();
-            p.learn(t, dev, 0.3);
+            let v = 8.0 + ((step % 24) as f64 / 24.0 * std::f64::consts::TAU).sin();
+            p.learn(t, v, 0.3);
         }
         assert_eq!(p.days_learnt(), 3);
         assert_eq!(p.offset(6 * HOUR, 4), 0.0, "not enough days yet");

@@ -61,7 +61,7 @@ pub struct Stream {
     limit: Option<(Limit, WaterClass)>,
     window: RollingWindow,
     profile: Option<Box<DiurnalProfile>>,
-    clean: u32,
+    diel_in_window: bool,
     last_time: Option<Millis>,
     last_raw: f64,
     last_adjusted: Option<f64>,
@@ -96,7 +96,7 @@ impl Stream {
             cfg: Box::new(cfg),
             limit,
             profile,
-            clean: 0,
+            diel_in_window: false,
             last_time: None,
             last_raw: f64::NAN,
             last_adjusted: None,
@@ -367,6 +367,13 @@ impl Stream {
             .profile
             .as_ref()
             .is_some_and(|p| p.days_learnt() >= min_days.max(1));
+        if diel_active && !self.diel_in_window {
+            // The window so far holds values with the daily cycle in them: start it again.
+            self.diel_in_window = true;
+            self.window = RollingWindow::new(self.cfg.robust_z.window);
+            self.last_adjusted = None;
+            (self.ewma, self.cusum_up, self.cusum_down) = (0.0, 0.0, 0.0);
+        }
         let x = v - offset;
         let mut anomalous = false;
         if self.has_history() && !stuck {
@@ -393,15 +400,11 @@ impl Stream {
         if stuck {
             return;
         }
-        if let Some(p) = self.profile.as_mut() {
-            if !anomalous {
-                let level = self.window.median().unwrap_or(v);
-                p.learn(t, v - level, self.cfg.diurnal.alpha);
-            }
+        if let Some(p) = self.profile.as_mut().filter(|_| !anomalous) {
+            p.learn(t, v, self.cfg.diurnal.alpha);
         }
         self.window.push(x);
         self.last_adjusted = Some(x);
-        self.clean += 1;
     }
 
     /// Robust z (or diurnal), rate, EWMA and CUSUM on the standardised residual `z`.
