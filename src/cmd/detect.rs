@@ -110,18 +110,23 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .keep_findings(sinks.findings.is_some());
     let mut out = Output::default();
     let mut reader = LineReader::default();
-    let (mut line, mut n, mut bad) = (String::new(), 0u64, 0u64);
+    let (mut line, mut n, mut bad) = (Vec::with_capacity(256), 0u64, 0u64);
     let started = std::time::Instant::now();
     for lineno in 1.. {
         line.clear();
-        if input.read_line(&mut line).context("reading input")? == 0 {
+        if input
+            .read_until(b'\n', &mut line)
+            .context("reading input")?
+            == 0
+        {
             break;
         }
-        let text = line.trim_end_matches(['\n', '\r']);
-        if text.is_empty() || (lineno == 1 && LineReader::is_header(text)) {
+        let text = line.strip_suffix(b"\n").unwrap_or(&line);
+        if text.is_empty() || (lineno == 1 && LineReader::is_header(&String::from_utf8_lossy(text)))
+        {
             continue;
         }
-        match reader.parse(text) {
+        match reader.parse_bytes(text) {
             Ok(r) => {
                 n += 1;
                 engine.push(&r, &mut out);

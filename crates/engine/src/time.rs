@@ -87,7 +87,11 @@ fn digits(b: &[u8]) -> Option<u32> {
 
 /// Parses RFC 3339 (`2024-07-15T08:30:00Z`, `…T08:30:00.5+08:00`, space instead of `T`).
 pub fn parse_rfc3339(s: &str) -> Option<Millis> {
-    let b = s.trim().as_bytes();
+    parse_rfc3339_bytes(s.trim().as_bytes())
+}
+
+/// [`parse_rfc3339`] on bytes (no surrounding white space allowed).
+pub fn parse_rfc3339_bytes(b: &[u8]) -> Option<Millis> {
     if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
         return None;
     }

@@ -22,8 +22,7 @@ use crate::params;
 use crate::time::{Millis, MINUTE};
 use incident::{Incident, StreamFacts};
 use rustc_hash::FxHashMap;
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use stream::{Context, Stream};
 use track::{OpenEvent, Track, TrackChange, TrackKind};
@@ -116,7 +115,7 @@ struct StationRt {
     id: StationId,
     cfg: Option<Station>,
     streams: Vec<(ParamId, usize)>,
-    queue: BinaryHeap<Reverse<Queued>>,
+    queue: VecDeque<Queued>,
     max_time: Millis,
     water: Track,
     monitoring: Track,
@@ -138,6 +137,7 @@ pub struct Engine {
     seq: u64,
     keep_findings: bool,
     keep_scores: bool,
+    last_station: Option<(StationId, usize)>,
 }
 
 impl Engine {
@@ -157,6 +157,7 @@ impl Engine {
             seq: 0,
             keep_findings: false,
             keep_scores: false,
+            last_station: None,
         }
     }
 
@@ -204,7 +205,17 @@ impl Engine {
     }
 
     fn station_index(&mut self, id: &StationId) -> usize {
+        // Feeds come in runs of one station: try the last one before hashing.
+        if let Some(&i) = self
+            .last_station
+            .as_ref()
+            .filter(|(s, _)| s == id)
+            .map(|(_, i)| i)
+        {
+            return i;
+        }
         if let Some(&i) = self.by_station.get(id) {
+            self.last_station = Some((id.clone(), i));
             return i;
         }
         let cfg = self.cfg.stations.get(id.as_str()).cloned();
@@ -212,7 +223,7 @@ impl Engine {
             id: id.clone(),
             cfg,
             streams: vec![],
-            queue: BinaryHeap::new(),
+            queue: VecDeque::new(),
             max_time: Millis::MIN,
             water: Track::new(TrackKind::Water),
             monitoring: Track::new(TrackKind::Monitoring),
@@ -270,11 +281,18 @@ impl Engine {
             return;
         }
         self.seq += 1;
-        st.queue.push(Reverse(Queued {
+        let q = Queued {
             time: r.time,
             seq: self.seq,
             reading: r.clone(),
-        }));
+        };
+        // Kept sorted; in-order arrivals (nearly all) append at the back.
+        if st.queue.back().is_none_or(|b| *b <= q) {
+            st.queue.push_back(q);
+        } else {
+            let at = st.queue.partition_point(|x| *x <= q);
+            st.queue.insert(at, q);
+        }
         let upto = st.max_time.saturating_sub(lateness);
         self.release(si, upto, out);
     }
@@ -282,10 +300,10 @@ impl Engine {
     fn release(&mut self, si: usize, upto: Millis, out: &mut Output) {
         while self.stations[si]
             .queue
-            .peek()
-            .is_some_and(|q| q.0.time <= upto)
+            .front()
+            .is_some_and(|q| q.time <= upto)
         {
-            if let Some(Reverse(q)) = self.stations[si].queue.pop() {
+            if let Some(q) = self.stations[si].queue.pop_front() {
                 self.process(si, &q.reading, out);
             }
         }
@@ -297,7 +315,7 @@ impl Engine {
         // station by station would let one station's last hours make the others look silent.
         let mut held: Vec<(Queued, usize)> = vec![];
         for (si, st) in self.stations.iter_mut().enumerate() {
-            held.extend(st.queue.drain().map(|Reverse(q)| (q, si)));
+            held.extend(st.queue.drain(..).map(|q| (q, si)));
         }
         held.sort_by(|a, b| a.0.cmp(&b.0));
         for (q, si) in held {

@@ -72,7 +72,11 @@ impl DiurnalProfile {
             let day_mean = hours.iter().map(|&h| mean_of(h)).sum::<f64>() / hours.len() as f64;
             for &h in &hours {
                 let off = mean_of(h) - day_mean;
-                self.offset[h] = if self.days_learnt == 0 { off } else { (1.0 - alpha) * self.offset[h] + alpha * off };
+                self.offset[h] = if self.days_learnt == 0 {
+                    off
+                } else {
+                    (1.0 - alpha) * self.offset[h] + alpha * off
+                };
             }
             self.days_learnt += 1;
         }

@@ -67,6 +67,7 @@ pub struct Stream {
     last_adjusted: Option<f64>,
     intervals: [Millis; INTERVALS],
     interval_count: usize,
+    interval: Option<Millis>,
     ewma: f64,
     cusum_up: f64,
     cusum_down: f64,
@@ -102,6 +103,7 @@ impl Stream {
             last_adjusted: None,
             intervals: [0; INTERVALS],
             interval_count: 0,
+            interval: None,
             ewma: 0.0,
             cusum_up: 0.0,
             cusum_down: 0.0,
@@ -146,14 +148,20 @@ impl Stream {
 
     /// The stream's usual sampling interval (median of the recent ones), once two readings exist.
     pub fn interval(&self) -> Option<Millis> {
-        if self.interval_count == 0 {
-            return None;
+        self.interval
+    }
+
+    fn note_interval(&mut self, dt: Millis) {
+        self.intervals[self.interval_count % INTERVALS] = dt;
+        self.interval_count += 1;
+        // The median of the last few intervals, refreshed while they fill and then every few.
+        if self.interval_count <= INTERVALS || self.interval_count % INTERVALS == 0 {
+            let n = self.interval_count.min(INTERVALS);
+            let mut v = self.intervals;
+            let s = &mut v[..n];
+            s.sort_unstable();
+            self.interval = Some(s[n / 2]);
         }
-        let n = self.interval_count.min(INTERVALS);
-        let mut v = self.intervals;
-        let s = &mut v[..n];
-        s.sort_unstable();
-        Some(s[n / 2])
     }
 
     fn finding(
@@ -203,8 +211,7 @@ impl Stream {
             if t < last {
                 return (Admission::Late, 0.0);
             }
-            self.intervals[self.interval_count % INTERVALS] = t - last;
-            self.interval_count += 1;
+            self.note_interval(t - last);
         }
         self.last_time = Some(t);
         self.silent_reported = None;
@@ -271,6 +278,9 @@ impl Stream {
     /// stream has repeated a value before.
     fn stuck_run(&self) -> u32 {
         let c = &self.cfg.flatline;
+        if self.flat_run < c.run {
+            return c.run; // the logarithm below is only worth it once a run is long
+        }
         let rate = self.repeat_rate.clamp(0.01, 0.999);
         let by_chance = (c.max_chance.ln() / rate.ln()).ceil();
         (by_chance as u32).max(c.run)
@@ -379,7 +389,7 @@ impl Stream {
         if self.has_history() && !stuck {
             let (m, mad) = (
                 self.window.median().unwrap_or(x),
-                self.window.mad().unwrap_or(0.0),
+                self.window.mad_cached().unwrap_or(0.0),
             );
             let floor = (self.cfg.robust_z.relative_floor * m.abs())
                 .max(self.info.map_or(1e-9, |i| i.resolution));

@@ -633,21 +633,30 @@ fn same_input_same_output() {
 
 #[test]
 fn emitted_leads_match_the_published_schema() {
-    let schema: serde_json::Value = serde_json::from_str(include_str!("../../../../docs/lead.schema.json")).unwrap();
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../../../../docs/lead.schema.json")).unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
     let r = river(|s, p, i| {
         let start = if s == "DL01" { 700 } else { 700 + TRAVEL };
         Some(quiet(BASE[p], i * 3 + p as i64) + pulse_at(i, start) * BUMP[p])
     });
-    let stuck = run("X", &["cond"], 1000, |_, i| Some(if i >= 400 { 401.3 } else { quiet(400.0, i) }));
+    let stuck = run("X", &["cond"], 1000, |_, i| {
+        Some(if i >= 400 { 401.3 } else { quiet(400.0, i) })
+    });
     let all: Vec<_> = r.out.leads.iter().chain(&stuck.out.leads).collect();
     assert!(all.len() >= 3);
     for lead in all {
         let v = serde_json::to_value(lead).unwrap();
-        let errors: Vec<String> = validator.iter_errors(&v).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+        let errors: Vec<String> = validator
+            .iter_errors(&v)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
         assert!(errors.is_empty(), "{errors:?}\n{v:#}");
     }
     let mut broken = serde_json::to_value(r.out.leads[0].clone()).unwrap();
     broken["category"] = "rumour".into();
-    assert!(!validator.is_valid(&broken), "the schema rejects what it should");
+    assert!(
+        !validator.is_valid(&broken),
+        "the schema rejects what it should"
+    );
 }

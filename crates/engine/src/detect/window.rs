@@ -10,7 +10,14 @@ pub struct RollingWindow {
     head: usize,
     sorted: Vec<f64>,
     cap: usize,
+    mad_cache: Option<f64>,
+    pushes_since_mad: u32,
 }
+
+/// Pushes between two MAD computations in [`RollingWindow::mad_cached`]: the spread of a
+/// window of dozens moves little in a few readings, and the MAD is the costliest step per
+/// reading.
+const MAD_EVERY: u32 = 4;
 
 impl RollingWindow {
     /// An empty window of capacity `cap` (at least 1).
@@ -21,6 +28,8 @@ impl RollingWindow {
             head: 0,
             sorted: Vec::with_capacity(cap),
             cap,
+            mad_cache: None,
+            pushes_since_mad: 0,
         }
     }
 
@@ -49,6 +58,19 @@ impl RollingWindow {
         }
         let i = self.sorted.partition_point(|x| *x < v);
         self.sorted.insert(i, v);
+        self.pushes_since_mad += 1;
+    }
+
+    /// The MAD, recomputed every few pushes (and always while the window fills).
+    pub fn mad_cached(&mut self) -> Option<f64> {
+        if self.mad_cache.is_none()
+            || self.pushes_since_mad >= MAD_EVERY
+            || self.ring.len() < self.cap
+        {
+            self.mad_cache = self.mad();
+            self.pushes_since_mad = 0;
+        }
+        self.mad_cache
     }
 
     /// Median, or None when empty.
