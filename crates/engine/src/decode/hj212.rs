@@ -77,17 +77,23 @@ fn decode_segment(
     ctx: &DecodeContext,
 ) -> Result<Decoded, Rejected> {
     let malformed = |d: String| Rejected::new(RejectReason::Malformed, d);
-    let cp_at = seg
-        .windows(5)
-        .position(|w| w == b"CP=&&")
-        .filter(|&i| i == 0 || seg[i - 1] == b';')
-        .ok_or_else(|| malformed("no `CP=&&` field".into()))?;
-    let cp = seg
-        .get(cp_at + 5..seg.len() - 2)
-        .ok_or_else(|| malformed("`CP=&&` is not closed by `&&`".into()))?;
-    let (mut st, mut cn, mut mn) = (None, None, None);
-    for field in seg[..cp_at].split(|&b| b == b';') {
-        let (key, value) = split_eq(field);
+    // Header fields up to `CP=&&`, which runs to the segment's final `&&`.
+    let (mut st, mut cn, mut mn, mut cp) = (None, None, None, None);
+    let mut at = 0;
+    while at < seg.len() {
+        let end = seg[at..]
+            .iter()
+            .position(|&b| b == b';')
+            .map_or(seg.len(), |n| at + n);
+        if seg[at..].starts_with(b"CP=&&") {
+            cp = seg.get(at + 5..seg.len() - 2);
+            if cp.is_none() {
+                return Err(malformed("`CP=&&` is not closed by `&&`".into()));
+            }
+            break;
+        }
+        let (key, value) = split_eq(&seg[at..end]);
+        at = end + 1;
         let slot = match key {
             b"ST" => &mut st,
             b"CN" => &mut cn,
@@ -96,6 +102,7 @@ fn decode_segment(
         };
         slot.get_or_insert(value);
     }
+    let cp = cp.ok_or_else(|| malformed("no `CP=&&` field".into()))?;
     let cn = text("CN", cn.ok_or_else(|| malformed("no CN field".into()))?)?;
     let st = text("ST", st.unwrap_or_default())?;
     let series = match cn {
@@ -171,22 +178,36 @@ fn parse_cp<'a>(
 ) -> Result<Vec<Factor<'a>>, Rejected> {
     let mut factors: Vec<Factor> = Vec::with_capacity(8);
     let mut time = None;
-    for item in cp
-        .split(|&b| b == b';' || b == b',')
-        .filter(|i| !i.is_empty())
-    {
-        let (key, value) = split_eq(item);
-        if key == b"DataTime" {
-            time = Some(beijing_time(value)?);
-            continue;
+    let mut at = 0;
+    while at < cp.len() {
+        // One pass per item: its end, its first `=`, and the last `-` before that.
+        let start = at;
+        let (mut eq, mut dash) = (None, None);
+        while at < cp.len() {
+            match cp[at] {
+                b';' | b',' => break,
+                b'=' if eq.is_none() => eq = Some(at),
+                b'-' if eq.is_none() => dash = Some(at),
+                _ => {}
+            }
+            at += 1;
         }
-        let Some(dash) = key.iter().rposition(|&b| b == b'-') else {
-            if key.len() == item.len() {
+        let item = &cp[start..at];
+        at += 1;
+        let Some(eq) = eq else {
+            if !item.is_empty() {
                 notes.push(format!("`{}` is not KEY=VALUE; ignored", lossy(item)));
+            }
+            continue;
+        };
+        let (key, value) = (&cp[start..eq], &cp[eq + 1..start + item.len()]);
+        let Some(dash) = dash else {
+            if key == b"DataTime" {
+                time = Some(beijing_time(value)?);
             }
             continue; // group-level keys (PolId, …) carry nothing we use
         };
-        let (code, field) = (&key[..dash], &key[dash + 1..]);
+        let (code, field) = (&cp[start..dash], &cp[dash + 1..eq]);
         let is_value = matches!(
             (series, field),
             (Series::Rtd, b"Rtd") | (Series::Avg, b"Avg")
@@ -195,9 +216,10 @@ fn parse_cp<'a>(
         if !matches!(field, b"Rtd" | b"Avg" | b"Flag") {
             continue; // -Min, -Max, -Cou, -SampleTime, -EFlag, …
         }
+        // A factor's items are usually adjacent: try the latest factor first.
         let f = match factors
             .iter()
-            .position(|f| f.code.eq_ignore_ascii_case(code))
+            .rposition(|f| f.code == code || f.code.eq_ignore_ascii_case(code))
         {
             Some(i) => &mut factors[i],
             None => {
