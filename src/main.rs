@@ -17,6 +17,8 @@ struct Cli {
 enum Command {
     /// Validate a config directory and print the effective thresholds.
     Config(cmd::config::Args),
+    /// Decode payloads (one per stdin line) and print each reading or rejection as JSON.
+    Decode(cmd::decode::Args),
 }
 
 fn main() -> ExitCode {
@@ -29,6 +31,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Config(a) => cmd::config::run(a),
+        Command::Decode(a) => cmd::decode::run(a),
     };
     match result {
         Ok(code) => code,
