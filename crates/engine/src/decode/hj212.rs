@@ -7,16 +7,20 @@
 //! table (2017 and 2005 codes); an unknown code is kept as the parameter name. Several frames
 //! in one payload are decoded one after the other.
 //!
-//! This is the hot path of a station network that speaks HJ 212, so it works on bytes and the
-//! code → parameter table is built once: a frame costs one CRC pass, one scan and one `Vec`.
+//! This is the hot path of a station network that speaks HJ 212: a frame costs one CRC pass,
+//! one UTF-8 check, one delimiter scan ([`Delimiters`]) and two `Vec`s, and the code →
+//! parameter table is built once. Bytes that are not UTF-8 (a GBK station name, say) become
+//! U+FFFD instead of refusing the frame: they only matter if they sit in a value.
 
 use super::hj212_frame::{next_frame, BEIJING};
+use super::hj212_scan::Delimiters;
 use super::{param_id, units, DecodeContext, Decoded, RejectReason, Rejected};
 use crate::config::Station;
 use crate::model::{DataFlag, ParamId, Reading};
 use crate::params;
 use crate::time::{from_civil, Millis};
 use rustc_hash::FxHashMap;
+use std::borrow::Cow;
 use std::sync::OnceLock;
 
 pub(super) fn decode(
@@ -76,35 +80,45 @@ fn decode_segment(
     topic_mn: Option<&str>,
     ctx: &DecodeContext,
 ) -> Result<Decoded, Rejected> {
+    let seg: Cow<str> = match std::str::from_utf8(seg) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(seg),
+    };
     let malformed = |d: String| Rejected::new(RejectReason::Malformed, d);
-    // Header fields up to `CP=&&`, which runs to the segment's final `&&`.
-    let (mut st, mut cn, mut mn, mut cp) = (None, None, None, None);
-    let mut at = 0;
-    while at < seg.len() {
-        let end = seg[at..]
-            .iter()
-            .position(|&b| b == b';')
-            .map_or(seg.len(), |n| at + n);
-        if seg[at..].starts_with(b"CP=&&") {
-            cp = seg.get(at + 5..seg.len() - 2);
-            if cp.is_none() {
-                return Err(malformed("`CP=&&` is not closed by `&&`".into()));
-            }
+    // One delimiter scan serves the header fields and then CP, which runs from `CP=&&` to the
+    // segment's final `&&`. Every delimiter is ASCII, so every offset is a char boundary.
+    let mut scan = Delimiters::new(seg.as_bytes());
+    let (mut st, mut cn, mut mn, mut cp_start) = (None, None, None, None);
+    let (mut start, mut eq) = (0, None);
+    while start < seg.len() {
+        if seg[start..].starts_with("CP=&&") {
+            cp_start = Some(start + 5);
             break;
         }
-        let (key, value) = split_eq(&seg[at..end]);
-        at = end + 1;
-        let slot = match key {
-            b"ST" => &mut st,
-            b"CN" => &mut cn,
-            b"MN" => &mut mn,
-            _ => continue,
-        };
-        slot.get_or_insert(value);
+        let (end, byte) = scan.next().unwrap_or((seg.len(), b';'));
+        match byte {
+            b'=' => eq = eq.or(Some(end)),
+            b';' => {
+                if let Some(eq) = eq.take() {
+                    let value = &seg[eq + 1..end];
+                    match &seg[start..eq] {
+                        "ST" => _ = st.get_or_insert(value),
+                        "CN" => _ = cn.get_or_insert(value),
+                        "MN" => _ = mn.get_or_insert(value),
+                        _ => {}
+                    }
+                }
+                start = end + 1;
+            }
+            _ => {}
+        }
     }
-    let cp = cp.ok_or_else(|| malformed("no `CP=&&` field".into()))?;
-    let cn = text("CN", cn.ok_or_else(|| malformed("no CN field".into()))?)?;
-    let st = text("ST", st.unwrap_or_default())?;
+    let cp_start = cp_start.ok_or_else(|| malformed("no `CP=&&` field".into()))?;
+    if cp_start > seg.len() - 2 {
+        return Err(malformed("`CP=&&` is not closed by `&&`".into()));
+    }
+    let cn = cn.ok_or_else(|| malformed("no CN field".into()))?;
+    let st = st.unwrap_or_default();
     let series = match cn {
         _ if st == "91" || cn.starts_with('9') => {
             return Err(Rejected::new(
@@ -124,7 +138,7 @@ fn decode_segment(
             ))
         }
     };
-    let mn = match (mn.map(|m| text("MN", m)).transpose()?, topic_mn) {
+    let mn = match (mn, topic_mn) {
         (Some(m), Some(t)) if m != t => {
             return Err(Rejected::new(
                 RejectReason::StationMismatch,
@@ -137,14 +151,14 @@ fn decode_segment(
     };
     let (station, config) = ctx.station_by_mn(mn)?;
     let mut out = Decoded::default();
-    let factors = parse_cp(cp, series, &mut out.item_errors)?;
+    let factors = parse_cp(&seg, cp_start, &mut scan, series, &mut out.item_errors)?;
     out.readings.reserve(factors.len());
     for f in &factors {
         let time = match f.time {
             Some(t) => ctx.check_time(t, "DataTime")?,
             None => {
                 out.item_errors
-                    .push(format!("{}: no DataTime before it", lossy(f.code)));
+                    .push(format!("{}: no DataTime before it", f.code));
                 continue;
             }
         };
@@ -164,79 +178,46 @@ fn decode_segment(
 
 /// One factor's fields, borrowed from the frame.
 struct Factor<'a> {
-    code: &'a [u8],
-    value: Option<&'a [u8]>,
-    flag: Option<&'a [u8]>,
+    code: &'a str,
+    key: CodeKey,
+    value: Option<&'a str>,
+    flag: Option<&'a str>,
     time: Option<Millis>,
 }
 
 /// Collects factors in order of first appearance; `DataTime` applies to the items after it.
 fn parse_cp<'a>(
-    cp: &'a [u8],
+    seg: &'a str,
+    cp_start: usize,
+    scan: &mut Delimiters,
     series: Series,
     notes: &mut Vec<String>,
 ) -> Result<Vec<Factor<'a>>, Rejected> {
+    let cp_end = seg.len() - 2;
     let mut factors: Vec<Factor> = Vec::with_capacity(8);
     let mut time = None;
-    let mut at = 0;
-    while at < cp.len() {
-        // One pass per item: its end, its first `=`, and the last `-` before that.
-        let start = at;
-        let (mut eq, mut dash) = (None, None);
-        while at < cp.len() {
-            match cp[at] {
-                b';' | b',' => break,
-                b'=' if eq.is_none() => eq = Some(at),
-                b'-' if eq.is_none() => dash = Some(at),
-                _ => {}
-            }
-            at += 1;
-        }
-        let item = &cp[start..at];
-        at += 1;
-        let Some(eq) = eq else {
-            if !item.is_empty() {
-                notes.push(format!("`{}` is not KEY=VALUE; ignored", lossy(item)));
-            }
-            continue;
+    let (mut start, mut eq, mut dash) = (cp_start, None, None);
+    while start <= cp_end {
+        // Each item: its first `=`, the last `-` before that, and its end.
+        let (end, byte) = match scan.next() {
+            Some((at, byte)) if at < cp_end => (at, byte),
+            _ => (cp_end, b';'),
         };
-        let (key, value) = (&cp[start..eq], &cp[eq + 1..start + item.len()]);
-        let Some(dash) = dash else {
-            if key == b"DataTime" {
-                time = Some(beijing_time(value)?);
+        match byte {
+            _ if end < start => {} // the `=` of `CP=` itself
+            b'=' => eq = eq.or(Some(end)),
+            b'-' if eq.is_none() => dash = Some(end),
+            b'-' => {}
+            _ => {
+                let item = Item {
+                    start,
+                    eq: eq.take(),
+                    dash: dash.take(),
+                    end,
+                };
+                start = end + 1;
+                take_item(seg, item, series, &mut time, &mut factors, notes)?;
             }
-            continue; // group-level keys (PolId, …) carry nothing we use
-        };
-        let (code, field) = (&cp[start..dash], &cp[dash + 1..eq]);
-        let is_value = matches!(
-            (series, field),
-            (Series::Rtd, b"Rtd") | (Series::Avg, b"Avg")
-        );
-        // The other series' value still announces the factor, so its absence gets reported.
-        if !matches!(field, b"Rtd" | b"Avg" | b"Flag") {
-            continue; // -Min, -Max, -Cou, -SampleTime, -EFlag, …
-        }
-        // A factor's items are usually adjacent: try the latest factor first.
-        let f = match factors
-            .iter()
-            .rposition(|f| f.code == code || f.code.eq_ignore_ascii_case(code))
-        {
-            Some(i) => &mut factors[i],
-            None => {
-                factors.push(Factor {
-                    code,
-                    value: None,
-                    flag: None,
-                    time,
-                });
-                let last = factors.len() - 1;
-                &mut factors[last]
-            }
-        };
-        if is_value {
-            f.value.get_or_insert(value);
-        } else if field == b"Flag" {
-            f.flag.get_or_insert(value);
         }
     }
     if time.is_none() && !factors.is_empty() {
@@ -245,16 +226,90 @@ fn parse_cp<'a>(
     Ok(factors)
 }
 
+/// Offsets of one CP item `code-Field=value` (`eq` and `dash` absent when it has none).
+struct Item {
+    start: usize,
+    eq: Option<usize>,
+    dash: Option<usize>,
+    end: usize,
+}
+
+fn take_item<'a>(
+    cp: &'a str,
+    it: Item,
+    series: Series,
+    time: &mut Option<Millis>,
+    factors: &mut Vec<Factor<'a>>,
+    notes: &mut Vec<String>,
+) -> Result<(), Rejected> {
+    let Some(eq) = it.eq else {
+        if it.end > it.start {
+            notes.push(format!(
+                "`{}` is not KEY=VALUE; ignored",
+                &cp[it.start..it.end]
+            ));
+        }
+        return Ok(());
+    };
+    let value = &cp[eq + 1..it.end];
+    let Some(dash) = it.dash else {
+        if &cp[it.start..eq] == "DataTime" {
+            *time = Some(beijing_time(value)?);
+        }
+        return Ok(()); // group-level keys (PolId, …) carry nothing we use
+    };
+    let (code, field) = (&cp[it.start..dash], &cp[dash + 1..eq]);
+    let slot = match (series, field) {
+        (Series::Rtd, "Rtd") | (Series::Avg, "Avg") => Slot::Value,
+        (_, "Flag") => Slot::Flag,
+        // The other series' value still announces the factor, so its absence gets reported.
+        (_, "Rtd" | "Avg") => Slot::None,
+        _ => return Ok(()), // -Min, -Max, -Cou, -SampleTime, -EFlag, …
+    };
+    // A factor's items are usually adjacent: try the latest factor, then search.
+    let key = CodeKey::of(code);
+    let same = |f: &Factor| match key {
+        CodeKey::Short(..) => f.key == key,
+        CodeKey::Long => f.code.eq_ignore_ascii_case(code),
+    };
+    let f = match factors.iter().rposition(same) {
+        Some(i) => &mut factors[i],
+        None => {
+            factors.push(Factor {
+                code,
+                key,
+                value: None,
+                flag: None,
+                time: *time,
+            });
+            let last = factors.len() - 1;
+            &mut factors[last]
+        }
+    };
+    match slot {
+        Slot::Value => _ = f.value.get_or_insert(value),
+        Slot::Flag => _ = f.flag.get_or_insert(value),
+        Slot::None => {}
+    }
+    Ok(())
+}
+
+/// Where an item's value goes.
+enum Slot {
+    Value,
+    Flag,
+    None,
+}
+
 /// The reading of one factor, or the item error that skips it.
 fn factor_reading(
     f: &Factor,
     series: Series,
     station: Option<&Station>,
 ) -> Result<(ParamId, f64, DataFlag), String> {
-    let code = lossy(f.code);
-    let field = match series {
-        Series::Rtd => "Rtd",
-        Series::Avg => "Avg",
+    let (code, field) = match series {
+        Series::Rtd => (f.code, "Rtd"),
+        Series::Avg => (f.code, "Avg"),
     };
     let raw = f
         .value
@@ -262,25 +317,16 @@ fn factor_reading(
     if raw.is_empty() {
         return Err(format!("{code}-{field} is empty"));
     }
-    let value = std::str::from_utf8(raw)
+    let value = raw
+        .parse::<f64>()
         .ok()
-        .and_then(|s| s.parse::<f64>().ok())
         .filter(|v| v.is_finite())
-        .ok_or_else(|| format!("{code}-{field} `{}` is not a number", lossy(raw)))?;
-    let flag = match f
+        .ok_or_else(|| format!("{code}-{field} `{raw}` is not a number"))?;
+    let flag = f
         .flag
-        .map(|fl| std::str::from_utf8(fl).map(|s| s.chars().next()))
-    {
-        None | Some(Ok(None)) => DataFlag::N,
-        Some(Ok(Some(c))) => DataFlag::from_letter(c),
-        Some(Err(_)) => {
-            return Err(format!(
-                "{code}-Flag `{}` is not text",
-                lossy(f.flag.unwrap_or_default())
-            ))
-        }
-    };
-    let (parameter, micrograms) = resolve_code(&code, station)?;
+        .and_then(|s| s.chars().next())
+        .map_or(DataFlag::N, DataFlag::from_letter);
+    let (parameter, micrograms) = resolve_code(code, station)?;
     let value = if micrograms {
         units::scale10(value, -3)
     } else {
@@ -301,46 +347,60 @@ fn resolve_code(code: &str, station: Option<&Station>) -> Result<(ParamId, bool)
         let p = param_id(id)?;
         return Ok((p.clone(), micro(&p)));
     }
-    let mut buf = [0u8; 16];
-    if code.len() <= buf.len() {
-        let lower = &mut buf[..code.len()];
-        lower.copy_from_slice(code.as_bytes());
-        lower.make_ascii_lowercase();
-        if let Some(hit) = std::str::from_utf8(lower)
-            .ok()
-            .and_then(|c| code_table().get(c))
-        {
-            return Ok(hit.clone());
-        }
+    if let Some(hit) = code_table().get(&CodeKey::of(code)) {
+        return Ok(hit.clone());
     }
     param_id(code)
         .map(|p| (p, false))
         .map_err(|e| format!("factor code: {e}"))
 }
 
-/// Lowercase 2017 and 2005 codes of every known parameter.
-fn code_table() -> &'static FxHashMap<String, (ParamId, bool)> {
-    static TABLE: OnceLock<FxHashMap<String, (ParamId, bool)>> = OnceLock::new();
+/// The 2017 and 2005 codes of every known parameter.
+fn code_table() -> &'static FxHashMap<CodeKey, (ParamId, bool)> {
+    static TABLE: OnceLock<FxHashMap<CodeKey, (ParamId, bool)>> = OnceLock::new();
     TABLE.get_or_init(|| {
         let mut t = FxHashMap::default();
         for p in params::KNOWN {
             let entry = (ParamId::new(p.id), params::HJ212_MICROGRAM.contains(&p.id));
             for code in std::iter::once(p.hj212).chain(p.hj212_2005) {
-                t.insert(code.to_ascii_lowercase(), entry.clone());
+                t.insert(CodeKey::of(code), entry.clone());
             }
         }
         t
     })
 }
 
+/// A factor code (`w21003`, `060`) folded to lowercase into one word, so matching a code
+/// against the frame's other factors and the code table is an integer compare. Codes longer
+/// than 8 bytes (not in any table) compare as text.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum CodeKey {
+    Short(u8, u64),
+    Long,
+}
+
+impl CodeKey {
+    fn of(code: &str) -> Self {
+        let b = code.as_bytes();
+        if b.len() > 8 {
+            return Self::Long;
+        }
+        let mut word = [0u8; 8];
+        word[..b.len()].copy_from_slice(b);
+        word.make_ascii_lowercase();
+        Self::Short(b.len() as u8, u64::from_le_bytes(word))
+    }
+}
+
 /// `YYYYMMDDhhmmss` (optionally `zzz` ms) in Beijing time → UTC ms.
-fn beijing_time(v: &[u8]) -> Result<Millis, Rejected> {
+fn beijing_time(v: &str) -> Result<Millis, Rejected> {
     let bad = || {
         Rejected::new(
             RejectReason::BadTime,
-            format!("DataTime `{}` is not YYYYMMDDhhmmss", lossy(v)),
+            format!("DataTime `{v}` is not YYYYMMDDhhmmss"),
         )
     };
+    let v = v.as_bytes();
     if !(v.len() == 14 || v.len() == 17) || !v.iter().all(u8::is_ascii_digit) {
         return Err(bad());
     }
@@ -357,26 +417,6 @@ fn beijing_time(v: &[u8]) -> Result<Millis, Rejected> {
     )
     .map(|t| t - BEIJING)
     .ok_or_else(bad)
-}
-
-fn text<'s>(what: &str, v: &'s [u8]) -> Result<&'s str, Rejected> {
-    std::str::from_utf8(v).map_err(|_| {
-        Rejected::new(
-            RejectReason::Malformed,
-            format!("{what} `{}` is not text", lossy(v)),
-        )
-    })
-}
-
-fn split_eq(field: &[u8]) -> (&[u8], &[u8]) {
-    match field.iter().position(|&b| b == b'=') {
-        Some(i) => (&field[..i], &field[i + 1..]),
-        None => (field, &[]),
-    }
-}
-
-fn lossy(b: &[u8]) -> std::borrow::Cow<'_, str> {
-    String::from_utf8_lossy(b)
 }
 
 /// A few words on the commands stations send that are not data (hj212.md §6).

@@ -15,6 +15,7 @@
 
 mod hj212;
 mod hj212_frame;
+mod hj212_scan;
 mod json;
 #[cfg(test)]
 mod proptests;
