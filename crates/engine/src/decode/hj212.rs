@@ -16,7 +16,7 @@ use super::hj212_frame::{next_frame, BEIJING};
 use super::hj212_scan::Delimiters;
 use super::{param_id, units, DecodeContext, Decoded, RejectReason, Rejected};
 use crate::config::Station;
-use crate::model::{DataFlag, ParamId, Reading};
+use crate::model::{DataFlag, ParamId};
 use crate::params;
 use crate::time::{from_civil, Millis};
 use rustc_hash::FxHashMap;
@@ -162,16 +162,7 @@ fn decode_segment(
                 continue;
             }
         };
-        match factor_reading(f, series, config) {
-            Ok((parameter, value, flag)) => out.readings.push(Reading {
-                station: station.clone(),
-                parameter,
-                time,
-                value,
-                flag,
-            }),
-            Err(e) => out.item_errors.push(e),
-        }
+        out.push_item(&station, time, factor_reading(f, series, config));
     }
     Ok(out)
 }

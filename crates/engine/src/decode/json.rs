@@ -9,7 +9,7 @@
 //! the item.
 
 use super::{merge_station, param_id, DecodeContext, Decoded, RejectReason, Rejected};
-use crate::model::{DataFlag, Reading};
+use crate::model::DataFlag;
 use crate::time::{parse_rfc3339, Millis};
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
@@ -77,19 +77,10 @@ fn decode_message(
         Some(t) => ctx.check_time(t.millis()?, "time")?,
     };
     let mut out = Decoded::default();
-    let push =
-        |name: &str, value: &Loose, flag: Option<&Loose>, out: &mut Decoded| match reading_parts(
-            name, value, flag,
-        ) {
-            Ok((parameter, value, flag)) => out.readings.push(Reading {
-                station: station.clone(),
-                parameter,
-                time,
-                value,
-                flag,
-            }),
-            Err(e) => out.item_errors.push(format!("{name}: {e}")),
-        };
+    let push = |name: &str, value: &Loose, flag: Option<&Loose>, out: &mut Decoded| {
+        let item = reading_parts(name, value, flag).map_err(|e| format!("{name}: {e}"));
+        out.push_item(&station, time, item);
+    };
     match (msg.values, msg.parameter, msg.value) {
         (Some(values), None, None) => {
             out.readings.reserve(values.0.len());

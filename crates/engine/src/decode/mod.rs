@@ -25,7 +25,7 @@ mod units;
 pub use hj212_frame::{encode_hj212_frame, hj212_crc};
 
 use crate::config::{Station, Stations};
-use crate::model::{ParamId, Reading, StationId};
+use crate::model::{DataFlag, ParamId, Reading, StationId};
 use crate::params;
 use crate::time::{Millis, MAX_PLAUSIBLE, MIN_PLAUSIBLE};
 use rustc_hash::FxHashMap;
@@ -188,33 +188,63 @@ impl<'a> DecodeContext<'a> {
 
     /// A station by its id, or the id itself when unknown stations are accepted.
     fn station_by_id(&self, id: &str) -> Result<StationRef<'a>, Rejected> {
-        if let Some(s) = self.stations.get(id) {
-            return Ok((s.id.clone(), Some(s)));
-        }
-        check_name("station", id).map_err(|e| Rejected::new(RejectReason::Malformed, e))?;
-        if self.accept_unknown_stations {
-            Ok((StationId::new(id), None))
-        } else {
-            Err(Rejected::new(
-                RejectReason::UnknownStation,
-                format!("station `{id}` is not in the station config"),
-            ))
-        }
+        self.known_or_accepted(
+            self.stations.get(id),
+            "station",
+            id,
+            "is not in the station config",
+        )
     }
 
     /// A station by its HJ 212 MN, or the MN itself as the id when unknown stations are accepted.
     fn station_by_mn(&self, mn: &str) -> Result<StationRef<'a>, Rejected> {
-        if let Some(s) = self.stations.by_mn(mn) {
+        self.known_or_accepted(
+            self.stations.by_mn(mn),
+            "MN",
+            mn,
+            "is not any station's hj212_mn",
+        )
+    }
+
+    fn known_or_accepted(
+        &self,
+        found: Option<&'a Station>,
+        what: &str,
+        name: &str,
+        missing: &str,
+    ) -> Result<StationRef<'a>, Rejected> {
+        if let Some(s) = found {
             return Ok((s.id.clone(), Some(s)));
         }
-        check_name("MN", mn).map_err(|e| Rejected::new(RejectReason::Malformed, e))?;
+        check_name(what, name).map_err(|e| Rejected::new(RejectReason::Malformed, e))?;
         if self.accept_unknown_stations {
-            Ok((StationId::new(mn), None))
+            Ok((StationId::new(name), None))
         } else {
             Err(Rejected::new(
                 RejectReason::UnknownStation,
-                format!("MN `{mn}` is not any station's hj212_mn"),
+                format!("{what} `{name}` {missing}"),
             ))
+        }
+    }
+}
+
+impl Decoded {
+    /// Adds one item of a message: its reading, or the error that skipped it.
+    fn push_item(
+        &mut self,
+        station: &StationId,
+        time: Millis,
+        item: Result<(ParamId, f64, DataFlag), String>,
+    ) {
+        match item {
+            Ok((parameter, value, flag)) => self.readings.push(Reading {
+                station: station.clone(),
+                parameter,
+                time,
+                value,
+                flag,
+            }),
+            Err(e) => self.item_errors.push(e),
         }
     }
 }
