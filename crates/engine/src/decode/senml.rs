@@ -86,7 +86,8 @@ pub(super) fn decode(
             ));
         }
         let time = resolve_time(base.bt + rec.t.unwrap_or(0.0), ctx.received)
-            .and_then(|t| ctx.check_time(t, &format!("record {i} ({name}) time")))?;
+            .and_then(|t| ctx.check_time(t, "time"))
+            .map_err(|e| Rejected::new(e.reason, format!("record {i} ({name}): {}", e.detail)))?;
         let Some(v) = rec.v else {
             let what = rec
                 .other_values
