@@ -19,6 +19,8 @@ enum Command {
     Config(cmd::config::Args),
     /// Run the engine over a long CSV of readings and write events (and scores, leads).
     Detect(cmd::detect::Args),
+    /// Decode payloads (one per stdin line) and print each reading or rejection as JSON.
+    Decode(cmd::decode::Args),
 }
 
 fn main() -> ExitCode {
@@ -32,6 +34,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Config(a) => cmd::config::run(a),
         Command::Detect(a) => cmd::detect::run(a),
+        Command::Decode(a) => cmd::decode::run(a),
     };
     match result {
         Ok(code) => code,

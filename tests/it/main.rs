@@ -1,4 +1,5 @@
 //! End-to-end tests of the `riverwatch` binary.
 
 mod cli;
+mod decode;
 mod detect;

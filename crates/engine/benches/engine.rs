@@ -32,7 +32,13 @@ fn readings(stations: usize, steps: usize) -> Vec<Reading> {
                 seed ^= seed << 17;
                 let noise = (seed % 2001) as f64 / 1000.0 - 1.0;
                 let value = level * (1.0 + 0.01 * noise) + diel * phase.sin();
-                out.push(Reading { station: name.as_str().into(), parameter: p.into(), time: t, value, flag: DataFlag::N });
+                out.push(Reading {
+                    station: name.as_str().into(),
+                    parameter: p.into(),
+                    time: t,
+                    value,
+                    flag: DataFlag::N,
+                });
             }
         }
     }

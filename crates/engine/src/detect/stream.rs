@@ -155,7 +155,7 @@ impl Stream {
         self.intervals[self.interval_count % INTERVALS] = dt;
         self.interval_count += 1;
         // The median of the last few intervals, refreshed while they fill and then every few.
-        if self.interval_count <= INTERVALS || self.interval_count % INTERVALS == 0 {
+        if self.interval_count <= INTERVALS || self.interval_count.is_multiple_of(INTERVALS) {
             let n = self.interval_count.min(INTERVALS);
             let mut v = self.intervals;
             let s = &mut v[..n];
