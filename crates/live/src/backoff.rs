@@ -15,7 +15,11 @@ impl Backoff {
     /// Starts at `base`, doubling up to `max`.
     pub fn new(base: Duration, max: Duration) -> Self {
         let base = base.max(Duration::from_millis(1));
-        Self { base, max: max.max(base), next: base }
+        Self {
+            base,
+            max: max.max(base),
+            next: base,
+        }
     }
 
     /// The delay to wait now; the following one is twice as long (capped).

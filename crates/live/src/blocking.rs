@@ -22,7 +22,9 @@ where
 {
     let state = Arc::clone(state);
     let run = move || {
-        let mut guard = state.lock().map_err(|_| TaskFailed("a previous call panicked holding the lock".into()))?;
+        let mut guard = state
+            .lock()
+            .map_err(|_| TaskFailed("a previous call panicked holding the lock".into()))?;
         f(&mut guard)
     };
     match tokio::task::spawn_blocking(run).await {

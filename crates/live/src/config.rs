@@ -259,14 +259,21 @@ impl ServiceConfig {
     /// Reads `path`, with secrets from the process environment.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::file(&file, e.to_string()))?;
-        Self::parse(&file, &text, &|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+        let text =
+            std::fs::read_to_string(path).map_err(|e| ConfigError::file(&file, e.to_string()))?;
+        Self::parse(&file, &text, &|k| {
+            std::env::var(k).ok().filter(|v| !v.is_empty())
+        })
     }
 
     /// Parses and validates `text` (named `file` in errors); `env` looks up secrets.
-    pub fn parse(file: &str, text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let raw: RawFile =
-            toml::from_str(text).map_err(|e| ConfigError::file(file, e.to_string().trim_end().to_string()))?;
+    pub fn parse(
+        file: &str,
+        text: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let raw: RawFile = toml::from_str(text)
+            .map_err(|e| ConfigError::file(file, e.to_string().trim_end().to_string()))?;
         let bad = |key: &str, reason: String| ConfigError::key(file, key, reason);
         let positive = |key: &str, ms: Millis| {
             if ms > 0 {
@@ -275,14 +282,17 @@ impl ServiceConfig {
                 Err(bad(key, "must be longer than 0".into()))
             }
         };
-        let nonzero = |key: &str, n: usize| NonZeroUsize::new(n).ok_or_else(|| bad(key, "must be at least 1".into()));
+        let nonzero = |key: &str, n: usize| {
+            NonZeroUsize::new(n).ok_or_else(|| bad(key, "must be at least 1".into()))
+        };
         let secret = |var: &str| env(var).map(Secret::new);
 
         let m = raw.mqtt;
         if m.keep_alive < 1000 {
             return Err(bad("mqtt.keep_alive", "must be at least 1s".into()));
         }
-        let inflight = NonZeroU16::new(m.inflight).ok_or_else(|| bad("mqtt.inflight", "must be at least 1".into()))?;
+        let inflight = NonZeroU16::new(m.inflight)
+            .ok_or_else(|| bad("mqtt.inflight", "must be at least 1".into()))?;
         if m.host.trim().is_empty() {
             return Err(bad("mqtt.host", "must not be empty".into()));
         }
@@ -299,18 +309,26 @@ impl ServiceConfig {
         ] {
             topic_filter(filter).map_err(|r| bad(key, r))?;
         }
-        for (key, topic) in [("mqtt.leads_topic_prefix", &m.leads_topic_prefix), ("mqtt.deadletter_topic", &m.deadletter_topic)] {
+        for (key, topic) in [
+            ("mqtt.leads_topic_prefix", &m.leads_topic_prefix),
+            ("mqtt.deadletter_topic", &m.deadletter_topic),
+        ] {
             topic_name(topic).map_err(|r| bad(key, r))?;
         }
         let tls_ca = match (m.tls, m.ca_path.as_os_str().is_empty()) {
-            (true, true) => return Err(bad("mqtt.ca_path", "required when mqtt.tls = true".into())),
+            (true, true) => {
+                return Err(bad("mqtt.ca_path", "required when mqtt.tls = true".into()))
+            }
             (true, false) => Some(m.ca_path),
             (false, _) => None,
         };
         let username = Some(m.username).filter(|u| !u.is_empty());
         let password = secret(ENV_MQTT_PASSWORD);
         if username.is_none() && password.is_some() {
-            return Err(bad("mqtt.username", format!("empty, but {ENV_MQTT_PASSWORD} is set")));
+            return Err(bad(
+                "mqtt.username",
+                format!("empty, but {ENV_MQTT_PASSWORD} is set"),
+            ));
         }
         let mqtt = MqttConfig {
             host: m.host,
@@ -330,34 +348,69 @@ impl ServiceConfig {
 
         let s = raw.store;
         let i = s.influx;
-        let url = Url::parse(&i.url).map_err(|e| bad("store.influx.url", format!("`{}`: {e}", i.url)))?;
+        let url =
+            Url::parse(&i.url).map_err(|e| bad("store.influx.url", format!("`{}`: {e}", i.url)))?;
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(bad("store.influx.url", "must be http:// or https://".into()));
+            return Err(bad(
+                "store.influx.url",
+                "must be http:// or https://".into(),
+            ));
         }
         if i.db.is_empty() {
             return Err(bad("store.influx.db", "must not be empty".into()));
         }
-        let auth = match (Some(i.user).filter(|u| !u.is_empty()), secret(ENV_INFLUX_PASSWORD), secret(ENV_INFLUX_TOKEN)) {
+        let auth = match (
+            Some(i.user).filter(|u| !u.is_empty()),
+            secret(ENV_INFLUX_PASSWORD),
+            secret(ENV_INFLUX_TOKEN),
+        ) {
             (Some(_), _, Some(_)) => {
-                return Err(bad("store.influx.user", format!("set together with {ENV_INFLUX_TOKEN}; use one")))
+                return Err(bad(
+                    "store.influx.user",
+                    format!("set together with {ENV_INFLUX_TOKEN}; use one"),
+                ))
             }
             (Some(user), Some(password), None) => InfluxAuth::Basic { user, password },
-            (Some(_), None, None) => return Err(bad("store.influx.user", format!("set, but {ENV_INFLUX_PASSWORD} is not"))),
-            (None, Some(_), _) => return Err(bad("store.influx.user", format!("empty, but {ENV_INFLUX_PASSWORD} is set"))),
+            (Some(_), None, None) => {
+                return Err(bad(
+                    "store.influx.user",
+                    format!("set, but {ENV_INFLUX_PASSWORD} is not"),
+                ))
+            }
+            (None, Some(_), _) => {
+                return Err(bad(
+                    "store.influx.user",
+                    format!("empty, but {ENV_INFLUX_PASSWORD} is set"),
+                ))
+            }
             (None, None, Some(t)) => InfluxAuth::Token(t),
             (None, None, None) => InfluxAuth::None,
         };
         if i.attempts == 0 {
             return Err(bad("store.influx.attempts", "must be at least 1".into()));
         }
-        let influx = InfluxConfig { url, db: i.db, auth, timeout: positive("store.influx.timeout", i.timeout)?, attempts: i.attempts };
+        let influx = InfluxConfig {
+            url,
+            db: i.db,
+            auth,
+            timeout: positive("store.influx.timeout", i.timeout)?,
+            attempts: i.attempts,
+        };
         let kind = match s.kind.as_str() {
             "sqlite" => StoreKind::Sqlite(s.sqlite_path),
             "influx" => StoreKind::Influx(influx),
-            other => return Err(bad("store.kind", format!("`{other}`: expected \"sqlite\" or \"influx\""))),
+            other => {
+                return Err(bad(
+                    "store.kind",
+                    format!("`{other}`: expected \"sqlite\" or \"influx\""),
+                ))
+            }
         };
         if s.spool_max_bytes < 1 << 20 {
-            return Err(bad("store.spool_max_bytes", "must be at least 1048576 (1 MiB)".into()));
+            return Err(bad(
+                "store.spool_max_bytes",
+                "must be at least 1048576 (1 MiB)".into(),
+            ));
         }
         let store = StoreConfig {
             kind,
@@ -367,7 +420,11 @@ impl ServiceConfig {
             spool_max_bytes: s.spool_max_bytes,
         };
 
-        let listen = raw.http.listen.parse().map_err(|e| bad("http.listen", format!("`{}`: {e}", raw.http.listen)))?;
+        let listen = raw
+            .http
+            .listen
+            .parse()
+            .map_err(|e| bad("http.listen", format!("`{}`: {e}", raw.http.listen)))?;
         let c = raw.channels;
         Ok(Self {
             data_dir: raw.data_dir,
@@ -375,7 +432,10 @@ impl ServiceConfig {
             shutdown_grace: positive("shutdown_grace", raw.shutdown_grace)?,
             mqtt,
             store,
-            http: HttpConfig { listen, api_token: secret(ENV_API_TOKEN) },
+            http: HttpConfig {
+                listen,
+                api_token: secret(ENV_API_TOKEN),
+            },
             channels: Channels {
                 raw: nonzero("channels.raw", c.raw)?,
                 batches: nonzero("channels.batches", c.batches)?,
@@ -411,7 +471,9 @@ fn topic_name(t: &str) -> Result<(), String> {
         return Err("must not be empty".into());
     }
     if t.contains(['+', '#']) {
-        return Err(format!("`{t}`: a topic to publish to cannot hold wildcards"));
+        return Err(format!(
+            "`{t}`: a topic to publish to cannot hold wildcards"
+        ));
     }
     Ok(())
 }
@@ -420,11 +482,23 @@ fn topic_name(t: &str) -> Result<(), String> {
 mod tests {
     use super::*;
 
-    fn parse_with(replace: (&str, &str), env: &[(&str, &str)]) -> Result<ServiceConfig, ConfigError> {
-        assert!(DEFAULT_TOML.contains(replace.0), "{} not in the shipped file", replace.0);
+    fn parse_with(
+        replace: (&str, &str),
+        env: &[(&str, &str)],
+    ) -> Result<ServiceConfig, ConfigError> {
+        assert!(
+            DEFAULT_TOML.contains(replace.0),
+            "{} not in the shipped file",
+            replace.0
+        );
         let text = DEFAULT_TOML.replace(replace.0, replace.1);
-        let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        ServiceConfig::parse("rw.toml", &text, &move |k| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        ServiceConfig::parse("rw.toml", &text, &move |k| {
+            env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+        })
     }
 
     fn key_of(r: Result<ServiceConfig, ConfigError>) -> String {
@@ -447,27 +521,72 @@ mod tests {
 
     #[test]
     fn rejects_what_rumqttc_would_assert_on() {
-        assert_eq!(key_of(parse_with(("keep_alive = \"30s\"", "keep_alive = \"500ms\""), &[])), "mqtt.keep_alive");
-        assert_eq!(key_of(parse_with(("inflight = 100", "inflight = 0"), &[])), "mqtt.inflight");
+        assert_eq!(
+            key_of(parse_with(
+                ("keep_alive = \"30s\"", "keep_alive = \"500ms\""),
+                &[]
+            )),
+            "mqtt.keep_alive"
+        );
+        assert_eq!(
+            key_of(parse_with(("inflight = 100", "inflight = 0"), &[])),
+            "mqtt.inflight"
+        );
     }
 
     #[test]
     fn names_the_key_of_bad_values() {
-        assert_eq!(key_of(parse_with(("riverwatch/senml/+", "riverwatch/senml/a+"), &[])), "mqtt.senml_topic");
-        assert_eq!(key_of(parse_with(("riverwatch/hj212/+", "riverwatch/#/x"), &[])), "mqtt.hj212_topic");
-        assert_eq!(key_of(parse_with(("\"riverwatch/leads\"", "\"riverwatch/+\""), &[])), "mqtt.leads_topic_prefix");
-        assert_eq!(key_of(parse_with(("tls = false", "tls = true"), &[])), "mqtt.ca_path");
-        assert_eq!(key_of(parse_with(("kind = \"sqlite\"", "kind = \"mongo\""), &[])), "store.kind");
-        assert_eq!(key_of(parse_with(("127.0.0.1:8080", "localhost"), &[])), "http.listen");
-        assert_eq!(key_of(parse_with(("raw = 1024", "raw = 0"), &[])), "channels.raw");
-        assert_eq!(key_of(parse_with(("http://127.0.0.1:8086", "ftp://x"), &[])), "store.influx.url");
+        assert_eq!(
+            key_of(parse_with(
+                ("riverwatch/senml/+", "riverwatch/senml/a+"),
+                &[]
+            )),
+            "mqtt.senml_topic"
+        );
+        assert_eq!(
+            key_of(parse_with(("riverwatch/hj212/+", "riverwatch/#/x"), &[])),
+            "mqtt.hj212_topic"
+        );
+        assert_eq!(
+            key_of(parse_with(
+                ("\"riverwatch/leads\"", "\"riverwatch/+\""),
+                &[]
+            )),
+            "mqtt.leads_topic_prefix"
+        );
+        assert_eq!(
+            key_of(parse_with(("tls = false", "tls = true"), &[])),
+            "mqtt.ca_path"
+        );
+        assert_eq!(
+            key_of(parse_with(("kind = \"sqlite\"", "kind = \"mongo\""), &[])),
+            "store.kind"
+        );
+        assert_eq!(
+            key_of(parse_with(("127.0.0.1:8080", "localhost"), &[])),
+            "http.listen"
+        );
+        assert_eq!(
+            key_of(parse_with(("raw = 1024", "raw = 0"), &[])),
+            "channels.raw"
+        );
+        assert_eq!(
+            key_of(parse_with(("http://127.0.0.1:8086", "ftp://x"), &[])),
+            "store.influx.url"
+        );
     }
 
     #[test]
     fn unknown_keys_and_bad_durations_name_the_file_and_line() {
-        let r = key_of(parse_with(("inflight = 100", "inflight = 100\nretries = 3"), &[]));
+        let r = key_of(parse_with(
+            ("inflight = 100", "inflight = 100\nretries = 3"),
+            &[],
+        ));
         assert!(r.contains("retries") && r.contains("line"), "{r}");
-        let r = key_of(parse_with(("shutdown_grace = \"10s\"", "shutdown_grace = \"soon\""), &[]));
+        let r = key_of(parse_with(
+            ("shutdown_grace = \"10s\"", "shutdown_grace = \"soon\""),
+            &[],
+        ));
         assert!(r.contains("not a duration"), "{r}");
     }
 
@@ -475,7 +594,11 @@ mod tests {
     fn secrets_come_from_the_environment_and_stay_masked() {
         let c = parse_with(
             ("user = \"\"", "user = \"writer\""),
-            &[(ENV_INFLUX_PASSWORD, "hunter2"), (ENV_API_TOKEN, "tok"), (ENV_MQTT_PASSWORD, "mq")],
+            &[
+                (ENV_INFLUX_PASSWORD, "hunter2"),
+                (ENV_API_TOKEN, "tok"),
+                (ENV_MQTT_PASSWORD, "mq"),
+            ],
         );
         // An MQTT password without a user is refused…
         assert_eq!(key_of(c), "mqtt.username");
@@ -484,13 +607,27 @@ mod tests {
             &[(ENV_INFLUX_TOKEN, "t0k3n"), (ENV_API_TOKEN, "api")],
         )
         .unwrap();
-        let StoreKind::Influx(i) = &c.store.kind else { panic!("influx expected") };
+        let StoreKind::Influx(i) = &c.store.kind else {
+            panic!("influx expected")
+        };
         assert!(matches!(&i.auth, InfluxAuth::Token(t) if t.expose() == "t0k3n"));
         let shown = format!("{c:?}");
-        assert!(!shown.contains("t0k3n") && !shown.contains("api\"") && shown.contains("***"), "{shown}");
+        assert!(
+            !shown.contains("t0k3n") && !shown.contains("api\"") && shown.contains("***"),
+            "{shown}"
+        );
         // …and a user needs its password.
-        assert_eq!(key_of(parse_with(("user = \"\"", "user = \"writer\""), &[])), "store.influx.user");
-        let c = parse_with(("user = \"\"", "user = \"writer\""), &[(ENV_INFLUX_PASSWORD, "pw")]).unwrap();
-        let StoreKind::Sqlite(_) = c.store.kind else { panic!("sqlite is still the kind") };
+        assert_eq!(
+            key_of(parse_with(("user = \"\"", "user = \"writer\""), &[])),
+            "store.influx.user"
+        );
+        let c = parse_with(
+            ("user = \"\"", "user = \"writer\""),
+            &[(ENV_INFLUX_PASSWORD, "pw")],
+        )
+        .unwrap();
+        let StoreKind::Sqlite(_) = c.store.kind else {
+            panic!("sqlite is still the kind")
+        };
     }
 }

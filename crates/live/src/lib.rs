@@ -16,5 +16,5 @@ pub mod store;
 
 pub use backoff::Backoff;
 pub use config::{Secret, ServiceConfig};
-pub use ledger::{Ledger, LedgerError, LeadFilter};
+pub use ledger::{LeadFilter, Ledger, LedgerError};
 pub use store::{AnyStore, Durable, ReadingStore, SpooledStore, StoreError};

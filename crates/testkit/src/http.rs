@@ -27,8 +27,16 @@ pub fn request(port: u16, method: &str, path: &str, body: &[u8]) -> io::Result<(
         .split(' ')
         .nth(1)
         .and_then(|c| c.parse().ok())
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, format!("not an HTTP answer: {text:.80}")))?;
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("not an HTTP answer: {text:.80}"),
+            )
+        })?;
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     Ok((status, body))
 }
 
@@ -37,7 +45,9 @@ pub fn encode(v: &str) -> String {
     let mut out = String::with_capacity(v.len());
     for b in v.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }
@@ -48,6 +58,9 @@ pub fn encode(v: &str) -> String {
 mod tests {
     #[test]
     fn encodes_reserved_characters() {
-        assert_eq!(super::encode("SELECT * FROM \"w\" WHERE a='b c'"), "SELECT%20%2A%20FROM%20%22w%22%20WHERE%20a%3D%27b%20c%27");
+        assert_eq!(
+            super::encode("SELECT * FROM \"w\" WHERE a='b c'"),
+            "SELECT%20%2A%20FROM%20%22w%22%20WHERE%20a%3D%27b%20c%27"
+        );
     }
 }

@@ -24,11 +24,19 @@ pub struct Influx {
 impl Influx {
     /// Starts a fresh server; panics with its log when it does not come up.
     pub fn start() -> Self {
-        let mut dir = tempfile::Builder::new().prefix("rw-influx").tempdir().expect("temp dir");
+        let mut dir = tempfile::Builder::new()
+            .prefix("rw-influx")
+            .tempdir()
+            .expect("temp dir");
         let mut last_log = String::new();
         // Ports are only "free a moment ago"; another process may take one first. Try again.
         for _ in 0..3 {
-            let mut s = Self { port: free_port(), rpc_port: free_port(), dir, daemon: None };
+            let mut s = Self {
+                port: free_port(),
+                rpc_port: free_port(),
+                dir,
+                daemon: None,
+            };
             if s.port != s.rpc_port && s.launch() {
                 return s;
             }
@@ -60,7 +68,11 @@ impl Influx {
     /// Starts the server again on the same ports with the same data directory.
     pub fn restart(&mut self) {
         self.stop();
-        assert!(self.launch(), "influxd did not come back; log:\n{}", self.log());
+        assert!(
+            self.launch(),
+            "influxd did not come back; log:\n{}",
+            self.log()
+        );
     }
 
     /// Creates a database (idempotent).
@@ -74,6 +86,13 @@ impl Influx {
         let (status, body) = self.post_query(q, Some(db));
         assert_eq!(status, 200, "{q}: {body}");
         body
+    }
+
+    /// POSTs raw line protocol to `db` with `precision=ms`; returns status and body (for
+    /// writing what the store under test would refuse to, such as a conflicting field type).
+    pub fn write_lines(&self, db: &str, lines: &str) -> (u16, String) {
+        let path = format!("/write?db={}&precision=ms", encode(db));
+        request(self.port, "POST", &path, lines.as_bytes()).expect("influxd answers /write")
     }
 
     fn post_query(&self, q: &str, db: Option<&str>) -> (u16, String) {

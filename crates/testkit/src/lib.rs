@@ -68,7 +68,11 @@ pub fn unique_name(prefix: &str) -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    format!("{prefix}_{}_{}_{nanos}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{prefix}_{}_{}_{nanos}",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// Whether this process runs as root (a file it creates is owned by uid 0). Mosquitto started
@@ -76,7 +80,10 @@ pub fn unique_name(prefix: &str) -> String {
 fn running_as_root(dir: &std::path::Path) -> bool {
     use std::os::unix::fs::MetadataExt;
     let probe = dir.join(".uid");
-    std::fs::write(&probe, b"").is_ok() && std::fs::metadata(&probe).map(|m| m.uid() == 0).unwrap_or(false)
+    std::fs::write(&probe, b"").is_ok()
+        && std::fs::metadata(&probe)
+            .map(|m| m.uid() == 0)
+            .unwrap_or(false)
 }
 
 #[cfg(test)]
@@ -93,16 +100,26 @@ mod tests {
         assert!(r.is_none());
         assert!(calls >= 2);
         let mut n = 0;
-        assert_eq!(eventually(Duration::from_secs(5), || { n += 1; (n == 3).then_some(n) }), Some(3));
+        assert_eq!(
+            eventually(Duration::from_secs(5), || {
+                n += 1;
+                (n == 3).then_some(n)
+            }),
+            Some(3)
+        );
     }
 
     #[test]
     fn influx_starts_stops_and_restarts_with_its_data() {
         let mut db = Influx::start();
         db.create_db("kit");
-        let (status, _) =
-            http::request(db.port, "POST", "/write?db=kit&precision=ms", b"water,station=S1 value=1 1764460800000")
-                .expect("write");
+        let (status, _) = http::request(
+            db.port,
+            "POST",
+            "/write?db=kit&precision=ms",
+            b"water,station=S1 value=1 1764460800000",
+        )
+        .expect("write");
         assert_eq!(status, 204);
         db.restart();
         let body = db.query("kit", "SELECT value FROM water");
@@ -114,7 +131,10 @@ mod tests {
     #[test]
     fn mosquitto_with_auth_refuses_strangers() {
         let auth = ("sensor".to_string(), "pw".to_string());
-        let mut m = Mosquitto::start_with(MosquittoOpts { persistence: true, auth: Some(auth.clone()) });
+        let mut m = Mosquitto::start_with(MosquittoOpts {
+            persistence: true,
+            auth: Some(auth.clone()),
+        });
         let port = m.port;
         let connack_code = |a: Option<&(String, String)>| {
             use std::io::{Read, Write};

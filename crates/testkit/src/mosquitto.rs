@@ -38,7 +38,10 @@ impl Mosquitto {
 
     /// Starts a broker with the given options; panics with its log when it does not come up.
     pub fn start_with(opts: MosquittoOpts) -> Self {
-        let dir = tempfile::Builder::new().prefix("rw-mqtt").tempdir().expect("temp dir");
+        let dir = tempfile::Builder::new()
+            .prefix("rw-mqtt")
+            .tempdir()
+            .expect("temp dir");
         if let Some((user, pass)) = &opts.auth {
             let file = dir.path().join("passwd");
             let ok = Command::new("mosquitto_passwd")
@@ -52,7 +55,12 @@ impl Mosquitto {
                 .unwrap_or(false);
             assert!(ok, "mosquitto_passwd failed (apt-get install mosquitto)");
         }
-        let mut s = Self { port: 0, opts, dir, daemon: None };
+        let mut s = Self {
+            port: 0,
+            opts,
+            dir,
+            daemon: None,
+        };
         for _ in 0..3 {
             s.port = free_port();
             if s.launch() {
@@ -78,16 +86,26 @@ impl Mosquitto {
     /// Starts the broker again on the same port with the same data directory.
     pub fn restart(&mut self) {
         self.stop();
-        assert!(self.launch(), "mosquitto did not come back; log:\n{}", self.log());
+        assert!(
+            self.launch(),
+            "mosquitto did not come back; log:\n{}",
+            self.log()
+        );
     }
 
     fn launch(&mut self) -> bool {
         let d = self.dir.path();
         let conf = d.join("mosquitto.conf");
         std::fs::create_dir_all(d.join("data")).expect("data dir");
-        std::fs::write(&conf, config(d, self.port, &self.opts, running_as_root(d))).expect("write conf");
+        std::fs::write(&conf, config(d, self.port, &self.opts, running_as_root(d)))
+            .expect("write conf");
         let conf = conf.to_string_lossy().into_owned();
-        match Daemon::spawn("mosquitto", &["-c", &conf], &d.join("mosquitto.log"), StopSignal::Term) {
+        match Daemon::spawn(
+            "mosquitto",
+            &["-c", &conf],
+            &d.join("mosquitto.log"),
+            StopSignal::Term,
+        ) {
             Ok(daemon) => self.daemon = Some(daemon),
             Err(e) => panic!("cannot run mosquitto (apt-get install mosquitto): {e}"),
         }
@@ -114,11 +132,17 @@ fn config(d: &Path, port: u16, opts: &MosquittoOpts, root: bool) -> String {
         c.push_str("user root\n");
     }
     match &opts.auth {
-        Some(_) => c.push_str(&format!("allow_anonymous false\npassword_file {}/passwd\n", d.display())),
+        Some(_) => c.push_str(&format!(
+            "allow_anonymous false\npassword_file {}/passwd\n",
+            d.display()
+        )),
         None => c.push_str("allow_anonymous true\n"),
     }
     if opts.persistence {
-        c.push_str(&format!("persistence true\npersistence_location {}/data/\nautosave_interval 60\n", d.display()));
+        c.push_str(&format!(
+            "persistence true\npersistence_location {}/data/\nautosave_interval 60\n",
+            d.display()
+        ));
     } else {
         c.push_str("persistence false\n");
     }
@@ -128,7 +152,9 @@ fn config(d: &Path, port: u16, opts: &MosquittoOpts, root: bool) -> String {
 /// Whether a broker on `port` answers an MQTT 3.1.1 CONNECT with a CONNACK (any return code:
 /// the broker is up). Hand-encoded so readiness needs neither a client crate nor `mosquitto_sub`.
 fn connack(port: u16, auth: Option<&(String, String)>) -> bool {
-    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
     let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
     let field = |out: &mut Vec<u8>, b: &[u8]| {
         out.extend_from_slice(&(b.len() as u16).to_be_bytes());
@@ -144,7 +170,9 @@ fn connack(port: u16, auth: Option<&(String, String)>) -> bool {
         field(&mut body, p.as_bytes());
     }
     // A one-byte remaining length covers every packet this sends (long credentials: not ready).
-    let Some(len) = u8::try_from(body.len()).ok().filter(|l| *l < 128) else { return false };
+    let Some(len) = u8::try_from(body.len()).ok().filter(|l| *l < 128) else {
+        return false;
+    };
     let mut pkt = vec![0x10, len];
     pkt.extend_from_slice(&body);
     let mut ack = [0u8; 4];

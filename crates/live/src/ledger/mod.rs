@@ -94,7 +94,15 @@ impl LeadFilter {
 
 impl Default for LeadFilter {
     fn default() -> Self {
-        Self { status: None, category: None, station: None, from: None, to: None, limit: 100, offset: 0 }
+        Self {
+            status: None,
+            category: None,
+            station: None,
+            from: None,
+            to: None,
+            limit: 100,
+            offset: 0,
+        }
     }
 }
 
@@ -141,7 +149,10 @@ impl Ledger {
     pub fn open(path: &Path) -> Result<Self, LedgerError> {
         let mut conn = crate::sqlite_conn::open(path).map_err(sql_err(path))?;
         schema::migrate(&mut conn, path)?;
-        Ok(Self { conn: Arc::new(Mutex::new(conn)), path: Arc::new(path.to_path_buf()) })
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+            path: Arc::new(path.to_path_buf()),
+        })
     }
 
     /// Runs `f` on the connection in the blocking pool.
@@ -155,7 +166,11 @@ impl Ledger {
 
     /// The schema version of the open file.
     pub async fn schema_version(&self) -> Result<i64, LedgerError> {
-        self.call(|c, p| c.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(sql_err(p))).await
+        self.call(|c, p| {
+            c.pragma_query_value(None, "user_version", |r| r.get(0))
+                .map_err(sql_err(p))
+        })
+        .await
     }
 
     /// Stores a lead revision, received at `at`. Returns false when this `(id, revision)` was
@@ -163,16 +178,21 @@ impl Ledger {
     /// its content; the analyst status is kept.
     pub async fn record_revision(&self, lead: &Lead, at: Millis) -> Result<bool, LedgerError> {
         let lead = lead.clone();
-        self.call(move |c, p| record_revision(c, &lead, at).map_err(sql_err(p))).await
+        self.call(move |c, p| record_revision(c, &lead, at).map_err(sql_err(p)))
+            .await
     }
 
     /// Recorded revisions the broker has not acked, oldest first, as the engine produced them.
     pub async fn unpublished(&self) -> Result<Vec<Lead>, LedgerError> {
         self.call(|c, p| {
             let mut st = c
-                .prepare_cached("SELECT id, json FROM lead_revisions WHERE published_ms IS NULL ORDER BY seq")
+                .prepare_cached(
+                    "SELECT id, json FROM lead_revisions WHERE published_ms IS NULL ORDER BY seq",
+                )
                 .map_err(sql_err(p))?;
-            let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))).map_err(sql_err(p))?;
+            let rows = st
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+                .map_err(sql_err(p))?;
             let mut out = Vec::new();
             for row in rows {
                 let (id, json) = row.map_err(sql_err(p))?;
@@ -185,7 +205,12 @@ impl Ledger {
 
     /// Records the broker's ack of a revision at `at`. False when the revision is unknown or
     /// was already marked.
-    pub async fn mark_published(&self, id: &str, revision: u32, at: Millis) -> Result<bool, LedgerError> {
+    pub async fn mark_published(
+        &self,
+        id: &str,
+        revision: u32,
+        at: Millis,
+    ) -> Result<bool, LedgerError> {
         let id = id.to_string();
         self.call(move |c, p| {
             let tx = c.transaction().map_err(sql_err(p))?;
@@ -251,7 +276,11 @@ impl Ledger {
         self.call(move |c, p| {
             let (cond, args) = conditions(&filter);
             let total: i64 = c
-                .query_row(&format!("SELECT count(*) FROM leads{cond}"), params_from_iter(args.iter()), |r| r.get(0))
+                .query_row(
+                    &format!("SELECT count(*) FROM leads{cond}"),
+                    params_from_iter(args.iter()),
+                    |r| r.get(0),
+                )
                 .map_err(sql_err(p))?;
             let sql = format!(
                 "SELECT id FROM leads{cond} ORDER BY window_start_ms DESC, id LIMIT {} OFFSET {}",
@@ -260,7 +289,9 @@ impl Ledger {
             );
             let ids: Vec<String> = {
                 let mut st = c.prepare(&sql).map_err(sql_err(p))?;
-                let rows = st.query_map(params_from_iter(args.iter()), |r| r.get(0)).map_err(sql_err(p))?;
+                let rows = st
+                    .query_map(params_from_iter(args.iter()), |r| r.get(0))
+                    .map_err(sql_err(p))?;
                 rows.collect::<Result<_, _>>().map_err(sql_err(p))?
             };
             let mut leads = Vec::with_capacity(ids.len());
@@ -316,7 +347,10 @@ impl Ledger {
 }
 
 fn sql_err(path: &Path) -> impl Fn(rusqlite::Error) -> LedgerError + '_ {
-    move |source| LedgerError::Sqlite { path: path.to_path_buf(), source }
+    move |source| LedgerError::Sqlite {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// The serde (snake_case) name of a unit enum variant.
@@ -332,7 +366,10 @@ fn parse_status(s: &str) -> Status {
 }
 
 fn parse_lead(id: &str, json: &str) -> Result<Lead, LedgerError> {
-    serde_json::from_str(json).map_err(|e| LedgerError::Corrupt { id: id.to_string(), reason: e.to_string() })
+    serde_json::from_str(json).map_err(|e| LedgerError::Corrupt {
+        id: id.to_string(),
+        reason: e.to_string(),
+    })
 }
 
 fn record_revision(c: &mut Connection, lead: &Lead, at: Millis) -> rusqlite::Result<bool> {
@@ -375,14 +412,24 @@ fn record_revision(c: &mut Connection, lead: &Lead, at: Millis) -> rusqlite::Res
 fn load(c: &Connection, p: &Path, id: &str) -> Result<Option<Lead>, LedgerError> {
     let row: Option<(String, String)> = c
         .prepare_cached("SELECT json, status FROM leads WHERE id = ?1")
-        .and_then(|mut st| st.query_row([id], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+        .and_then(|mut st| {
+            st.query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+        })
         .map_err(sql_err(p))?;
-    let Some((json, status)) = row else { return Ok(None) };
+    let Some((json, status)) = row else {
+        return Ok(None);
+    };
     let mut lead = parse_lead(id, &json)?;
     lead.status = parse_status(&status);
     lead.notes = history(c, p, id)?
         .into_iter()
-        .map(|h| Note { time: h.time, analyst: h.analyst, status: (h.from != h.to).then_some(h.to), text: h.note })
+        .map(|h| Note {
+            time: h.time,
+            analyst: h.analyst,
+            status: (h.from != h.to).then_some(h.to),
+            text: h.note,
+        })
         .collect();
     Ok(Some(lead))
 }

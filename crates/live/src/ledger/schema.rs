@@ -63,15 +63,25 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Brings the file up to [`SCHEMA_VERSION`].
 pub(super) fn migrate(c: &mut Connection, path: &Path) -> Result<(), LedgerError> {
-    let err = |source| LedgerError::Sqlite { path: path.to_path_buf(), source };
-    let found: i64 = c.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(err)?;
+    let err = |source| LedgerError::Sqlite {
+        path: path.to_path_buf(),
+        source,
+    };
+    let found: i64 = c
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(err)?;
     if found > SCHEMA_VERSION {
-        return Err(LedgerError::TooNew { path: path.to_path_buf(), found, known: SCHEMA_VERSION });
+        return Err(LedgerError::TooNew {
+            path: path.to_path_buf(),
+            found,
+            known: SCHEMA_VERSION,
+        });
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(found.max(0) as usize) {
         let tx = c.transaction().map_err(err)?;
         tx.execute_batch(sql).map_err(err)?;
-        tx.pragma_update(None, "user_version", i as i64 + 1).map_err(err)?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)
+            .map_err(err)?;
         tx.commit().map_err(err)?;
     }
     Ok(())

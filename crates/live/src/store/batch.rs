@@ -22,7 +22,12 @@ impl Batcher {
     /// Flush at `max` readings (at least 1) or `interval` after the first pending one.
     pub fn new(max: usize, interval: Duration) -> Self {
         let max = max.max(1);
-        Self { pending: Vec::with_capacity(max), max, interval, since: None }
+        Self {
+            pending: Vec::with_capacity(max),
+            max,
+            interval,
+            since: None,
+        }
     }
 
     /// Adds readings received at `now`; true when the batch is full and should be flushed.
@@ -72,7 +77,13 @@ mod tests {
     use super::*;
 
     fn r(t: i64) -> Reading {
-        Reading { station: "S".into(), parameter: "ph".into(), time: t, value: 7.0, flag: Default::default() }
+        Reading {
+            station: "S".into(),
+            parameter: "ph".into(),
+            time: t,
+            value: 7.0,
+            flag: Default::default(),
+        }
     }
 
     #[test]

@@ -67,7 +67,13 @@ impl StoreError {
     /// later is pointless. Everything else — outages, wrong credentials, a missing database —
     /// is the deployment's fault, and the spool keeps the readings until it is fixed.
     pub fn is_bad_data(&self) -> bool {
-        matches!(self, Self::Rejected { status: 400 | 413, .. })
+        matches!(
+            self,
+            Self::Rejected {
+                status: 400 | 413,
+                ..
+            }
+        )
     }
 }
 
@@ -104,7 +110,10 @@ impl SpoolError {
     }
 
     pub(crate) fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Self + '_ {
-        move |source| Self::Io { path: path.to_path_buf(), source }
+        move |source| Self::Io {
+            path: path.to_path_buf(),
+            source,
+        }
     }
 }
 

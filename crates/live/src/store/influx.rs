@@ -23,6 +23,7 @@ use reqwest::{RequestBuilder, Url};
 use riverwatch_engine::time::Millis;
 use riverwatch_engine::{Reading, StationId};
 use std::io::Write;
+use std::sync::Arc;
 use std::time::Duration;
 use tracing::warn;
 
@@ -77,9 +78,14 @@ impl InfluxOpts {
     }
 }
 
-/// An InfluxDB reading store. Cheap to clone (the HTTP client is shared).
+/// An InfluxDB reading store. Cheap to clone (clones share the HTTP client).
 #[derive(Debug, Clone)]
 pub struct InfluxStore {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
     http: reqwest::Client,
     opts: InfluxOpts,
     write_url: Url,
@@ -93,55 +99,86 @@ impl InfluxStore {
             .timeout(opts.timeout)
             .connect_timeout(opts.timeout.min(Duration::from_secs(5)))
             .build()
-            .map_err(|source| StoreError::Unreachable { url: opts.url.to_string(), source })?;
+            .map_err(|source| StoreError::Unreachable {
+                url: opts.url.to_string(),
+                source,
+            })?;
         let mut write_url = endpoint(&opts.url, "write")?;
-        write_url.query_pairs_mut().append_pair("db", &opts.db).append_pair("precision", "ms");
+        write_url
+            .query_pairs_mut()
+            .append_pair("db", &opts.db)
+            .append_pair("precision", "ms");
         let query_url = endpoint(&opts.url, "query")?;
-        Ok(Self { http, opts, write_url, query_url })
+        let shared = Shared {
+            http,
+            opts,
+            write_url,
+            query_url,
+        };
+        Ok(Self {
+            shared: Arc::new(shared),
+        })
     }
 
     /// The settings this store was built with.
     pub fn opts(&self) -> &InfluxOpts {
-        &self.opts
+        &self.shared.opts
     }
 
     pub(crate) fn authorize(&self, req: RequestBuilder) -> RequestBuilder {
-        match &self.opts.auth {
+        match &self.shared.opts.auth {
             InfluxAuth::None => req,
             InfluxAuth::Basic { user, password } => req.basic_auth(user, Some(password.expose())),
-            InfluxAuth::Token(t) => req.header(reqwest::header::AUTHORIZATION, format!("Token {}", t.expose())),
+            InfluxAuth::Token(t) => req.header(
+                reqwest::header::AUTHORIZATION,
+                format!("Token {}", t.expose()),
+            ),
         }
     }
 
     pub(crate) fn http(&self) -> &reqwest::Client {
-        &self.http
+        &self.shared.http
     }
 
     pub(crate) fn query_url(&self) -> &Url {
-        &self.query_url
+        &self.shared.query_url
     }
 
     pub(crate) fn db(&self) -> &str {
-        &self.opts.db
+        &self.shared.opts.db
     }
 
     /// Writes one request's worth of lines, retrying transient failures.
-    async fn write_lines(&self, lines: &[(usize, String)], batch: &[Reading]) -> Result<WriteReport, StoreError> {
+    async fn write_lines(
+        &self,
+        lines: &[(usize, String)],
+        batch: &[Reading],
+    ) -> Result<WriteReport, StoreError> {
         let mut body = String::with_capacity(lines.iter().map(|(_, l)| l.len() + 1).sum());
         for (_, l) in lines {
             body.push_str(l);
             body.push('\n');
         }
         let gz = gzip(body.as_bytes());
-        let mut backoff = Backoff::new(self.opts.retry_base, self.opts.retry_base * 16);
+        let mut backoff = Backoff::new(
+            self.shared.opts.retry_base,
+            self.shared.opts.retry_base * 16,
+        );
         let mut attempt = 1;
         loop {
             match self.post_write(gz.clone()).await {
-                Ok(()) => return Ok(WriteReport { stored: lines.len(), rejected: Vec::new() }),
-                Err(StoreError::Rejected { status: 400, body, .. }) if body.contains("partial write") => {
+                Ok(()) => {
+                    return Ok(WriteReport {
+                        stored: lines.len(),
+                        rejected: Vec::new(),
+                    })
+                }
+                Err(StoreError::Rejected {
+                    status: 400, body, ..
+                }) if body.contains("partial write") => {
                     return Ok(partial_write(&body, lines, batch));
                 }
-                Err(e) if e.is_transient() && attempt < self.opts.attempts.max(1) => {
+                Err(e) if e.is_transient() && attempt < self.shared.opts.attempts.max(1) => {
                     let delay = backoff.next_delay();
                     warn!(error = %e, attempt, delay_ms = delay.as_millis() as u64, "influxdb write failed, retrying");
                     tokio::time::sleep(delay).await;
@@ -153,10 +190,11 @@ impl InfluxStore {
     }
 
     async fn post_write(&self, gz: Vec<u8>) -> Result<(), StoreError> {
-        let url = self.write_url.as_str();
+        let url = self.shared.write_url.as_str();
         let req = self
+            .shared
             .http
-            .post(self.write_url.clone())
+            .post(self.shared.write_url.clone())
             .header(CONTENT_ENCODING, "gzip")
             .header(CONTENT_TYPE, "text/plain; charset=utf-8")
             .body(gz);
@@ -164,12 +202,19 @@ impl InfluxStore {
             .authorize(req)
             .send()
             .await
-            .map_err(|source| StoreError::Unreachable { url: url.to_string(), source })?;
+            .map_err(|source| StoreError::Unreachable {
+                url: url.to_string(),
+                source,
+            })?;
         let status = resp.status();
         if status.is_success() {
             return Ok(());
         }
-        Err(StoreError::Rejected { url: url.to_string(), status: status.as_u16(), body: error_text(resp).await })
+        Err(StoreError::Rejected {
+            url: url.to_string(),
+            status: status.as_u16(),
+            body: error_text(resp).await,
+        })
     }
 }
 
@@ -178,17 +223,20 @@ impl ReadingStore for InfluxStore {
 
     async fn write(&self, batch: &[Reading]) -> Result<WriteReport, StoreError> {
         let mut report = WriteReport::default();
-        let mut lines = Vec::with_capacity(batch.len().min(self.opts.max_lines));
+        let mut lines = Vec::with_capacity(batch.len().min(self.shared.opts.max_lines));
         for (i, r) in batch.iter().enumerate() {
             let mut line = String::with_capacity(96);
             match line_protocol::encode(r, &mut line) {
                 Ok(()) => lines.push((i, line)),
-                Err(reason) => report.rejected.push(Rejected { reading: Some(r.clone()), reason }),
+                Err(reason) => report.rejected.push(Rejected {
+                    reading: Some(r.clone()),
+                    reason,
+                }),
             }
         }
         // A failure after some requests succeeded fails the whole call; writing the stored part
         // again later is harmless because points are idempotent.
-        for part in lines.chunks(self.opts.max_lines.max(1)) {
+        for part in lines.chunks(self.shared.opts.max_lines.max(1)) {
             report.merge(self.write_lines(part, batch).await?);
         }
         Ok(report)
@@ -211,11 +259,16 @@ fn endpoint(base: &Url, path: &str) -> Result<Url, StoreError> {
         let p = format!("{}/", base.path());
         base.set_path(&p);
     }
-    base.join(path).map_err(|e| StoreError::Query { reason: format!("bad InfluxDB url {base}: {e}") })
+    base.join(path).map_err(|e| StoreError::Query {
+        reason: format!("bad InfluxDB url {base}: {e}"),
+    })
 }
 
 fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut enc = GzEncoder::new(Vec::with_capacity(data.len() / 4 + 64), flate2::Compression::fast());
+    let mut enc = GzEncoder::new(
+        Vec::with_capacity(data.len() / 4 + 64),
+        flate2::Compression::fast(),
+    );
     // Writing into a Vec cannot fail.
     let _ = enc.write_all(data);
     enc.finish().unwrap_or_default()
@@ -250,7 +303,10 @@ fn partial_write(text: &str, lines: &[(usize, String)], batch: &[Reading]) -> Wr
             let rest = &text[pos + quoted.len()..];
             let why = rest.trim_start_matches(':').trim();
             let why = why.split(['\n', ';']).next().unwrap_or(why);
-            report.rejected.push(Rejected { reading: batch.get(*i).cloned(), reason: format!("influxdb: {why}") });
+            report.rejected.push(Rejected {
+                reading: batch.get(*i).cloned(),
+                reason: format!("influxdb: {why}"),
+            });
         }
     }
     let dropped: usize = text
@@ -262,7 +318,10 @@ fn partial_write(text: &str, lines: &[(usize, String)], batch: &[Reading]) -> Wr
         .unwrap_or(0);
     let dropped = dropped.min(lines.len() - report.rejected.len());
     for _ in 0..dropped {
-        report.rejected.push(Rejected { reading: None, reason: format!("influxdb dropped a point: {text}") });
+        report.rejected.push(Rejected {
+            reading: None,
+            reason: format!("influxdb dropped a point: {text}"),
+        });
     }
     report.stored = lines.len() - report.rejected.len();
     warn!(rejected = report.rejected.len(), stored = report.stored, error = %text, "influxdb partial write");
@@ -286,19 +345,35 @@ mod tests {
     }
 
     fn r(station: &str, t: Millis) -> Reading {
-        Reading { station: station.into(), parameter: "ph".into(), time: t, value: 7.0, flag: Default::default() }
+        Reading {
+            station: station.into(),
+            parameter: "ph".into(),
+            time: t,
+            value: 7.0,
+            flag: Default::default(),
+        }
     }
 
     #[test]
     fn partial_write_names_the_unparsable_lines() {
         let batch = [r("A", 1), r("B", 2), r("C", 3)];
         let lines = lines_of(&batch);
-        let text = format!("partial write: unable to parse '{}': bad timestamp dropped=0", lines[1].1);
+        let text = format!(
+            "partial write: unable to parse '{}': bad timestamp dropped=0",
+            lines[1].1
+        );
         let rep = partial_write(&text, &lines, &batch);
         assert_eq!(rep.stored, 2);
         assert_eq!(rep.rejected.len(), 1);
-        assert_eq!(rep.rejected[0].reading.as_ref().unwrap().station.as_str(), "B");
-        assert!(rep.rejected[0].reason.contains("bad timestamp"), "{}", rep.rejected[0].reason);
+        assert_eq!(
+            rep.rejected[0].reading.as_ref().unwrap().station.as_str(),
+            "B"
+        );
+        assert!(
+            rep.rejected[0].reason.contains("bad timestamp"),
+            "{}",
+            rep.rejected[0].reason
+        );
     }
 
     #[test]
@@ -323,7 +398,9 @@ mod tests {
     fn gzip_round_trips() {
         use std::io::Read;
         let mut out = String::new();
-        flate2::read::GzDecoder::new(&gzip(b"water value=1 1")[..]).read_to_string(&mut out).unwrap();
+        flate2::read::GzDecoder::new(&gzip(b"water value=1 1")[..])
+            .read_to_string(&mut out)
+            .unwrap();
         assert_eq!(out, "water value=1 1");
     }
 }

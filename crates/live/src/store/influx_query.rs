@@ -56,7 +56,10 @@ pub(crate) fn select(stations: &[StationId], from: Millis, to: Millis) -> String
         "SELECT \"value\", \"flag\", \"station\", \"parameter\" FROM \"{MEASUREMENT}\" WHERE time >= {from}ms AND time < {to}ms"
     );
     if !stations.is_empty() {
-        let any: Vec<String> = stations.iter().map(|s| format!("\"station\" = {}", influxql_string(s.as_str()))).collect();
+        let any: Vec<String> = stations
+            .iter()
+            .map(|s| format!("\"station\" = {}", influxql_string(s.as_str())))
+            .collect();
         q.push_str(&format!(" AND ({})", any.join(" OR ")));
     }
     q
@@ -73,20 +76,43 @@ impl InfluxChunks {
         let url = store.query_url().to_string();
         let chunk = chunk_size.max(1).to_string();
         let q = select(stations, from, to);
-        let params = [("db", store.db()), ("q", &q), ("epoch", "ms"), ("chunked", "true"), ("chunk_size", &chunk)];
+        let params = [
+            ("db", store.db()),
+            ("q", &q),
+            ("epoch", "ms"),
+            ("chunked", "true"),
+            ("chunk_size", &chunk),
+        ];
         let req = store.authorize(store.http().get(store.query_url().clone()).query(&params));
-        let resp = req.send().await.map_err(|source| StoreError::Unreachable { url: url.clone(), source })?;
+        let resp = req.send().await.map_err(|source| StoreError::Unreachable {
+            url: url.clone(),
+            source,
+        })?;
         let status = resp.status();
         if !status.is_success() {
-            return Err(StoreError::Rejected { url, status: status.as_u16(), body: error_text(resp).await });
+            return Err(StoreError::Rejected {
+                url,
+                status: status.as_u16(),
+                body: error_text(resp).await,
+            });
         }
-        Ok(Self { resp: Some(resp), url, buf: Vec::new(), carry: Vec::new(), skipped: 0 })
+        Ok(Self {
+            resp: Some(resp),
+            url,
+            buf: Vec::new(),
+            carry: Vec::new(),
+            skipped: 0,
+        })
     }
 
     /// Parses one JSON line into readings.
     fn parse_line(&mut self, line: &[u8]) -> Result<Vec<Reading>, StoreError> {
         let answer: Answer = serde_json::from_slice(line).map_err(|e| StoreError::Query {
-            reason: format!("unreadable answer from {}: {e}: {}", self.url, String::from_utf8_lossy(&line[..line.len().min(200)])),
+            reason: format!(
+                "unreadable answer from {}: {e}: {}",
+                self.url,
+                String::from_utf8_lossy(&line[..line.len().min(200)])
+            ),
         })?;
         if let Some(error) = answer.error {
             return Err(StoreError::Query { reason: error });
@@ -98,9 +124,17 @@ impl InfluxChunks {
             }
             for series in result.series {
                 let col = |name: &str| series.columns.iter().position(|c| c == name);
-                let cols = (col("time"), col("value"), col("flag"), col("station"), col("parameter"));
+                let cols = (
+                    col("time"),
+                    col("value"),
+                    col("flag"),
+                    col("station"),
+                    col("parameter"),
+                );
                 let (Some(t), Some(v), Some(f), Some(s), Some(p)) = cols else {
-                    return Err(StoreError::Query { reason: format!("unexpected columns {:?}", series.columns) });
+                    return Err(StoreError::Query {
+                        reason: format!("unexpected columns {:?}", series.columns),
+                    });
                 };
                 for row in &series.values {
                     match to_reading(row, [t, v, f, s, p]) {
@@ -162,7 +196,10 @@ impl ReadingChunks for InfluxChunks {
             }
             let Some(resp) = self.resp.as_mut() else {
                 if self.skipped > 0 {
-                    warn!(rows = self.skipped, "influxdb rows without value or tags skipped");
+                    warn!(
+                        rows = self.skipped,
+                        "influxdb rows without value or tags skipped"
+                    );
                     self.skipped = 0;
                 }
                 let out = self.release(Vec::new(), true);
@@ -177,7 +214,12 @@ impl ReadingChunks for InfluxChunks {
                         self.buf.push(b'\n');
                     }
                 }
-                Err(source) => return Err(StoreError::Unreachable { url: self.url.clone(), source }),
+                Err(source) => {
+                    return Err(StoreError::Unreachable {
+                        url: self.url.clone(),
+                        source,
+                    })
+                }
             }
         }
     }
@@ -199,9 +241,13 @@ mod tests {
 
     #[test]
     fn rows_become_readings() {
-        let row: Vec<Value> = serde_json::from_str(r#"[1764460800000, 7.21, "T", "DL01", "ph"]"#).unwrap();
+        let row: Vec<Value> =
+            serde_json::from_str(r#"[1764460800000, 7.21, "T", "DL01", "ph"]"#).unwrap();
         let r = to_reading(&row, [0, 1, 2, 3, 4]).unwrap();
-        assert_eq!((r.time, r.value, r.flag, r.station.as_str()), (1_764_460_800_000, 7.21, DataFlag::T, "DL01"));
+        assert_eq!(
+            (r.time, r.value, r.flag, r.station.as_str()),
+            (1_764_460_800_000, 7.21, DataFlag::T, "DL01")
+        );
         let no_value: Vec<Value> = serde_json::from_str(r#"[1, null, "N", "DL01", "ph"]"#).unwrap();
         assert!(to_reading(&no_value, [0, 1, 2, 3, 4]).is_none());
     }

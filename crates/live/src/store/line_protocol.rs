@@ -60,7 +60,9 @@ fn tag_value(v: &str, key: &str, out: &mut String) -> Result<(), String> {
         return Err(format!("{key} is empty"));
     }
     if let Some(c) = v.chars().find(|c| c.is_control() || *c == '\\') {
-        return Err(format!("{key} {v:?} contains {c:?}, which line protocol cannot carry"));
+        return Err(format!(
+            "{key} {v:?} contains {c:?}, which line protocol cannot carry"
+        ));
     }
     for c in v.chars() {
         if matches!(c, ',' | '=' | ' ') {
@@ -90,8 +92,20 @@ mod tests {
     use super::*;
     use riverwatch_engine::DataFlag;
 
-    fn reading(station: &str, parameter: &str, time: Millis, value: f64, flag: DataFlag) -> Reading {
-        Reading { station: station.into(), parameter: parameter.into(), time, value, flag }
+    fn reading(
+        station: &str,
+        parameter: &str,
+        time: Millis,
+        value: f64,
+        flag: DataFlag,
+    ) -> Reading {
+        Reading {
+            station: station.into(),
+            parameter: parameter.into(),
+            time,
+            value,
+            flag,
+        }
     }
 
     fn line(r: &Reading) -> Result<String, String> {
@@ -102,33 +116,58 @@ mod tests {
     #[test]
     fn encodes_a_reading_with_ms_time() {
         let r = reading("DL03", "nh3n", 1_764_460_800_123, 0.52, DataFlag::N);
-        assert_eq!(line(&r).unwrap(), "water,parameter=nh3n,station=DL03 value=0.52,flag=\"N\" 1764460800123");
+        assert_eq!(
+            line(&r).unwrap(),
+            "water,parameter=nh3n,station=DL03 value=0.52,flag=\"N\" 1764460800123"
+        );
     }
 
     #[test]
     fn escapes_tag_values() {
         let r = reading("S 03,x=y", "ph", 0, 7.0, DataFlag::T);
-        assert_eq!(line(&r).unwrap(), "water,parameter=ph,station=S\\ 03\\,x\\=y value=7,flag=\"T\" 0");
+        assert_eq!(
+            line(&r).unwrap(),
+            "water,parameter=ph,station=S\\ 03\\,x\\=y value=7,flag=\"T\" 0"
+        );
     }
 
     #[test]
     fn floats_round_trip_and_never_use_exponents() {
-        for v in [7.21, 0.1 + 0.2, 1e-7, 1e21, -0.0, f64::MIN_POSITIVE, f64::MAX, 123456789.125] {
+        for v in [
+            7.21,
+            0.1 + 0.2,
+            1e-7,
+            1e21,
+            -0.0,
+            f64::MIN_POSITIVE,
+            f64::MAX,
+            123456789.125,
+        ] {
             let l = line(&reading("S", "p", 0, v, DataFlag::N)).unwrap();
             let text = l.split("value=").nth(1).unwrap().split(',').next().unwrap();
             assert!(!text.contains(['e', 'E', 'i']), "{text}");
-            assert_eq!(text.parse::<f64>().unwrap().to_bits(), v.to_bits(), "{text}");
+            assert_eq!(
+                text.parse::<f64>().unwrap().to_bits(),
+                v.to_bits(),
+                "{text}"
+            );
         }
     }
 
     #[test]
     fn refuses_what_line_protocol_cannot_carry() {
-        assert!(line(&reading("S", "p", 0, f64::NAN, DataFlag::N)).unwrap_err().contains("finite"));
+        assert!(line(&reading("S", "p", 0, f64::NAN, DataFlag::N))
+            .unwrap_err()
+            .contains("finite"));
         assert!(line(&reading("S", "p", 0, f64::INFINITY, DataFlag::N)).is_err());
-        assert!(line(&reading("", "p", 0, 1.0, DataFlag::N)).unwrap_err().contains("station is empty"));
+        assert!(line(&reading("", "p", 0, 1.0, DataFlag::N))
+            .unwrap_err()
+            .contains("station is empty"));
         assert!(line(&reading("S\nx", "p", 0, 1.0, DataFlag::N)).is_err());
         assert!(line(&reading("S\\", "p", 0, 1.0, DataFlag::N)).is_err());
-        assert!(line(&reading("S", "p", i64::MAX, 1.0, DataFlag::N)).unwrap_err().contains("range"));
+        assert!(line(&reading("S", "p", i64::MAX, 1.0, DataFlag::N))
+            .unwrap_err()
+            .contains("range"));
         assert!(line(&reading("S", "p", 0, 1.0, DataFlag::Other('\n'))).is_err());
     }
 

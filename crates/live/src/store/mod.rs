@@ -71,7 +71,10 @@ pub trait ReadingStore: Send + Sync {
     type Chunks: ReadingChunks;
 
     /// Stores a batch. `Ok` means every reading not listed in the report's `rejected` is durable.
-    fn write(&self, batch: &[Reading]) -> impl Future<Output = Result<WriteReport, StoreError>> + Send;
+    fn write(
+        &self,
+        batch: &[Reading],
+    ) -> impl Future<Output = Result<WriteReport, StoreError>> + Send;
 
     /// Readings of `stations` (empty: all) with `from <= time < to`, in chunks of at most about
     /// `chunk_size` readings, in [`reading_order`]. Memory stays bounded by the chunk size.
@@ -104,7 +107,9 @@ pub trait ReadingStore: Send + Sync {
 /// A query's answer, read chunk by chunk.
 pub trait ReadingChunks: Send {
     /// The next chunk (never empty), or `None` at the end.
-    fn next_chunk(&mut self) -> impl Future<Output = Result<Option<Vec<Reading>>, StoreError>> + Send;
+    fn next_chunk(
+        &mut self,
+    ) -> impl Future<Output = Result<Option<Vec<Reading>>, StoreError>> + Send;
 }
 
 /// The order every store answers in: time, then station, then parameter.
@@ -146,8 +151,12 @@ impl ReadingStore for AnyStore {
         chunk_size: usize,
     ) -> Result<AnyChunks, StoreError> {
         Ok(match self {
-            Self::Influx(s) => AnyChunks::Influx(s.query_chunks(stations, from, to, chunk_size).await?),
-            Self::Sqlite(s) => AnyChunks::Sqlite(s.query_chunks(stations, from, to, chunk_size).await?),
+            Self::Influx(s) => {
+                AnyChunks::Influx(s.query_chunks(stations, from, to, chunk_size).await?)
+            }
+            Self::Sqlite(s) => {
+                AnyChunks::Sqlite(s.query_chunks(stations, from, to, chunk_size).await?)
+            }
         })
     }
 }

@@ -54,7 +54,11 @@ impl Spool {
         let mut ids = Vec::new();
         for entry in fs::read_dir(dir).map_err(SpoolError::io(dir))? {
             let name = entry.map_err(SpoolError::io(dir))?.file_name();
-            if let Some(id) = name.to_str().and_then(|n| n.strip_suffix(".seg")).and_then(|n| n.parse().ok()) {
+            if let Some(id) = name
+                .to_str()
+                .and_then(|n| n.strip_suffix(".seg"))
+                .and_then(|n| n.parse().ok())
+            {
                 ids.push(id);
             }
         }
@@ -84,7 +88,11 @@ impl Spool {
             spool.records += records;
             spool.segments.push_back(Segment { id, len });
         }
-        spool.head = if spool.segments.front().is_some_and(|s| s.id == head_id) { head } else { 0 };
+        spool.head = if spool.segments.front().is_some_and(|s| s.id == head_id) {
+            head
+        } else {
+            0
+        };
         Ok(spool)
     }
 
@@ -95,14 +103,26 @@ impl Spool {
         let record = HEADER + payload.len() as u64;
         let used = self.bytes();
         if used + record > self.max_bytes {
-            return Err(SpoolError::Full { path: self.dir.clone(), used, max: self.max_bytes, record });
+            return Err(SpoolError::Full {
+                path: self.dir.clone(),
+                used,
+                max: self.max_bytes,
+                record,
+            });
         }
         let seg = match self.segments.back().copied() {
             Some(s) if s.len == 0 || s.len + record <= self.segment_bytes => s,
             last => {
-                let seg = Segment { id: last.map_or(1, |s| s.id + 1), len: 0 };
+                let seg = Segment {
+                    id: last.map_or(1, |s| s.id + 1),
+                    len: 0,
+                };
                 let p = self.seg_path(seg.id);
-                let f = OpenOptions::new().create(true).append(true).open(&p).map_err(SpoolError::io(&p))?;
+                let f = OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&p)
+                    .map_err(SpoolError::io(&p))?;
                 sync_dir(&self.dir)?;
                 self.segments.push_back(seg);
                 self.writer = Some(f);
@@ -112,7 +132,12 @@ impl Spool {
         let p = self.seg_path(seg.id);
         let w = match self.writer.take() {
             Some(w) => self.writer.insert(w),
-            None => self.writer.insert(OpenOptions::new().append(true).open(&p).map_err(SpoolError::io(&p))?),
+            None => self.writer.insert(
+                OpenOptions::new()
+                    .append(true)
+                    .open(&p)
+                    .map_err(SpoolError::io(&p))?,
+            ),
         };
         let mut buf = Vec::with_capacity(record as usize);
         buf.extend_from_slice(&(payload.len() as u32).to_le_bytes());
@@ -121,7 +146,10 @@ impl Spool {
         if let Err(e) = w.write_all(&buf).and_then(|_| w.sync_data()) {
             // Cut a half-written record now rather than at the next open.
             self.writer = None;
-            let _ = OpenOptions::new().write(true).open(&p).and_then(|f| f.set_len(seg.len));
+            let _ = OpenOptions::new()
+                .write(true)
+                .open(&p)
+                .and_then(|f| f.set_len(seg.len));
             return Err(SpoolError::Io { path: p, source: e });
         }
         if let Some(last) = self.segments.back_mut() {
@@ -134,7 +162,9 @@ impl Spool {
     /// The oldest undrained batch, without removing it.
     pub fn peek(&mut self) -> Result<Option<Vec<Reading>>, SpoolError> {
         loop {
-            let Some(seg) = self.segments.front().copied() else { return Ok(None) };
+            let Some(seg) = self.segments.front().copied() else {
+                return Ok(None);
+            };
             if self.head >= seg.len {
                 if self.segments.len() == 1 {
                     return Ok(None);
@@ -144,7 +174,8 @@ impl Spool {
             }
             let p = self.seg_path(seg.id);
             let mut f = File::open(&p).map_err(SpoolError::io(&p))?;
-            f.seek(SeekFrom::Start(self.head)).map_err(SpoolError::io(&p))?;
+            f.seek(SeekFrom::Start(self.head))
+                .map_err(SpoolError::io(&p))?;
             match read_record(&mut f, seg.len - self.head) {
                 Some(payload) => match decode(&payload) {
                     Some(batch) => return Ok(Some(batch)),
@@ -158,7 +189,11 @@ impl Spool {
                     self.segments[0].len = self.head;
                     if self.segments.len() == 1 {
                         self.writer = None;
-                        OpenOptions::new().write(true).open(&p).and_then(|f| f.set_len(self.head)).map_err(SpoolError::io(&p))?;
+                        OpenOptions::new()
+                            .write(true)
+                            .open(&p)
+                            .and_then(|f| f.set_len(self.head))
+                            .map_err(SpoolError::io(&p))?;
                     }
                 }
             }
@@ -167,10 +202,13 @@ impl Spool {
 
     /// Removes the oldest batch (after the store took it) and persists the new head.
     pub fn pop(&mut self) -> Result<(), SpoolError> {
-        let Some(seg) = self.segments.front().copied() else { return Ok(()) };
+        let Some(seg) = self.segments.front().copied() else {
+            return Ok(());
+        };
         let p = self.seg_path(seg.id);
         let mut f = File::open(&p).map_err(SpoolError::io(&p))?;
-        f.seek(SeekFrom::Start(self.head)).map_err(SpoolError::io(&p))?;
+        f.seek(SeekFrom::Start(self.head))
+            .map_err(SpoolError::io(&p))?;
         let mut h = [0u8; 4];
         f.read_exact(&mut h).map_err(SpoolError::io(&p))?;
         self.head = (self.head + HEADER + u32::from_le_bytes(h) as u64).min(seg.len);
@@ -181,7 +219,11 @@ impl Spool {
             // Drained completely: start the segment over instead of keeping dead bytes.
             write_head(&self.dir, seg.id, 0)?;
             self.writer = None;
-            OpenOptions::new().write(true).open(&p).and_then(|f| f.set_len(0)).map_err(SpoolError::io(&p))?;
+            OpenOptions::new()
+                .write(true)
+                .open(&p)
+                .and_then(|f| f.set_len(0))
+                .map_err(SpoolError::io(&p))?;
             self.segments[0].len = 0;
             self.head = 0;
             Ok(())
@@ -211,7 +253,9 @@ impl Spool {
 
     /// Moves the head to the next segment, then deletes the drained one.
     fn advance_segment(&mut self) -> Result<(), SpoolError> {
-        let Some(old) = self.segments.pop_front() else { return Ok(()) };
+        let Some(old) = self.segments.pop_front() else {
+            return Ok(());
+        };
         let next = self.segments.front().map_or(old.id + 1, |s| s.id);
         write_head(&self.dir, next, 0)?;
         self.head = 0;
@@ -224,7 +268,11 @@ impl Spool {
     /// length and the number of records after the start.
     fn recover_segment(&self, id: u64, start: u64) -> Result<(u64, u64, u64), SpoolError> {
         let p = self.seg_path(id);
-        let mut f = OpenOptions::new().read(true).write(true).open(&p).map_err(SpoolError::io(&p))?;
+        let mut f = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&p)
+            .map_err(SpoolError::io(&p))?;
         let file_len = f.metadata().map_err(SpoolError::io(&p))?.len();
         let start = if start > file_len { 0 } else { start };
         f.seek(SeekFrom::Start(start)).map_err(SpoolError::io(&p))?;
@@ -241,7 +289,9 @@ impl Spool {
         }
         if pos < file_len {
             warn!(path = %p.display(), valid = pos, dropped = file_len - pos, "spool torn tail cut off");
-            f.set_len(pos).and_then(|_| f.sync_all()).map_err(SpoolError::io(&p))?;
+            f.set_len(pos)
+                .and_then(|_| f.sync_all())
+                .map_err(SpoolError::io(&p))?;
         }
         Ok((start, pos, records))
     }
@@ -279,14 +329,18 @@ fn write_head(dir: &Path, id: u64, offset: u64) -> Result<(), SpoolError> {
     let mut b = id.to_le_bytes().to_vec();
     b.extend_from_slice(&offset.to_le_bytes());
     let mut f = File::create(&tmp).map_err(SpoolError::io(&tmp))?;
-    f.write_all(&b).and_then(|_| f.sync_data()).map_err(SpoolError::io(&tmp))?;
+    f.write_all(&b)
+        .and_then(|_| f.sync_data())
+        .map_err(SpoolError::io(&tmp))?;
     let head = dir.join("head");
     fs::rename(&tmp, &head).map_err(SpoolError::io(&head))?;
     sync_dir(dir)
 }
 
 fn sync_dir(dir: &Path) -> Result<(), SpoolError> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(SpoolError::io(dir))
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(SpoolError::io(dir))
 }
 
 fn put_str(out: &mut Vec<u8>, s: &str) {
@@ -342,7 +396,13 @@ fn decode(payload: &[u8]) -> Option<Vec<Reading>> {
         let time = c.u64()? as i64;
         let value = f64::from_bits(c.u64()?);
         let flag = DataFlag::from_letter(char::from_u32(c.u32()?)?);
-        batch.push(Reading { station, parameter, time, value, flag });
+        batch.push(Reading {
+            station,
+            parameter,
+            time,
+            value,
+            flag,
+        });
     }
     c.0.is_empty().then_some(batch)
 }
@@ -383,7 +443,10 @@ mod tests {
             s.append(&batch(20, i * 100)).unwrap();
         }
         assert_eq!(s.records(), 200);
-        let segs = fs::read_dir(dir.path()).unwrap().filter(|e| e.as_ref().unwrap().path().extension().is_some()).count();
+        let segs = fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().path().extension().is_some())
+            .count();
         assert!(segs > 1, "expected several segments, got {segs}");
         for i in 0..120 {
             assert_eq!(s.peek().unwrap().unwrap()[0].time, i * 100);

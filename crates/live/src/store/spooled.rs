@@ -42,7 +42,11 @@ pub struct SpooledStore<S> {
 
 impl<S> Clone for SpooledStore<S> {
     fn clone(&self) -> Self {
-        Self { inner: Arc::clone(&self.inner), spool: Arc::clone(&self.spool), wake: Arc::clone(&self.wake) }
+        Self {
+            inner: Arc::clone(&self.inner),
+            spool: Arc::clone(&self.spool),
+            wake: Arc::clone(&self.wake),
+        }
     }
 }
 
@@ -51,9 +55,17 @@ impl<S: ReadingStore + 'static> SpooledStore<S> {
     pub fn open(inner: S, dir: &Path, max_bytes: u64) -> Result<Self, StoreError> {
         let spool = Spool::open(dir, max_bytes)?;
         if !spool.is_empty() {
-            info!(records = spool.records(), bytes = spool.bytes(), "spool holds batches from a previous run");
+            info!(
+                records = spool.records(),
+                bytes = spool.bytes(),
+                "spool holds batches from a previous run"
+            );
         }
-        Ok(Self { inner: Arc::new(inner), spool: Arc::new(Mutex::new(spool)), wake: Arc::new(Notify::new()) })
+        Ok(Self {
+            inner: Arc::new(inner),
+            spool: Arc::new(Mutex::new(spool)),
+            wake: Arc::new(Notify::new()),
+        })
     }
 
     /// The store behind the spool (for queries).
@@ -63,7 +75,10 @@ impl<S: ReadingStore + 'static> SpooledStore<S> {
 
     /// Batches and bytes waiting in the spool.
     pub async fn spooled(&self) -> Result<(u64, u64), StoreError> {
-        locked(&self.spool, |s| Ok::<_, StoreError>((s.records(), s.bytes()))).await
+        locked(&self.spool, |s| {
+            Ok::<_, StoreError>((s.records(), s.bytes()))
+        })
+        .await
     }
 
     /// Makes a batch durable: in the store, or else in the spool. An error means neither
@@ -80,7 +95,10 @@ impl<S: ReadingStore + 'static> SpooledStore<S> {
             }
         }
         let owned = batch.to_vec();
-        locked(&self.spool, move |s| s.append(&owned).map_err(StoreError::from)).await?;
+        locked(&self.spool, move |s| {
+            s.append(&owned).map_err(StoreError::from)
+        })
+        .await?;
         self.wake.notify_one();
         Ok(Durable::Spooled)
     }
@@ -88,7 +106,12 @@ impl<S: ReadingStore + 'static> SpooledStore<S> {
     /// Replays the spool into the store until `cancel` fires: oldest batch first, each removed
     /// only once the store took it; failures wait with `backoff`. Readings the store refuses
     /// (and whole batches it refuses as malformed) go to `rejected` for the dead-letter record.
-    pub async fn drain(&self, cancel: CancellationToken, rejected: mpsc::Sender<Rejected>, mut backoff: Backoff) {
+    pub async fn drain(
+        &self,
+        cancel: CancellationToken,
+        rejected: mpsc::Sender<Rejected>,
+        mut backoff: Backoff,
+    ) {
         loop {
             let head = locked(&self.spool, |s| s.peek().map_err(StoreError::from)).await;
             let batch = match head {
@@ -112,7 +135,13 @@ impl<S: ReadingStore + 'static> SpooledStore<S> {
                 Err(e) if e.is_bad_data() => {
                     error!(error = %e, readings = batch.len(), "store refused a spooled batch, dead-lettered");
                     let reason = e.to_string();
-                    batch.into_iter().map(|r| Rejected { reading: Some(r), reason: reason.clone() }).collect()
+                    batch
+                        .into_iter()
+                        .map(|r| Rejected {
+                            reading: Some(r),
+                            reason: reason.clone(),
+                        })
+                        .collect()
                 }
                 Err(e) => {
                     warn!(error = %e, "spool drain waiting for the store");

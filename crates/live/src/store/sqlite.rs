@@ -39,10 +39,16 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens or creates the database at `path`. Blocking: call at start-up.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let err = |source| StoreError::Sqlite { path: path.to_path_buf(), source };
+        let err = |source| StoreError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        };
         let conn = crate::sqlite_conn::open(path).map_err(err)?;
         conn.execute_batch(SCHEMA).map_err(err)?;
-        Ok(Self { conn: Arc::new(Mutex::new(conn)), path: Arc::new(path.to_path_buf()) })
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+            path: Arc::new(path.to_path_buf()),
+        })
     }
 
     /// The database file.
@@ -61,12 +67,18 @@ impl ReadingStore for SqliteStore {
             if r.value.is_finite() {
                 ok.push(r.clone());
             } else {
-                report.rejected.push(Rejected { reading: Some(r.clone()), reason: format!("value {} is not a finite number", r.value) });
+                report.rejected.push(Rejected {
+                    reading: Some(r.clone()),
+                    reason: format!("value {} is not a finite number", r.value),
+                });
             }
         }
         let path = Arc::clone(&self.path);
         report.stored = locked(&self.conn, move |c| {
-            insert(c, &ok).map_err(|source| StoreError::Sqlite { path: path.to_path_buf(), source })
+            insert(c, &ok).map_err(|source| StoreError::Sqlite {
+                path: path.to_path_buf(),
+                source,
+            })
         })
         .await?;
         Ok(report)
@@ -99,7 +111,13 @@ fn insert(c: &mut Connection, batch: &[Reading]) -> rusqlite::Result<usize> {
         )?;
         for r in batch {
             let mut flag = [0u8; 4];
-            st.execute((r.station.as_str(), r.parameter.as_str(), r.time, r.value, &*r.flag.letter().encode_utf8(&mut flag)))?;
+            st.execute((
+                r.station.as_str(),
+                r.parameter.as_str(),
+                r.time,
+                r.value,
+                &*r.flag.letter().encode_utf8(&mut flag),
+            ))?;
         }
     }
     tx.commit()?;
@@ -127,24 +145,41 @@ impl ReadingChunks for SqliteChunks {
         );
         let mut args: Vec<Value> = vec![self.from.into(), self.to.into()];
         if !self.stations.is_empty() {
-            sql.push_str(&format!(" AND station IN ({})", vec!["?"; self.stations.len()].join(", ")));
+            sql.push_str(&format!(
+                " AND station IN ({})",
+                vec!["?"; self.stations.len()].join(", ")
+            ));
             args.extend(self.stations.iter().map(|s| Value::from(s.clone())));
         }
         if let Some((t, s, p)) = &self.after {
             sql.push_str(" AND (time_ms, station, parameter) > (?, ?, ?)");
-            args.extend([Value::from(*t), Value::from(s.clone()), Value::from(p.clone())]);
+            args.extend([
+                Value::from(*t),
+                Value::from(s.clone()),
+                Value::from(p.clone()),
+            ]);
         }
-        sql.push_str(&format!(" ORDER BY time_ms, station, parameter LIMIT {}", self.chunk));
+        sql.push_str(&format!(
+            " ORDER BY time_ms, station, parameter LIMIT {}",
+            self.chunk
+        ));
         let path = Arc::clone(&self.store.path);
         let rows = locked(&self.store.conn, move |c| {
-            select(c, &sql, args).map_err(|source| StoreError::Sqlite { path: path.to_path_buf(), source })
+            select(c, &sql, args).map_err(|source| StoreError::Sqlite {
+                path: path.to_path_buf(),
+                source,
+            })
         })
         .await?;
         if rows.len() < self.chunk {
             self.done = true;
         }
         if let Some(last) = rows.last() {
-            self.after = Some((last.time, last.station.to_string(), last.parameter.to_string()));
+            self.after = Some((
+                last.time,
+                last.station.to_string(),
+                last.parameter.to_string(),
+            ));
         }
         Ok((!rows.is_empty()).then_some(rows))
     }
@@ -159,7 +194,11 @@ fn select(c: &mut Connection, sql: &str, args: Vec<Value>) -> rusqlite::Result<V
             parameter: row.get::<_, String>(1)?.as_str().into(),
             time: row.get(2)?,
             value: row.get(3)?,
-            flag: flag.chars().next().map(DataFlag::from_letter).unwrap_or_default(),
+            flag: flag
+                .chars()
+                .next()
+                .map(DataFlag::from_letter)
+                .unwrap_or_default(),
         })
     })?;
     rows.collect()
