@@ -536,44 +536,29 @@ mod tests {
 
     #[test]
     fn names_the_key_of_bad_values() {
-        assert_eq!(
-            key_of(parse_with(
+        let cases = [
+            (
                 ("riverwatch/senml/+", "riverwatch/senml/a+"),
-                &[]
-            )),
-            "mqtt.senml_topic"
-        );
-        assert_eq!(
-            key_of(parse_with(("riverwatch/hj212/+", "riverwatch/#/x"), &[])),
-            "mqtt.hj212_topic"
-        );
-        assert_eq!(
-            key_of(parse_with(
+                "mqtt.senml_topic",
+            ),
+            (("riverwatch/hj212/+", "riverwatch/#/x"), "mqtt.hj212_topic"),
+            (
                 ("\"riverwatch/leads\"", "\"riverwatch/+\""),
-                &[]
-            )),
-            "mqtt.leads_topic_prefix"
-        );
-        assert_eq!(
-            key_of(parse_with(("tls = false", "tls = true"), &[])),
-            "mqtt.ca_path"
-        );
-        assert_eq!(
-            key_of(parse_with(("kind = \"sqlite\"", "kind = \"mongo\""), &[])),
-            "store.kind"
-        );
-        assert_eq!(
-            key_of(parse_with(("127.0.0.1:8080", "localhost"), &[])),
-            "http.listen"
-        );
-        assert_eq!(
-            key_of(parse_with(("raw = 1024", "raw = 0"), &[])),
-            "channels.raw"
-        );
-        assert_eq!(
-            key_of(parse_with(("http://127.0.0.1:8086", "ftp://x"), &[])),
-            "store.influx.url"
-        );
+                "mqtt.leads_topic_prefix",
+            ),
+            (("tls = false", "tls = true"), "mqtt.ca_path"),
+            (("kind = \"sqlite\"", "kind = \"mongo\""), "store.kind"),
+            (("127.0.0.1:8080", "localhost"), "http.listen"),
+            (("raw = 1024", "raw = 0"), "channels.raw"),
+            (("http://127.0.0.1:8086", "ftp://x"), "store.influx.url"),
+            (
+                ("spool_max_bytes = 1073741824", "spool_max_bytes = 10"),
+                "store.spool_max_bytes",
+            ),
+        ];
+        for (edit, key) in cases {
+            assert_eq!(key_of(parse_with(edit, &[])), key, "{edit:?}");
+        }
     }
 
     #[test]

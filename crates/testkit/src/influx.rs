@@ -10,13 +10,14 @@ use tempfile::TempDir;
 
 const READY_DEADLINE: Duration = Duration::from_secs(15);
 
-/// A running InfluxDB with auth off, the monitor store off (no `_internal` self-writes) and
+/// A running InfluxDB with auth off (or on: [`Influx::start_with_auth`]), the monitor store off (no `_internal` self-writes) and
 /// `wal-fsync-delay = 0s`, so every acknowledged write survives a SIGKILL.
 pub struct Influx {
     /// HTTP API port.
     pub port: u16,
     /// RPC (backup/restore) port, which influxd always opens.
     pub rpc_port: u16,
+    admin: Option<(String, String)>,
     dir: TempDir,
     daemon: Option<Daemon>,
 }
@@ -24,6 +25,21 @@ pub struct Influx {
 impl Influx {
     /// Starts a fresh server; panics with its log when it does not come up.
     pub fn start() -> Self {
+        Self::start_inner(None)
+    }
+
+    /// Starts a server with auth enabled and one admin user (all privileges). The kit's own
+    /// helpers authenticate as that admin.
+    pub fn start_with_auth(user: &str, password: &str) -> Self {
+        let s = Self::start_inner(Some((user.to_string(), password.to_string())));
+        // With auth on and no users yet, this one statement is allowed without credentials.
+        let q = format!("CREATE USER \"{user}\" WITH PASSWORD '{password}' WITH ALL PRIVILEGES");
+        let (status, body) = s.post_query(&q, None);
+        assert_eq!(status, 200, "{q}: {body}");
+        s
+    }
+
+    fn start_inner(admin: Option<(String, String)>) -> Self {
         let mut dir = tempfile::Builder::new()
             .prefix("rw-influx")
             .tempdir()
@@ -34,6 +50,7 @@ impl Influx {
             let mut s = Self {
                 port: free_port(),
                 rpc_port: free_port(),
+                admin: admin.clone(),
                 dir,
                 daemon: None,
             };
@@ -91,7 +108,11 @@ impl Influx {
     /// POSTs raw line protocol to `db` with `precision=ms`; returns status and body (for
     /// writing what the store under test would refuse to, such as a conflicting field type).
     pub fn write_lines(&self, db: &str, lines: &str) -> (u16, String) {
-        let path = format!("/write?db={}&precision=ms", encode(db));
+        let path = format!(
+            "/write?db={}&precision=ms{}",
+            encode(db),
+            self.credentials()
+        );
         request(self.port, "POST", &path, lines.as_bytes()).expect("influxd answers /write")
     }
 
@@ -100,13 +121,26 @@ impl Influx {
         if let Some(db) = db {
             form.push_str(&format!("&db={}", encode(db)));
         }
-        request(self.port, "POST", "/query", form.as_bytes()).expect("influxd answers /query")
+        let path = format!("/query?{}", self.credentials());
+        request(self.port, "POST", &path, form.as_bytes()).expect("influxd answers /query")
+    }
+
+    /// `&u=…&p=…` for the admin, when auth is on (1.6.7 accepts them in the query string).
+    fn credentials(&self) -> String {
+        match &self.admin {
+            Some((u, p)) => format!("&u={}&p={}", encode(u), encode(p)),
+            None => String::new(),
+        }
     }
 
     fn launch(&mut self) -> bool {
         let d = self.dir.path();
         let conf = d.join("influxdb.conf");
-        std::fs::write(&conf, config(d, self.port, self.rpc_port)).expect("write influxdb.conf");
+        std::fs::write(
+            &conf,
+            config(d, self.port, self.rpc_port, self.admin.is_some()),
+        )
+        .expect("write influxdb.conf");
         let log = d.join("influxd.log");
         let conf = conf.to_string_lossy().into_owned();
         match Daemon::spawn("influxd", &["-config", &conf], &log, StopSignal::Kill) {
@@ -128,7 +162,7 @@ impl Influx {
     }
 }
 
-fn config(d: &Path, port: u16, rpc_port: u16) -> String {
+fn config(d: &Path, port: u16, rpc_port: u16, auth: bool) -> String {
     let d = d.display();
     format!(
         r#"reporting-enabled = false
@@ -144,7 +178,7 @@ bind-address = "127.0.0.1:{rpc_port}"
   store-enabled = false
 [http]
   bind-address = "127.0.0.1:{port}"
-  auth-enabled = false
+  auth-enabled = {auth}
   log-enabled = false
   pprof-enabled = false
 [logging]

@@ -175,7 +175,9 @@ impl InfluxStore {
                 }
                 Err(StoreError::Rejected {
                     status: 400, body, ..
-                }) if body.contains("partial write") => {
+                }) if body.contains("partial write") || body.contains("unable to parse") => {
+                    // Without valid lines InfluxDB says "unable to parse" without "partial
+                    // write"; either way the refused lines are named and nothing is retried.
                     return Ok(partial_write(&body, lines, batch));
                 }
                 Err(e) if e.is_transient() && attempt < self.shared.opts.attempts.max(1) => {
@@ -292,7 +294,7 @@ pub(crate) async fn error_text(resp: reqwest::Response) -> String {
     }
 }
 
-/// Reads a 400 `partial write` answer: lines InfluxDB could not parse are quoted in the text
+/// Reads a 400 `partial write` (or `unable to parse`) answer: lines InfluxDB could not parse are quoted in the text
 /// (`unable to parse '<line>': <why>`); points dropped for other reasons (field type
 /// conflicts) are only counted (`dropped=N`). Everything else was stored.
 fn partial_write(text: &str, lines: &[(usize, String)], batch: &[Reading]) -> WriteReport {
@@ -373,6 +375,24 @@ mod tests {
             rep.rejected[0].reason.contains("bad timestamp"),
             "{}",
             rep.rejected[0].reason
+        );
+    }
+
+    #[test]
+    fn all_lines_unparsable_names_each_one() {
+        // 1.6.7's text when no line parses: no "partial write", one line per failure.
+        let batch = [r("A", 1), r("B", 2)];
+        let lines = lines_of(&batch);
+        let text = format!(
+            "unable to parse '{}': missing field value\nunable to parse '{}': invalid boolean",
+            lines[0].1, lines[1].1
+        );
+        let rep = partial_write(&text, &lines, &batch);
+        assert_eq!(rep.stored, 0);
+        let reasons: Vec<&str> = rep.rejected.iter().map(|r| r.reason.as_str()).collect();
+        assert_eq!(
+            reasons,
+            ["influxdb: missing field value", "influxdb: invalid boolean"]
         );
     }
 

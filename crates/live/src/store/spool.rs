@@ -213,6 +213,9 @@ impl Spool {
         f.read_exact(&mut h).map_err(SpoolError::io(&p))?;
         self.head = (self.head + HEADER + u32::from_le_bytes(h) as u64).min(seg.len);
         self.records = self.records.saturating_sub(1);
+        if self.head >= seg.len && self.segments.len() == 1 {
+            self.records = 0; // exact again even after a corrupt record was cut in `peek`
+        }
         if self.head >= seg.len && self.segments.len() > 1 {
             self.advance_segment()
         } else if self.head >= seg.len {
@@ -237,7 +240,8 @@ impl Spool {
         self.bytes() == 0
     }
 
-    /// Batches waiting.
+    /// Batches waiting (after a corrupt record was cut while draining, an over-count until the
+    /// spool next runs empty; [`Spool::bytes`] is always exact).
     pub fn records(&self) -> u64 {
         self.records
     }

@@ -87,7 +87,7 @@ impl<S: ReadingStore + 'static> SpooledStore<S> {
         if batch.is_empty() {
             return Ok(Durable::Stored(WriteReport::default()));
         }
-        if self.spooled().await?.0 == 0 {
+        if self.spooled().await?.1 == 0 {
             match self.inner.write(batch).await {
                 Ok(report) => return Ok(Durable::Stored(report)),
                 Err(e) if e.is_bad_data() => return Err(e),

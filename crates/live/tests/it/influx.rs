@@ -3,8 +3,11 @@
 use crate::{influx_store, readings, sorted, T0};
 use riverwatch_engine::time::{DAY, MINUTE};
 use riverwatch_engine::{DataFlag, Reading, StationId};
-use riverwatch_live::store::{InfluxOpts, InfluxStore, ReadingChunks, ReadingStore};
-use riverwatch_testkit::{free_port, Influx};
+use riverwatch_live::store::{
+    InfluxAuth, InfluxOpts, InfluxStore, ReadingChunks, ReadingStore, StoreError,
+};
+use riverwatch_live::Secret;
+use riverwatch_testkit::{free_port, unique_name, Influx};
 
 #[tokio::test]
 async fn readings_come_back_with_exact_times_tags_and_values() {
@@ -172,4 +175,44 @@ async fn missing_database_is_kept_for_later_not_dropped() {
         !err.is_bad_data(),
         "a deployment fault must keep the data: {err}"
     );
+}
+
+#[tokio::test]
+async fn basic_auth_is_accepted_and_bad_credentials_keep_the_data() {
+    let server = Influx::start_with_auth("admin", "s3cret");
+    let db = unique_name("t");
+    server.create_db(&db);
+    let url: reqwest::Url = server.url().parse().expect("url");
+    let with = |auth| {
+        InfluxStore::new(InfluxOpts {
+            auth,
+            attempts: 1,
+            ..InfluxOpts::new(url.clone(), &db)
+        })
+        .expect("client")
+    };
+    let basic = |pw: &str| InfluxAuth::Basic {
+        user: "admin".into(),
+        password: Secret::new(pw),
+    };
+    let batch = readings(&["A"], &["ph"], T0, MINUTE, 5);
+
+    let good = with(basic("s3cret"));
+    assert_eq!(good.write(&batch).await.expect("write").stored, 5);
+    assert_eq!(good.query(&[], T0, T0 + DAY).await.expect("query"), batch);
+
+    // 1.6.7 knows neither a wrong password nor the 2.x token header: 401 either way. Such
+    // errors are the deployment's fault, so a spooled store keeps the readings.
+    for auth in [
+        basic("wrong"),
+        InfluxAuth::None,
+        InfluxAuth::Token(Secret::new("admin:s3cret")),
+    ] {
+        let err = with(auth).write(&batch).await.unwrap_err();
+        assert!(
+            matches!(err, StoreError::Rejected { status: 401, .. }),
+            "{err}"
+        );
+        assert!(!err.is_transient() && !err.is_bad_data(), "{err}");
+    }
 }
