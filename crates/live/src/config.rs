@@ -22,6 +22,10 @@ use std::time::Duration;
 /// The shipped `config/riverwatch.toml`, compiled in.
 pub const DEFAULT_TOML: &str = include_str!("../../../config/riverwatch.toml");
 
+/// Largest `store.batch_size`: ~100 bytes a line keeps a request far below InfluxDB's 25 MB
+/// default body limit and a spool record far below its 256 MiB bound.
+pub const MAX_BATCH: usize = 100_000;
+
 /// Environment variable holding the MQTT password.
 pub const ENV_MQTT_PASSWORD: &str = "RIVERWATCH_MQTT_PASSWORD";
 /// Environment variable holding the InfluxDB 1.x password.
@@ -406,6 +410,12 @@ impl ServiceConfig {
                 ))
             }
         };
+        if s.batch_size > MAX_BATCH {
+            return Err(bad(
+                "store.batch_size",
+                format!("must be at most {MAX_BATCH} (one InfluxDB request per batch)"),
+            ));
+        }
         if s.spool_max_bytes < 1 << 20 {
             return Err(bad(
                 "store.spool_max_bytes",
@@ -550,6 +560,10 @@ mod tests {
             (("kind = \"sqlite\"", "kind = \"mongo\""), "store.kind"),
             (("127.0.0.1:8080", "localhost"), "http.listen"),
             (("raw = 1024", "raw = 0"), "channels.raw"),
+            (
+                ("batch_size = 5000", "batch_size = 100001"),
+                "store.batch_size",
+            ),
             (("http://127.0.0.1:8086", "ftp://x"), "store.influx.url"),
             (
                 ("spool_max_bytes = 1073741824", "spool_max_bytes = 10"),

@@ -101,6 +101,14 @@ pub enum SpoolError {
         /// Size of the refused record.
         record: u64,
     },
+    /// One batch is larger than a record may be (256 MiB): split it.
+    #[error("spool {path}: a batch of {record} bytes is larger than one record may be")]
+    TooLarge {
+        /// Spool directory.
+        path: PathBuf,
+        /// Size of the refused record.
+        record: u64,
+    },
 }
 
 impl SpoolError {

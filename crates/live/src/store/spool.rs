@@ -101,6 +101,12 @@ impl Spool {
     pub fn append(&mut self, batch: &[Reading]) -> Result<(), SpoolError> {
         let payload = encode(batch);
         let record = HEADER + payload.len() as u64;
+        if payload.len() as u64 > MAX_RECORD {
+            return Err(SpoolError::TooLarge {
+                path: self.dir.clone(),
+                record,
+            });
+        }
         let used = self.bytes();
         if used + record > self.max_bytes {
             return Err(SpoolError::Full {
