@@ -55,7 +55,8 @@ pub struct InfluxOpts {
     pub auth: InfluxAuth,
     /// Most lines per write request (InfluxDB's default body limit is 25 MB; ~100 bytes a line).
     pub max_lines: usize,
-    /// Per-request timeout.
+    /// Total time a write request may take; also the longest wait for the next bytes of a
+    /// query's answer (a query as a whole has no deadline).
     pub timeout: Duration,
     /// Attempts per write request before the error is reported (at least 1).
     pub attempts: u32,
@@ -95,8 +96,10 @@ struct Shared {
 impl InfluxStore {
     /// A client for `opts`; nothing is sent yet.
     pub fn new(opts: InfluxOpts) -> Result<Self, StoreError> {
+        // No total timeout on the client: a chunked query over a big window may stream for
+        // minutes. Each read must make progress within `timeout`; writes get a total timeout.
         let http = reqwest::Client::builder()
-            .timeout(opts.timeout)
+            .read_timeout(opts.timeout)
             .connect_timeout(opts.timeout.min(Duration::from_secs(5)))
             .build()
             .map_err(|source| StoreError::Unreachable {
@@ -199,6 +202,7 @@ impl InfluxStore {
             .post(self.shared.write_url.clone())
             .header(CONTENT_ENCODING, "gzip")
             .header(CONTENT_TYPE, "text/plain; charset=utf-8")
+            .timeout(self.shared.opts.timeout)
             .body(gz);
         let resp = self
             .authorize(req)
