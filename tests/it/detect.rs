@@ -107,8 +107,7 @@ fn detect_writes_events_scores_and_leads() {
     assert_eq!(rows.len() - 1, 3 * 288 * 6, "one score per good reading");
     let high = rows
         .iter()
-        .filter(|r| r.starts_with("2024-07-02T09:20:00Z,DL03,nh3n,"))
-        .next()
+        .find(|r| r.starts_with("2024-07-02T09:20:00Z,DL03,nh3n,"))
         .unwrap();
     let score: f64 = high.rsplit(',').next().unwrap().parse().unwrap();
     assert!(score > 0.9, "{high}");

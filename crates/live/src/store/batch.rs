@@ -1,0 +1,114 @@
+//! [`Batcher`]: gathers readings into write batches, flushed when full or when the oldest
+//! pending reading has waited `interval` — whichever comes first. Few large requests are what
+//! InfluxDB and SQLite write fastest; the interval bounds how long an MQTT ack waits.
+//!
+//! It holds no timer: the store stage sleeps until [`Batcher::deadline`] (time is an argument,
+//! so tests need no clock).
+
+use riverwatch_engine::Reading;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Pending readings with a size and an age limit.
+#[derive(Debug)]
+pub struct Batcher {
+    pending: Vec<Reading>,
+    max: usize,
+    interval: Duration,
+    since: Option<Instant>,
+}
+
+impl Batcher {
+    /// Flush at `max` readings (at least 1) or `interval` after the first pending one.
+    pub fn new(max: usize, interval: Duration) -> Self {
+        let max = max.max(1);
+        Self {
+            pending: Vec::with_capacity(max),
+            max,
+            interval,
+            since: None,
+        }
+    }
+
+    /// Adds readings received at `now`; true when the batch is full and should be flushed.
+    pub fn push(&mut self, readings: impl IntoIterator<Item = Reading>, now: Instant) -> bool {
+        let before = self.pending.len();
+        self.pending.extend(readings);
+        if before == 0 && !self.pending.is_empty() {
+            self.since = Some(now);
+        }
+        self.is_full()
+    }
+
+    /// Whether the size limit is reached.
+    pub fn is_full(&self) -> bool {
+        self.pending.len() >= self.max
+    }
+
+    /// When the pending batch must be flushed at the latest; `None` when nothing is pending.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.since.map(|t| t + self.interval)
+    }
+
+    /// Whether the batch is full or its deadline has passed at `now`.
+    pub fn is_due(&self, now: Instant) -> bool {
+        self.is_full() || self.deadline().is_some_and(|d| now >= d)
+    }
+
+    /// Takes the pending readings (possibly more than `max`: pushes are not split).
+    pub fn take(&mut self) -> Vec<Reading> {
+        self.since = None;
+        std::mem::replace(&mut self.pending, Vec::with_capacity(self.max))
+    }
+
+    /// Readings pending.
+    pub fn len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Whether nothing is pending.
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(t: i64) -> Reading {
+        Reading {
+            station: "S".into(),
+            parameter: "ph".into(),
+            time: t,
+            value: 7.0,
+            flag: Default::default(),
+        }
+    }
+
+    #[test]
+    fn flushes_by_size() {
+        let now = Instant::now();
+        let mut b = Batcher::new(3, Duration::from_secs(60));
+        assert!(!b.push([r(1), r(2)], now));
+        assert!(b.push([r(3)], now));
+        assert!(b.is_due(now));
+        assert_eq!(b.take().len(), 3);
+        assert!(b.is_empty() && b.deadline().is_none());
+    }
+
+    #[test]
+    fn flushes_by_age_of_the_oldest_reading() {
+        let t0 = Instant::now();
+        let mut b = Batcher::new(100, Duration::from_secs(1));
+        assert!(b.deadline().is_none());
+        b.push([r(1)], t0);
+        b.push([r(2)], t0 + Duration::from_millis(900));
+        assert_eq!(b.deadline(), Some(t0 + Duration::from_secs(1)));
+        assert!(!b.is_due(t0 + Duration::from_millis(999)));
+        assert!(b.is_due(t0 + Duration::from_secs(1)));
+        b.take();
+        b.push([r(3)], t0 + Duration::from_secs(5));
+        assert_eq!(b.deadline(), Some(t0 + Duration::from_secs(6)));
+    }
+}

@@ -1,0 +1,176 @@
+//! [`SpooledStore`]: a store with the disk [`Spool`] in front, so a write is durable even while
+//! the store is down — the moment the MQTT ack may go out (DESIGN.md, "Nothing is lost").
+//!
+//! `write` tries the store; on any failure that is not the data's fault (outage, 5xx, wrong
+//! credentials, missing database) it appends the batch to the spool and reports
+//! [`Durable::Spooled`]. While the spool holds anything, new batches go behind it, so the store
+//! receives batches in arrival order. [`SpooledStore::drain`], run as its own task, replays the
+//! spool oldest first with exponential backoff and removes a batch only after the store took it.
+//!
+//! Exactly-once in the database comes from idempotent point identity, not from bookkeeping: a
+//! batch replayed twice (crash between the store's answer and the spool's head update, or a
+//! request that failed after part of it was stored) overwrites the same points with the same
+//! values.
+
+use super::error::StoreError;
+use super::spool::Spool;
+use super::{ReadingStore, Rejected, WriteReport};
+use crate::backoff::Backoff;
+use crate::blocking::locked;
+use riverwatch_engine::Reading;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, Notify};
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+/// Where a written batch now is. Either way it survives a crash.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Durable {
+    /// In the store; the report lists readings it refused.
+    Stored(WriteReport),
+    /// In the local spool, waiting for the store.
+    Spooled,
+}
+
+/// A store with a disk spool in front. Clones share the store and the spool.
+pub struct SpooledStore<S> {
+    inner: Arc<S>,
+    spool: Arc<Mutex<Spool>>,
+    wake: Arc<Notify>,
+}
+
+impl<S> Clone for SpooledStore<S> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+            spool: Arc::clone(&self.spool),
+            wake: Arc::clone(&self.wake),
+        }
+    }
+}
+
+impl<S: ReadingStore + 'static> SpooledStore<S> {
+    /// Wraps `inner`, opening (and recovering) the spool in `dir`. Blocking: call at start-up.
+    pub fn open(inner: S, dir: &Path, max_bytes: u64) -> Result<Self, StoreError> {
+        let spool = Spool::open(dir, max_bytes)?;
+        if !spool.is_empty() {
+            info!(
+                records = spool.records(),
+                bytes = spool.bytes(),
+                "spool holds batches from a previous run"
+            );
+        }
+        Ok(Self {
+            inner: Arc::new(inner),
+            spool: Arc::new(Mutex::new(spool)),
+            wake: Arc::new(Notify::new()),
+        })
+    }
+
+    /// The store behind the spool (for queries).
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+
+    /// Batches and bytes waiting in the spool.
+    pub async fn spooled(&self) -> Result<(u64, u64), StoreError> {
+        locked(&self.spool, |s| {
+            Ok::<_, StoreError>((s.records(), s.bytes()))
+        })
+        .await
+    }
+
+    /// Makes a batch durable: in the store, or else in the spool. An error means neither
+    /// happened (the data is malformed as a whole, or the spool is full or failing): do not ack.
+    pub async fn write(&self, batch: &[Reading]) -> Result<Durable, StoreError> {
+        if batch.is_empty() {
+            return Ok(Durable::Stored(WriteReport::default()));
+        }
+        if self.spooled().await?.1 == 0 {
+            match self.inner.write(batch).await {
+                Ok(report) => return Ok(Durable::Stored(report)),
+                Err(e) if e.is_bad_data() => return Err(e),
+                Err(e) => warn!(error = %e, readings = batch.len(), "store write failed, spooling"),
+            }
+        }
+        let owned = batch.to_vec();
+        locked(&self.spool, move |s| {
+            s.append(&owned).map_err(StoreError::from)
+        })
+        .await?;
+        self.wake.notify_one();
+        Ok(Durable::Spooled)
+    }
+
+    /// Replays the spool into the store until `cancel` fires: oldest batch first, each removed
+    /// only once the store took it; failures wait with `backoff`. Readings the store refuses
+    /// (and whole batches it refuses as malformed) go to `rejected` for the dead-letter record.
+    pub async fn drain(
+        &self,
+        cancel: CancellationToken,
+        rejected: mpsc::Sender<Rejected>,
+        mut backoff: Backoff,
+    ) {
+        loop {
+            let head = locked(&self.spool, |s| s.peek().map_err(StoreError::from)).await;
+            let batch = match head {
+                Ok(Some(batch)) => batch,
+                Ok(None) => {
+                    tokio::select! {
+                        _ = cancel.cancelled() => return,
+                        _ = self.wake.notified() => continue,
+                    }
+                }
+                Err(e) => {
+                    error!(error = %e, "spool unreadable");
+                    if wait(&cancel, &mut backoff).await {
+                        return;
+                    }
+                    continue;
+                }
+            };
+            let refused = match self.inner.write(&batch).await {
+                Ok(report) => report.rejected,
+                Err(e) if e.is_bad_data() => {
+                    error!(error = %e, readings = batch.len(), "store refused a spooled batch, dead-lettered");
+                    let reason = e.to_string();
+                    batch
+                        .into_iter()
+                        .map(|r| Rejected {
+                            reading: Some(r),
+                            reason: reason.clone(),
+                        })
+                        .collect()
+                }
+                Err(e) => {
+                    warn!(error = %e, "spool drain waiting for the store");
+                    if wait(&cancel, &mut backoff).await {
+                        return;
+                    }
+                    continue;
+                }
+            };
+            backoff.reset();
+            for r in refused {
+                if rejected.send(r).await.is_err() {
+                    warn!("dead-letter channel closed; refused reading only logged");
+                }
+            }
+            if let Err(e) = locked(&self.spool, |s| s.pop().map_err(StoreError::from)).await {
+                error!(error = %e, "spool head not advanced; the batch will be replayed");
+                if wait(&cancel, &mut backoff).await {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Sleeps one backoff step; true when cancelled meanwhile.
+async fn wait(cancel: &CancellationToken, backoff: &mut Backoff) -> bool {
+    tokio::select! {
+        _ = cancel.cancelled() => true,
+        _ = tokio::time::sleep(backoff.next_delay()) => false,
+    }
+}
