@@ -8,6 +8,7 @@
 pub mod config;
 pub mod model;
 pub mod params;
+pub mod sim;
 pub mod time;
 
 pub use config::Config;
