@@ -17,6 +17,10 @@ struct Cli {
 enum Command {
     /// Validate a config directory and print the effective thresholds.
     Config(cmd::config::Args),
+    /// Simulate a river network: readings CSV plus ground truth JSONL.
+    Simulate(cmd::simulate::Args),
+    /// Score detected events (and leads) against a simulation's ground truth.
+    Eval(cmd::eval::Args),
 }
 
 fn main() -> ExitCode {
@@ -29,6 +33,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Config(a) => cmd::config::run(a),
+        Command::Simulate(a) => cmd::simulate::run(a),
+        Command::Eval(a) => cmd::eval::run(a),
     };
     match result {
         Ok(code) => code,

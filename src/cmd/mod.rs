@@ -1,3 +1,5 @@
 //! One module per subcommand.
 
 pub mod config;
+pub mod eval;
+pub mod simulate;

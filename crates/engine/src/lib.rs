@@ -6,6 +6,7 @@
 #![deny(missing_docs)]
 
 pub mod config;
+pub mod eval;
 pub mod model;
 pub mod params;
 pub mod sim;

@@ -221,7 +221,9 @@ impl StationBaseline {
         }
     }
 
-    /// The annual-mean level of `p` (for sizing injections relative to the station).
+    /// The annual-mean level of a concentration-like `p` (conductivity, turbidity, CODMn,
+    /// NH3-N, TP, TN; pH's base value), for sizing injections relative to the station; 0 for
+    /// temperature and DO, which have no fixed level (see [`Self::mean`]).
     pub fn level(&self, p: SimParam) -> f64 {
         self.level[p as usize]
     }

@@ -73,7 +73,10 @@ pub fn fault(ctx: &Ctx, plan: &mut Plan, rng: &mut Rng, kind: TruthKind, station
         kind,
         segment: None,
         release: None,
-        detail: format!("{what} at {} for {:.1} h", ctx.id(station), (end - start) as f64 / HOUR as f64),
+        detail: match end - start {
+            0 => format!("{what} at {}", ctx.id(station)),
+            len => format!("{what} at {} for {:.1} h", ctx.id(station), len as f64 / HOUR as f64),
+        },
         related: None,
     });
 }

@@ -223,7 +223,8 @@ impl Simulator {
         let z = self.noise[s].normal();
         let st = &mut self.streams[s][pi];
         st.noise = st.phi * st.noise + st.innovation * z;
-        let mut v = self.base[s].mean(p, clock) + st.noise;
+        let undisturbed = self.base[s].mean(p, clock) + st.noise;
+        let mut v = undisturbed;
         let (mut held, mut dropped) = (false, false);
         for &k in &self.active[s] {
             let e = &self.effects[s][k];
@@ -249,19 +250,24 @@ impl Simulator {
             st.last = value;
         }
         // Credit the effects that shaped this reading: a drop hides everything else, a hold
-        // hides the water.
-        let ratio = self.base[s].limit[pi].map(|l| value / l);
+        // hides the water. An added effect's peak ratio counts only its own contribution, so
+        // overlapping injections do not inherit each other's peaks.
+        let limit = self.base[s].limit[pi];
         for &k in &self.active[s] {
             let e = &self.effects[s][k];
-            let credited = e.covers(p)
-                && match e.action {
-                    Action::Drop(_) => true,
-                    Action::Hold(_) => !dropped,
-                    Action::Add { amount, shape, .. } => !dropped && !held && amount * shape.at(t as f64) != 0.0,
-                };
-            if credited {
-                let r = if dropped { None } else { ratio };
-                track(&mut self.tracks[e.truth], s, t, p, r);
+            if !e.covers(p) {
+                continue;
+            }
+            let ratio = match e.action {
+                Action::Drop(_) => Some(None),
+                Action::Hold(_) => (!dropped).then(|| limit.map(|l| value / l)),
+                Action::Add { amount, shape, .. } => {
+                    let c = amount * shape.at(t as f64);
+                    (!dropped && !held && c != 0.0).then(|| limit.map(|l| (undisturbed + c).clamp(lo, hi) / l))
+                }
+            };
+            if let Some(ratio) = ratio {
+                track(&mut self.tracks[e.truth], s, t, p, ratio);
             }
         }
         (!dropped).then_some(value)

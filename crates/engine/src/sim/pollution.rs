@@ -177,7 +177,7 @@ pub fn release(
                 }
                 None => continue,
             },
-            Size::Rel(x) => x * ctx.base[cal.station].level(p.param),
+            Size::Rel(x) => x * level,
             Size::Abs(d) => d,
         };
         for a in arrivals.iter().filter(|a| Some(a.station) != skip) {
