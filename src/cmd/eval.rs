@@ -46,20 +46,31 @@ fn jsonl<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
         if line.trim().is_empty() {
             continue;
         }
-        out.push(serde_json::from_str(line).with_context(|| format!("{}: line {}", path.display(), i + 1))?);
+        out.push(
+            serde_json::from_str(line)
+                .with_context(|| format!("{}: line {}", path.display(), i + 1))?,
+        );
     }
     Ok(out)
 }
 
 /// Runs `eval`.
 pub fn run(args: Args) -> Result<ExitCode> {
-    let truth = TruthFile::parse_jsonl(&read(&args.truth)?).with_context(|| args.truth.display().to_string())?;
+    let truth = TruthFile::parse_jsonl(&read(&args.truth)?)
+        .with_context(|| args.truth.display().to_string())?;
     let events: Vec<Event> = jsonl(&args.events)?;
     let leads: Vec<Lead> = match &args.leads {
         Some(p) => jsonl(p)?,
         None => Vec::new(),
     };
-    let report = evaluate(&truth, &events, &leads, &EvalOptions { tolerance: args.tolerance });
+    let report = evaluate(
+        &truth,
+        &events,
+        &leads,
+        &EvalOptions {
+            tolerance: args.tolerance,
+        },
+    );
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

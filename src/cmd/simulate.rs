@@ -4,7 +4,9 @@
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use riverwatch_engine::config::{Config, Stations};
-use riverwatch_engine::sim::{synthetic_stations_toml, Scenario, SimOptions, SimReading, Simulator};
+use riverwatch_engine::sim::{
+    synthetic_stations_toml, Scenario, SimOptions, SimReading, Simulator,
+};
 use riverwatch_engine::time::{parse_duration, parse_rfc3339, Millis, Rfc3339, DAY};
 use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Write};
@@ -53,7 +55,8 @@ pub struct Args {
 }
 
 fn parse_scenario(s: &str) -> Result<Scenario, String> {
-    Scenario::parse(s).ok_or_else(|| format!("`{s}` is not a scenario (quiet, typical, stormy, tamper, load)"))
+    Scenario::parse(s)
+        .ok_or_else(|| format!("`{s}` is not a scenario (quiet, typical, stormy, tamper, load)"))
 }
 
 fn parse_time(s: &str) -> Result<Millis, String> {
@@ -61,13 +64,17 @@ fn parse_time(s: &str) -> Result<Millis, String> {
 }
 
 fn parse_interval(s: &str) -> Result<Millis, String> {
-    parse_duration(s).filter(|d| *d > 0).ok_or_else(|| format!("`{s}` is not a duration (e.g. 5m, 1h)"))
+    parse_duration(s)
+        .filter(|d| *d > 0)
+        .ok_or_else(|| format!("`{s}` is not a duration (e.g. 5m, 1h)"))
 }
 
 /// Runs `simulate`.
 pub fn run(args: Args) -> Result<ExitCode> {
     let cfg = crate::cmd::config::load(args.config.as_ref())?;
-    let count = args.stations.or((args.scenario == Scenario::Load).then_some(200));
+    let count = args
+        .stations
+        .or((args.scenario == Scenario::Load).then_some(200));
     let (stations, stations_text) = match count {
         Some(0) => bail!("--stations must be at least 1"),
         Some(n) => {
@@ -81,7 +88,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
     let analyser_interval = match args.analyser_interval.as_str() {
         "probe" => args.interval,
-        s => parse_interval(s).map_err(anyhow::Error::msg).context("--analyser-interval")?,
+        s => parse_interval(s)
+            .map_err(anyhow::Error::msg)
+            .context("--analyser-interval")?,
     };
     if !(args.days.is_finite() && args.days > 0.0) {
         bail!("--days must be a positive number");
@@ -97,16 +106,20 @@ pub fn run(args: Args) -> Result<ExitCode> {
     };
     let mut sim = Simulator::new(&stations, &cfg.gb3838, opts)?;
     let names: Vec<String> = sim.station_ids().iter().map(|s| s.to_string()).collect();
-    let file = File::create(&args.output).with_context(|| format!("creating {}", args.output.display()))?;
+    let file = File::create(&args.output)
+        .with_context(|| format!("creating {}", args.output.display()))?;
     let mut out = BufWriter::with_capacity(1 << 20, file);
     let bar = progress(sim.progress().1);
     let began = Instant::now();
-    let written = write_csv(&mut sim, &names, &mut out, &bar).with_context(|| format!("writing {}", args.output.display()))?;
-    out.flush().with_context(|| format!("writing {}", args.output.display()))?;
+    let written = write_csv(&mut sim, &names, &mut out, &bar)
+        .with_context(|| format!("writing {}", args.output.display()))?;
+    out.flush()
+        .with_context(|| format!("writing {}", args.output.display()))?;
     bar.finish_and_clear();
     let secs = began.elapsed().as_secs_f64();
     let truth = sim.truth();
-    std::fs::write(&args.truth, truth.to_jsonl()).with_context(|| format!("writing {}", args.truth.display()))?;
+    std::fs::write(&args.truth, truth.to_jsonl())
+        .with_context(|| format!("writing {}", args.truth.display()))?;
     eprintln!(
         "simulated {} ({} stations, {} days, seed {}): {written} readings in {secs:.2} s ({:.2} M readings/s), {} truth records",
         args.scenario.name(),
@@ -125,14 +138,20 @@ fn progress(total: u64) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(total);
-    if let Ok(style) = ProgressStyle::with_template("{bar:40} {percent:>3}% simulated, {eta} left") {
+    if let Ok(style) = ProgressStyle::with_template("{bar:40} {percent:>3}% simulated, {eta} left")
+    {
         bar.set_style(style);
     }
     bar
 }
 
 /// Streams the readings as CSV; returns how many were written.
-fn write_csv(sim: &mut Simulator, names: &[String], out: &mut impl Write, bar: &ProgressBar) -> std::io::Result<u64> {
+fn write_csv(
+    sim: &mut Simulator,
+    names: &[String],
+    out: &mut impl Write,
+    bar: &ProgressBar,
+) -> std::io::Result<u64> {
     out.write_all(b"time,station,parameter,value\n")?;
     let mut tick: Vec<SimReading> = Vec::new();
     let mut time = String::new();
@@ -143,11 +162,17 @@ fn write_csv(sim: &mut Simulator, names: &[String], out: &mut impl Write, bar: &
         use std::fmt::Write as _;
         let _ = write!(time, "{}", Rfc3339(t));
         for r in &tick {
-            writeln!(out, "{time},{},{},{}", names[r.station], r.param.id(), r.value)?;
+            writeln!(
+                out,
+                "{time},{},{},{}",
+                names[r.station],
+                r.param.id(),
+                r.value
+            )?;
         }
         written += tick.len() as u64;
         ticks += 1;
-        if ticks % 512 == 0 {
+        if ticks.is_multiple_of(512) {
             bar.set_position(sim.progress().0);
         }
     }
@@ -157,7 +182,9 @@ fn write_csv(sim: &mut Simulator, names: &[String], out: &mut impl Write, bar: &
 /// Writes the simulated network's stations.toml, with the limits file the run used beside it.
 fn write_config(dir: &Path, cfg: &Config, stations: &str) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    std::fs::write(dir.join("stations.toml"), stations).with_context(|| format!("writing {}/stations.toml", dir.display()))?;
-    std::fs::write(dir.join("gb3838.toml"), &cfg.texts.gb3838).with_context(|| format!("writing {}/gb3838.toml", dir.display()))?;
+    std::fs::write(dir.join("stations.toml"), stations)
+        .with_context(|| format!("writing {}/stations.toml", dir.display()))?;
+    std::fs::write(dir.join("gb3838.toml"), &cfg.texts.gb3838)
+        .with_context(|| format!("writing {}/gb3838.toml", dir.display()))?;
     Ok(())
 }

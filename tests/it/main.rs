@@ -1,3 +1,4 @@
 //! End-to-end tests of the `riverwatch` binary.
 
 mod cli;
+mod simulate;

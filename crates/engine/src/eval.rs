@@ -26,7 +26,9 @@ pub struct EvalOptions {
 
 impl Default for EvalOptions {
     fn default() -> Self {
-        Self { tolerance: 2 * HOUR }
+        Self {
+            tolerance: 2 * HOUR,
+        }
     }
 }
 
@@ -70,7 +72,11 @@ pub struct Share {
 
 impl Share {
     fn new(count: usize, of: usize) -> Self {
-        Self { count, of, share: (of > 0).then(|| count as f64 / of as f64) }
+        Self {
+            count,
+            of,
+            share: (of > 0).then(|| count as f64 / of as f64),
+        }
     }
 }
 
@@ -119,25 +125,36 @@ pub struct Report {
     pub outcomes: Vec<TruthOutcome>,
 }
 
-fn window_hits(w: &TruthStation, station: &StationId, start: Millis, end: Millis, opts: &EvalOptions) -> bool {
+fn window_hits(
+    w: &TruthStation,
+    station: &StationId,
+    start: Millis,
+    end: Millis,
+    opts: &EvalOptions,
+) -> bool {
     let tol = opts.tolerance + w.interval;
     &w.station == station && start <= w.end + tol && end >= w.start - tol
 }
 
 /// The station window of `r` that event `e` overlaps, if any (kind compatibility aside).
 fn overlap<'a>(r: &'a TruthRecord, e: &Event, opts: &EvalOptions) -> Option<&'a TruthStation> {
-    r.stations.iter().find(|w| window_hits(w, &e.station, e.start, e.end, opts))
+    r.stations
+        .iter()
+        .find(|w| window_hits(w, &e.station, e.start, e.end, opts))
 }
 
 /// Whether an event of `kind` may explain a truth of `category`.
 fn compatible(category: TruthCategory, kind: EventKind) -> bool {
-    category != TruthCategory::SensorFault || matches!(kind, EventKind::SensorFault | EventKind::Tamper)
+    category != TruthCategory::SensorFault
+        || matches!(kind, EventKind::SensorFault | EventKind::Tamper)
 }
 
 /// Whether a matching event of `kind` counts as detecting a truth of `category`.
 fn detects(category: TruthCategory, kind: EventKind) -> bool {
     match category {
-        TruthCategory::SuspectedDischarge | TruthCategory::StandardExceedance => kind != EventKind::SensorFault,
+        TruthCategory::SuspectedDischarge | TruthCategory::StandardExceedance => {
+            kind != EventKind::SensorFault
+        }
         _ => compatible(category, kind),
     }
 }
@@ -188,21 +205,30 @@ pub fn evaluate(truth: &TruthFile, events: &[Event], leads: &[Lead], opts: &Eval
         .iter()
         .map(|e| {
             (0..records.len())
-                .filter(|&j| compatible(records[j].category, e.kind) && overlap(&records[j], e, opts).is_some())
+                .filter(|&j| {
+                    compatible(records[j].category, e.kind)
+                        && overlap(&records[j], e, opts).is_some()
+                })
                 .collect()
         })
         .collect();
     let matched = matches.iter().filter(|m| !m.is_empty()).count();
     let runoff_only = matches
         .iter()
-        .filter(|m| !m.is_empty() && m.iter().all(|&j| records[j].category == TruthCategory::Natural))
+        .filter(|m| {
+            !m.is_empty()
+                && m.iter()
+                    .all(|&j| records[j].category == TruthCategory::Natural)
+        })
         .count();
     let mut confusion: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
     let mut outcomes = Vec::with_capacity(records.len());
     let mut seg_total = 0;
     let mut seg_right = 0;
     for (j, r) in records.iter().enumerate() {
-        let mine: Vec<usize> = (0..events.len()).filter(|&i| matches[i].contains(&j)).collect();
+        let mine: Vec<usize> = (0..events.len())
+            .filter(|&i| matches[i].contains(&j))
+            .collect();
         let row = confusion.entry(r.category.name().to_string()).or_default();
         let kinds: BTreeSet<&str> = mine.iter().map(|&i| events[i].kind.name()).collect();
         if kinds.is_empty() {
@@ -211,15 +237,27 @@ pub fn evaluate(truth: &TruthFile, events: &[Event], leads: &[Lead], opts: &Eval
         for k in kinds {
             *row.entry(k.into()).or_default() += 1;
         }
-        let detecting: Vec<usize> = mine.iter().copied().filter(|&i| detects(r.category, events[i].kind)).collect();
-        let first = detecting.iter().copied().min_by_key(|&i| (events[i].start, i));
-        let (station, delay_ms, delay_intervals) = match first.and_then(|i| overlap(r, &events[i], opts).map(|w| (i, w))) {
-            Some((i, w)) => {
-                let d = events[i].start - w.start;
-                (Some(w.station.clone()), Some(d), Some(d as f64 / w.interval.max(1) as f64))
-            }
-            None => (None, None, None),
-        };
+        let detecting: Vec<usize> = mine
+            .iter()
+            .copied()
+            .filter(|&i| detects(r.category, events[i].kind))
+            .collect();
+        let first = detecting
+            .iter()
+            .copied()
+            .min_by_key(|&i| (events[i].start, i));
+        let (station, delay_ms, delay_intervals) =
+            match first.and_then(|i| overlap(r, &events[i], opts).map(|w| (i, w))) {
+                Some((i, w)) => {
+                    let d = events[i].start - w.start;
+                    (
+                        Some(w.station.clone()),
+                        Some(d),
+                        Some(d as f64 / w.interval.max(1) as f64),
+                    )
+                }
+                None => (None, None, None),
+            };
         let mut segment_right = None;
         if let (Some(seg), true) = (&r.source_segment, r.stations.len() >= 2) {
             if r.category == TruthCategory::SuspectedDischarge {
@@ -242,14 +280,27 @@ pub fn evaluate(truth: &TruthFile, events: &[Event], leads: &[Lead], opts: &Eval
             station,
             delay_ms,
             delay_intervals,
-            peak_ratio_to_limit: r.stations.iter().filter_map(|w| w.peak_ratio_to_limit).reduce(f64::max),
+            peak_ratio_to_limit: r
+                .stations
+                .iter()
+                .filter_map(|w| w.peak_ratio_to_limit)
+                .reduce(f64::max),
             segment_right,
         });
     }
     let false_alarms = events.len() - matched;
-    let pollution: Vec<&TruthOutcome> = outcomes.iter().filter(|o| o.category == TruthCategory::SuspectedDischarge).collect();
-    let strong: Vec<&&TruthOutcome> = pollution.iter().filter(|o| o.peak_ratio_to_limit.is_some_and(|p| p >= 2.0)).collect();
-    let recall = Share::new(pollution.iter().filter(|o| o.detected).count(), pollution.len());
+    let pollution: Vec<&TruthOutcome> = outcomes
+        .iter()
+        .filter(|o| o.category == TruthCategory::SuspectedDischarge)
+        .collect();
+    let strong: Vec<&&TruthOutcome> = pollution
+        .iter()
+        .filter(|o| o.peak_ratio_to_limit.is_some_and(|p| p >= 2.0))
+        .collect();
+    let recall = Share::new(
+        pollution.iter().filter(|o| o.detected).count(),
+        pollution.len(),
+    );
     let precision = Share::new(matched, events.len());
     let f1 = match (precision.share, recall.share) {
         (Some(p), Some(r)) if p + r > 0.0 => Some(2.0 * p * r / (p + r)),
@@ -267,12 +318,25 @@ pub fn evaluate(truth: &TruthFile, events: &[Event], leads: &[Lead], opts: &Eval
     let mut delays_iv: Vec<f64> = pollution.iter().filter_map(|o| o.delay_intervals).collect();
     delays_iv.sort_by(f64::total_cmp);
     let weeks = station_weeks(truth, events);
-    let tamper: Vec<&TruthRecord> = records.iter().filter(|r| r.kind == TruthKind::Tamper).collect();
-    let raised = tamper.iter().filter(|r| tamper_raised(r, events, leads, opts)).count();
-    let faults: Vec<&TruthRecord> = records.iter().filter(|r| r.category == TruthCategory::SensorFault).collect();
+    let tamper: Vec<&TruthRecord> = records
+        .iter()
+        .filter(|r| r.kind == TruthKind::Tamper)
+        .collect();
+    let raised = tamper
+        .iter()
+        .filter(|r| tamper_raised(r, events, leads, opts))
+        .count();
+    let faults: Vec<&TruthRecord> = records
+        .iter()
+        .filter(|r| r.category == TruthCategory::SensorFault)
+        .collect();
     let as_discharge = faults
         .iter()
-        .filter(|r| events.iter().any(|e| e.kind == EventKind::Discharge && overlap(r, e, opts).is_some()))
+        .filter(|r| {
+            events
+                .iter()
+                .any(|e| e.kind == EventKind::Discharge && overlap(r, e, opts).is_some())
+        })
         .count();
     Report {
         events: events.len(),
@@ -285,7 +349,10 @@ pub fn evaluate(truth: &TruthFile, events: &[Event], leads: &[Lead], opts: &Eval
         recall,
         recall_strong: Share::new(strong.iter().filter(|o| o.detected).count(), strong.len()),
         f1,
-        recall_by_kind: recall_by_kind.into_iter().map(|(k, (d, n))| (k, Share::new(d, n))).collect(),
+        recall_by_kind: recall_by_kind
+            .into_iter()
+            .map(|(k, (d, n))| (k, Share::new(d, n)))
+            .collect(),
         delay_median_ms: percentile(&delays, 0.5),
         delay_p90_ms: percentile(&delays, 0.9),
         delay_median_intervals: percentile(&delays_iv, 0.5),
@@ -301,7 +368,9 @@ pub fn evaluate(truth: &TruthFile, events: &[Event], leads: &[Lead], opts: &Eval
 /// A tamper truth is raised by a `tamper` event at its station, or by a `monitoring_anomaly`
 /// lead naming the station, overlapping its window.
 fn tamper_raised(r: &TruthRecord, events: &[Event], leads: &[Lead], opts: &EvalOptions) -> bool {
-    let by_event = events.iter().any(|e| e.kind == EventKind::Tamper && overlap(r, e, opts).is_some());
+    let by_event = events
+        .iter()
+        .any(|e| e.kind == EventKind::Tamper && overlap(r, e, opts).is_some());
     let by_lead = leads.iter().any(|l| {
         l.category == Category::MonitoringAnomaly
             && r.stations.iter().any(|w| {
@@ -332,11 +401,23 @@ impl Report {
     pub fn table(&self) -> String {
         let mut o = String::new();
         let opt = |x: Option<f64>| x.map_or("–".to_string(), |v| format!("{v:.2}"));
-        let _ = writeln!(o, "events {}  truths {}  station-weeks {:.1}", self.events, self.truths, self.station_weeks);
+        let _ = writeln!(
+            o,
+            "events {}  truths {}  station-weeks {:.1}",
+            self.events, self.truths, self.station_weeks
+        );
         let _ = writeln!(o, "precision                     {}", pct(&self.precision));
-        let _ = writeln!(o, "  of which runoff-explained   {}", self.runoff_explained_events);
+        let _ = writeln!(
+            o,
+            "  of which runoff-explained   {}",
+            self.runoff_explained_events
+        );
         let _ = writeln!(o, "recall (pollution)            {}", pct(&self.recall));
-        let _ = writeln!(o, "recall (peak ≥ 2× limit)      {}", pct(&self.recall_strong));
+        let _ = writeln!(
+            o,
+            "recall (peak ≥ 2× limit)      {}",
+            pct(&self.recall_strong)
+        );
         let _ = writeln!(o, "F1                            {}", opt(self.f1));
         let _ = writeln!(
             o,
@@ -352,21 +433,41 @@ impl Report {
             self.false_alarms,
             opt(self.false_alarms_per_station_week)
         );
-        let _ = writeln!(o, "segment right                 {}", pct(&self.segment_right));
-        let _ = writeln!(o, "tamper raised                 {}", pct(&self.tamper_raised));
-        let _ = writeln!(o, "sensor faults as discharge    {}", pct(&self.sensor_faults_as_discharge));
+        let _ = writeln!(
+            o,
+            "segment right                 {}",
+            pct(&self.segment_right)
+        );
+        let _ = writeln!(
+            o,
+            "tamper raised                 {}",
+            pct(&self.tamper_raised)
+        );
+        let _ = writeln!(
+            o,
+            "sensor faults as discharge    {}",
+            pct(&self.sensor_faults_as_discharge)
+        );
         let _ = writeln!(o, "\ndetected by truth kind");
         for (k, s) in &self.recall_by_kind {
             let _ = writeln!(o, "  {k:<20} {}", pct(s));
         }
-        let columns = ["discharge", "exceedance", "tamper", "sensor_fault", "missed"];
+        let columns = [
+            "discharge",
+            "exceedance",
+            "tamper",
+            "sensor_fault",
+            "missed",
+        ];
         let _ = write!(o, "\ntruth category × event kind\n  {:<20}", "");
         for c in columns {
             let _ = write!(o, " {c:>12}");
         }
         o.push('\n');
         for cat in TruthCategory::ALL {
-            let Some(row) = self.confusion.get(cat.name()) else { continue };
+            let Some(row) = self.confusion.get(cat.name()) else {
+                continue;
+            };
             let _ = write!(o, "  {:<20}", cat.name());
             for c in columns {
                 let _ = write!(o, " {:>12}", row.get(c).copied().unwrap_or(0));

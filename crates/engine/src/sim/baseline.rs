@@ -65,7 +65,10 @@ impl SimParam {
 
     /// Measured by the multiparameter probe (fast cadence) rather than a wet-chemistry analyser.
     pub fn is_probe(self) -> bool {
-        matches!(self, Self::Temp | Self::Ph | Self::Do | Self::Cond | Self::Turb)
+        matches!(
+            self,
+            Self::Temp | Self::Ph | Self::Do | Self::Cond | Self::Turb
+        )
     }
 
     /// Decimal places of the parameter's reporting resolution.
@@ -160,7 +163,11 @@ impl StationBaseline {
         let lim = |p: SimParam, dflt: f64| limit[p as usize].unwrap_or(dflt);
         let mut level = [0.0; 9];
         level[Cond as usize] = rng.range(200.0, 420.0) + 0.5 * st.river_km.clamp(0.0, 1000.0);
-        level[Turb as usize] = if reservoir { rng.range(3.0, 8.0) } else { rng.range(8.0, 25.0) };
+        level[Turb as usize] = if reservoir {
+            rng.range(3.0, 8.0)
+        } else {
+            rng.range(8.0, 25.0)
+        };
         level[Codmn as usize] = rng.range(0.35, 0.55) * lim(Codmn, 6.0);
         level[Nh3n as usize] = rng.range(0.3, 0.5) * lim(Nh3n, 1.0);
         level[Tp as usize] = rng.range(0.3, 0.55) * lim(Tp, 0.2);
@@ -210,7 +217,10 @@ impl StationBaseline {
         let l = self.level[p as usize];
         match p {
             Temp => self.temp(c),
-            Do => 468.0 / (31.6 + self.temp(c)) * self.do_saturation + self.do_diel * c.growth * c.diel,
+            Do => {
+                468.0 / (31.6 + self.temp(c)) * self.do_saturation
+                    + self.do_diel * c.growth * c.diel
+            }
             Ph => l + 0.3 * c.growth + self.ph_diel * (0.3 + 0.7 * c.growth) * c.diel,
             Cond => l * (1.0 + 0.15 * c.winter - 0.08 * c.spring.max(0.0)),
             Turb => l * (1.0 + 0.5 * c.spring.max(0.0)) * (0.5 + 0.5 * (c.temp / 3.0).min(1.0)),
@@ -270,7 +280,10 @@ mod tests {
                 let d = b.mean(SimParam::Do, c);
                 assert!((4.5..16.0).contains(&d), "{} DO {d}", st.id);
             }
-            assert_eq!(b.params.contains(&SimParam::Tn), st.water_body == WaterBody::Reservoir);
+            assert_eq!(
+                b.params.contains(&SimParam::Tn),
+                st.water_body == WaterBody::Reservoir
+            );
         }
         assert!(ar_coefficient(SimParam::Ph, 5 * MINUTE) > 0.8);
         assert!(ar_coefficient(SimParam::Nh3n, 4 * HOUR) < 0.6);

@@ -53,26 +53,56 @@ pub enum Shape {
 impl Shape {
     /// A pulse normalised to peak 1.
     pub fn pulse(arrival: f64, tau: f64, sigma: f64) -> Self {
-        let raw = Self::Pulse { arrival, tau, sigma, norm: 1.0 };
-        Self::Pulse { arrival, tau, sigma, norm: 1.0 / raw.at(arrival + tau / 2.0) }
+        let raw = Self::Pulse {
+            arrival,
+            tau,
+            sigma,
+            norm: 1.0,
+        };
+        Self::Pulse {
+            arrival,
+            tau,
+            sigma,
+            norm: 1.0 / raw.at(arrival + tau / 2.0),
+        }
     }
 
     /// A rise-and-recession profile normalised to peak 1.
     pub fn rise_decay(onset: f64, rise: f64, decay: f64) -> Self {
         let peak_at = rise * ln(1.0 + decay / rise);
-        let raw = Self::RiseDecay { onset, rise, decay, norm: 1.0 };
-        Self::RiseDecay { onset, rise, decay, norm: 1.0 / raw.at(onset + peak_at) }
+        let raw = Self::RiseDecay {
+            onset,
+            rise,
+            decay,
+            norm: 1.0,
+        };
+        Self::RiseDecay {
+            onset,
+            rise,
+            decay,
+            norm: 1.0 / raw.at(onset + peak_at),
+        }
     }
 
     /// Value at time `t` (0 outside the shape's support, before cutting).
     pub fn at(&self, t: f64) -> f64 {
         match *self {
             Self::Flat => 1.0,
-            Self::Pulse { arrival, tau, sigma, norm } => {
+            Self::Pulse {
+                arrival,
+                tau,
+                sigma,
+                norm,
+            } => {
                 let k = 1.0 / (sigma * std::f64::consts::SQRT_2);
                 0.5 * (erf((t - arrival) * k) - erf((t - arrival - tau) * k)) * norm
             }
-            Self::RiseDecay { onset, rise, decay, norm } => {
+            Self::RiseDecay {
+                onset,
+                rise,
+                decay,
+                norm,
+            } => {
                 let x = t - onset;
                 if x <= 0.0 {
                     0.0
@@ -89,16 +119,33 @@ impl Shape {
     pub fn support(&self) -> Option<(Millis, Millis)> {
         match *self {
             Self::Flat | Self::Ramp { .. } => None,
-            Self::Pulse { arrival, tau, sigma, .. } => {
+            Self::Pulse {
+                arrival,
+                tau,
+                sigma,
+                ..
+            } => {
                 let centre = arrival + tau / 2.0;
                 let h = bisect(|h| self.at(centre + h) - CUT, 0.0, tau / 2.0 + 8.0 * sigma);
-                Some(((centre - h).floor() as Millis, (centre + h).ceil() as Millis))
+                Some((
+                    (centre - h).floor() as Millis,
+                    (centre + h).ceil() as Millis,
+                ))
             }
-            Self::RiseDecay { onset, rise, decay, .. } => {
+            Self::RiseDecay {
+                onset, rise, decay, ..
+            } => {
                 let peak_at = rise * ln(1.0 + decay / rise);
                 let lo = bisect(|x| CUT - self.at(onset + x), 0.0, peak_at);
-                let hi = bisect(|x| self.at(onset + x) - CUT, peak_at, peak_at + 20.0 * decay);
-                Some(((onset + lo).floor() as Millis, (onset + hi).ceil() as Millis))
+                let hi = bisect(
+                    |x| self.at(onset + x) - CUT,
+                    peak_at,
+                    peak_at + 20.0 * decay,
+                );
+                Some((
+                    (onset + lo).floor() as Millis,
+                    (onset + hi).ceil() as Millis,
+                ))
             }
         }
     }
@@ -152,9 +199,25 @@ pub struct Effect {
 
 impl Effect {
     /// An `Add` effect over the shape's own support.
-    pub fn shaped(truth: usize, station: usize, param: SimParam, amount: f64, shape: Shape) -> Option<Self> {
+    pub fn shaped(
+        truth: usize,
+        station: usize,
+        param: SimParam,
+        amount: f64,
+        shape: Shape,
+    ) -> Option<Self> {
         let (start, end) = shape.support()?;
-        Some(Self { truth, station, start, end, action: Action::Add { param, amount, shape } })
+        Some(Self {
+            truth,
+            station,
+            start,
+            end,
+            action: Action::Add {
+                param,
+                amount,
+                shape,
+            },
+        })
     }
 
     /// Whether the effect acts on `p`.
@@ -192,8 +255,13 @@ mod tests {
         let h = HOUR as f64;
         let s = Shape::rise_decay(0.0, 2.0 * h, 20.0 * h);
         let (a, b) = s.support().unwrap();
-        assert!(a >= 0 && a < HOUR && b > 40 * HOUR && b < 100 * HOUR, "{a} {b}");
-        let peak = (0..200).map(|i| s.at(i as f64 * 0.5 * h)).fold(0.0, f64::max);
+        assert!(
+            (0..HOUR).contains(&a) && (40 * HOUR..100 * HOUR).contains(&b),
+            "{a} {b}"
+        );
+        let peak = (0..200)
+            .map(|i| s.at(i as f64 * 0.5 * h))
+            .fold(0.0, f64::max);
         assert!((peak - 1.0).abs() < 1e-3, "{peak}");
     }
 }

@@ -3,7 +3,7 @@
 //! makes it a fair test of telling instruments from water.
 
 use super::baseline::SimParam::{self, *};
-use super::effect::{Action, Effect, Shape};
+use super::effect::{Action, Shape};
 use super::rng::Rng;
 use super::scenario::{Ctx, Plan, TruthDraft};
 use super::truth::TruthKind;
@@ -16,24 +16,44 @@ fn upward(p: SimParam) -> bool {
 
 /// A sensor fault of `kind` (spike, stuck, drift, dropout, calibration jump) at `station`
 /// starting near `t0`.
-pub fn fault(ctx: &Ctx, plan: &mut Plan, rng: &mut Rng, kind: TruthKind, station: usize, t0: Millis) {
+pub fn fault(
+    ctx: &Ctx,
+    plan: &mut Plan,
+    rng: &mut Rng,
+    kind: TruthKind,
+    station: usize,
+    t0: Millis,
+) {
     let base = &ctx.base[station];
     let params = &base.params;
     let p = params[rng.below(params.len())];
     let level = base.level(p).abs();
     let sd = base.noise_sd[p as usize];
     let dir = if upward(p) { 1.0 } else { rng.sign() };
-    let truth = plan.truths.len();
     let days = |lo: f64, hi: f64, rng: &mut Rng| (rng.range(lo, hi) * DAY as f64) as Millis;
     let (start, end, action, what) = match kind {
         TruthKind::Spike => {
             let t = ctx.align(t0, p);
             let amount = dir * rng.range(5.0, 12.0) * sd.max(0.1 * level);
-            (t, t, Action::Add { param: p, amount, shape: Shape::Flat }, format!("{} spike {amount:+.3}", p.id()))
+            (
+                t,
+                t,
+                Action::Add {
+                    param: p,
+                    amount,
+                    shape: Shape::Flat,
+                },
+                format!("{} spike {amount:+.3}", p.id()),
+            )
         }
         TruthKind::Stuck => {
             let len = (rng.range(6.0, 72.0) * HOUR as f64) as Millis;
-            (t0, t0 + len, Action::Hold(p.bit()), format!("{} stuck", p.id()))
+            (
+                t0,
+                t0 + len,
+                Action::Hold(p.bit()),
+                format!("{} stuck", p.id()),
+            )
         }
         TruthKind::Drift => {
             let len = days(3.0, 14.0, rng);
@@ -44,8 +64,20 @@ pub fn fault(ctx: &Ctx, plan: &mut Plan, rng: &mut Rng, kind: TruthKind, station
                     Temp => rng.range(1.0, 2.0),
                     _ => rng.range(0.15, 0.4) * level,
                 };
-            let shape = Shape::Ramp { start: t0 as f64, len: len as f64 };
-            (t0, t0 + len, Action::Add { param: p, amount, shape }, format!("{} drift to {amount:+.3}, reset by cleaning", p.id()))
+            let shape = Shape::Ramp {
+                start: t0 as f64,
+                len: len as f64,
+            };
+            (
+                t0,
+                t0 + len,
+                Action::Add {
+                    param: p,
+                    amount,
+                    shape,
+                },
+                format!("{} drift to {amount:+.3}, reset by cleaning", p.id()),
+            )
         }
         TruthKind::CalibrationJump => {
             let len = days(2.0, 10.0, rng);
@@ -56,29 +88,46 @@ pub fn fault(ctx: &Ctx, plan: &mut Plan, rng: &mut Rng, kind: TruthKind, station
                     Temp => rng.range(0.5, 1.5),
                     _ => rng.range(0.1, 0.3) * level,
                 };
-            (t0, t0 + len, Action::Add { param: p, amount, shape: Shape::Flat }, format!("{} step {amount:+.3}", p.id()))
+            (
+                t0,
+                t0 + len,
+                Action::Add {
+                    param: p,
+                    amount,
+                    shape: Shape::Flat,
+                },
+                format!("{} step {amount:+.3}", p.id()),
+            )
         }
         _ => {
             let len = (rng.range(2.0, 48.0) * HOUR as f64) as Millis;
             if rng.chance(0.5) {
                 let all = params.iter().fold(0, |m, q| m | q.bit());
-                (t0, t0 + len, Action::Drop(all), "whole station silent".to_string())
+                (
+                    t0,
+                    t0 + len,
+                    Action::Drop(all),
+                    "whole station silent".to_string(),
+                )
             } else {
-                (t0, t0 + len, Action::Drop(p.bit()), format!("{} missing", p.id()))
+                (
+                    t0,
+                    t0 + len,
+                    Action::Drop(p.bit()),
+                    format!("{} missing", p.id()),
+                )
             }
         }
     };
-    plan.effects.push(Effect { truth, station, start, end, action });
-    plan.truths.push(TruthDraft {
-        kind,
-        segment: None,
-        release: None,
-        detail: match end - start {
-            0 => format!("{what} at {}", ctx.id(station)),
-            len => format!("{what} at {} for {:.1} h", ctx.id(station), len as f64 / HOUR as f64),
-        },
-        related: None,
-    });
+    let detail = match end - start {
+        0 => format!("{what} at {}", ctx.id(station)),
+        len => format!(
+            "{what} at {} for {:.1} h",
+            ctx.id(station),
+            len as f64 / HOUR as f64
+        ),
+    };
+    plan.push_single(TruthDraft::new(kind, detail), station, (start, end), action);
 }
 
 /// The station reports the last values before `[start, end]` (flat) or nothing (silent) while
@@ -94,19 +143,27 @@ pub fn tamper(
 ) {
     let all = ctx.base[station].params.iter().fold(0, |m, q| m | q.bit());
     let flat = rng.chance(0.6);
-    let truth = plan.truths.len();
-    let action = if flat { Action::Hold(all) } else { Action::Drop(all) };
-    plan.effects.push(Effect { truth, station, start, end, action });
-    plan.truths.push(TruthDraft {
-        kind: TruthKind::Tamper,
+    let action = if flat {
+        Action::Hold(all)
+    } else {
+        Action::Drop(all)
+    };
+    let draft = TruthDraft {
         segment: Some(source.segment.clone()),
-        release: None,
-        detail: format!(
-            "{} {} for {:.1} h while a pulse passed",
-            ctx.id(station),
-            if flat { "reported flat values" } else { "went silent" },
-            (end - start) as f64 / HOUR as f64
-        ),
         related: Some(pulse),
-    });
+        ..TruthDraft::new(
+            TruthKind::Tamper,
+            format!(
+                "{} {} for {:.1} h while a pulse passed",
+                ctx.id(station),
+                if flat {
+                    "reported flat values"
+                } else {
+                    "went silent"
+                },
+                (end - start) as f64 / HOUR as f64
+            ),
+        )
+    };
+    plan.push_single(draft, station, (start, end), action);
 }

@@ -114,7 +114,11 @@ impl Simulator {
         }
         let net = Network::new(stations);
         let mut levels = Rng::new(opts.seed, 1);
-        let base: Vec<StationBaseline> = stations.list.iter().map(|s| StationBaseline::draw(s, gb, &mut levels)).collect();
+        let base: Vec<StationBaseline> = stations
+            .list
+            .iter()
+            .map(|s| StationBaseline::draw(s, gb, &mut levels))
+            .collect();
         let ctx = Ctx {
             stations,
             net: &net,
@@ -124,7 +128,11 @@ impl Simulator {
             interval: opts.interval,
             analyser: opts.analyser_interval,
         };
-        let planned = if opts.inject { plan(&ctx, opts.scenario, &mut Rng::new(opts.seed, 2)) } else { Default::default() };
+        let planned = if opts.inject {
+            plan(&ctx, opts.scenario, &mut Rng::new(opts.seed, 2))
+        } else {
+            Default::default()
+        };
         let n = base.len();
         let mut effects = vec![Vec::new(); n];
         for e in planned.effects {
@@ -140,20 +148,34 @@ impl Simulator {
             .map(|b| {
                 std::array::from_fn(|i| {
                     let p = SimParam::ALL[i];
-                    let iv = if p.is_probe() { opts.interval } else { opts.analyser_interval };
+                    let iv = if p.is_probe() {
+                        opts.interval
+                    } else {
+                        opts.analyser_interval
+                    };
                     let phi = ar_coefficient(p, iv);
                     let sd = b.noise_sd[i];
-                    Stream { noise: 0.0, innovation: sd * (1.0 - phi * phi).sqrt(), phi, last: f64::NAN, held: None }
+                    Stream {
+                        noise: 0.0,
+                        innovation: sd * (1.0 - phi * phi).sqrt(),
+                        phi,
+                        last: f64::NAN,
+                        held: None,
+                    }
                 })
             })
             .collect();
         let bounds = std::array::from_fn(|i| {
             let p = SimParam::ALL[i];
-            crate::params::lookup(p.id()).map_or((0.0, f64::MAX), |info| (info.range.0.max(0.0), info.range.1))
+            crate::params::lookup(p.id()).map_or((0.0, f64::MAX), |info| {
+                (info.range.0.max(0.0), info.range.1)
+            })
         });
         Ok(Self {
             ids: stations.list.iter().map(|s| s.id.clone()).collect(),
-            noise: (0..n).map(|i| Rng::new(opts.seed, 1000 + i as u64)).collect(),
+            noise: (0..n)
+                .map(|i| Rng::new(opts.seed, 1000 + i as u64))
+                .collect(),
             streams,
             next_effect: vec![0; n],
             active: vec![Vec::new(); n],
@@ -197,7 +219,12 @@ impl Simulator {
                 let p = self.base[s].params[i];
                 if p.is_probe() || analysers {
                     if let Some(value) = self.reading(s, p, t, &clock) {
-                        out.push(SimReading { time: t, station: s, param: p, value });
+                        out.push(SimReading {
+                            time: t,
+                            station: s,
+                            param: p,
+                            value,
+                        });
                     }
                 }
             }
@@ -239,7 +266,8 @@ impl Simulator {
         }
         let st = &mut self.streams[s][pi];
         let value = if held {
-            *st.held.get_or_insert(if st.last.is_nan() { v } else { st.last })
+            *st.held
+                .get_or_insert(if st.last.is_nan() { v } else { st.last })
         } else {
             st.held = None;
             v
@@ -263,7 +291,8 @@ impl Simulator {
                 Action::Hold(_) => (!dropped).then(|| limit.map(|l| value / l)),
                 Action::Add { amount, shape, .. } => {
                     let c = amount * shape.at(t as f64);
-                    (!dropped && !held && c != 0.0).then(|| limit.map(|l| (undisturbed + c).clamp(lo, hi) / l))
+                    (!dropped && !held && c != 0.0)
+                        .then(|| limit.map(|l| (undisturbed + c).clamp(lo, hi) / l))
                 }
             };
             if let Some(ratio) = ratio {
@@ -301,16 +330,23 @@ impl Simulator {
                     station: self.ids[tr.station].clone(),
                     start: tr.first,
                     end: tr.last,
-                    parameters: SimParam::ALL.iter().filter(|p| tr.params & p.bit() != 0).map(|p| ParamId::new(p.id())).collect(),
+                    parameters: SimParam::ALL
+                        .iter()
+                        .filter(|p| tr.params & p.bit() != 0)
+                        .map(|p| ParamId::new(p.id()))
+                        .collect(),
                     peak_ratio_to_limit: tr.peak_ratio.map(|r| (r * 1000.0).round() / 1000.0),
-                    interval: if SimParam::ALL.iter().any(|p| p.is_probe() && tr.params & p.bit() != 0) {
+                    interval: if SimParam::ALL
+                        .iter()
+                        .any(|p| p.is_probe() && tr.params & p.bit() != 0)
+                    {
                         self.opts.interval
                     } else {
                         self.opts.analyser_interval
                     },
                 })
                 .collect();
-            stations.sort_by(|a, b| (a.start, a.end).cmp(&(b.start, b.end)));
+            stations.sort_by_key(|a| (a.start, a.end));
             records.push(TruthRecord {
                 id: truth_id(d, i),
                 kind: d.kind,
@@ -324,7 +360,10 @@ impl Simulator {
                 related: d.related.map(|j| truth_id(&self.drafts[j], j)),
             });
         }
-        TruthFile { header: Some(self.header()), records }
+        TruthFile {
+            header: Some(self.header()),
+            records,
+        }
     }
 }
 
@@ -337,7 +376,13 @@ fn track(tracks: &mut Vec<Track>, station: usize, t: Millis, p: SimParam, ratio:
     let i = match tracks.iter().position(|tr| tr.station == station) {
         Some(i) => i,
         None => {
-            tracks.push(Track { station, first: t, last: t, params: 0, peak_ratio: None });
+            tracks.push(Track {
+                station,
+                first: t,
+                last: t,
+                params: 0,
+                peak_ratio: None,
+            });
             tracks.len() - 1
         }
     };

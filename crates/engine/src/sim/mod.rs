@@ -26,11 +26,14 @@ mod transport;
 mod truth;
 
 pub use baseline::SimParam;
-pub use generator::{SimError, SimOptions, SimReading, Simulator, DEFAULT_ANALYSER_INTERVAL, DEFAULT_INTERVAL};
+pub use generator::{
+    SimError, SimOptions, SimReading, Simulator, DEFAULT_ANALYSER_INTERVAL, DEFAULT_INTERVAL,
+};
 pub use network::synthetic_stations_toml;
 pub use scenario::Scenario;
 pub use truth::{
-    SimulationHeader, TruthCategory, TruthFile, TruthKind, TruthParseError, TruthRecord, TruthStation,
+    SimulationHeader, TruthCategory, TruthFile, TruthKind, TruthParseError, TruthRecord,
+    TruthStation,
 };
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 //! construction and the physics of [`super::transport`] decides the rest.
 
 use super::baseline::SimParam::{self, *};
-use super::effect::{Effect, Shape};
+use super::effect::{Action, Effect, Shape};
 use super::math::exp;
 use super::rng::Rng;
 use super::scenario::{Ctx, Plan, TruthDraft};
@@ -37,7 +37,11 @@ pub fn pick_site(ctx: &Ctx, rng: &mut Rng, station: usize) -> Site {
             None => rng.range(1.0, 5.0),
         }
     };
-    Site { first: station, travel_first: hours * HOUR as f64, segment: ctx.segment_above(station) }
+    Site {
+        first: station,
+        travel_first: hours * HOUR as f64,
+        segment: ctx.segment_above(station),
+    }
 }
 
 /// How big a parameter's change is at the calibration station.
@@ -65,7 +69,13 @@ struct Part {
 }
 
 fn part(param: SimParam, size: Size, decay: f64) -> Part {
-    Part { param, size, decay, lag: 0.0, spread: 1.0 }
+    Part {
+        param,
+        size,
+        decay,
+        lag: 0.0,
+        spread: 1.0,
+    }
 }
 
 /// The main-class peak at the first station: usually 2–6× the limit, sometimes a weak 1.2–2×.
@@ -111,12 +121,19 @@ fn signature(kind: TruthKind, rng: &mut Rng, growth: f64) -> (Vec<Part>, f64, St
                     part(Turb, Size::Rel(rng.range(0.2, 0.6)), 0.5),
                 ],
                 rng.range(0.25, 1.0),
-                format!("chemical dumping ({})", if dir < 0.0 { "acid" } else { "alkaline" }),
+                format!(
+                    "chemical dumping ({})",
+                    if dir < 0.0 { "acid" } else { "alkaline" }
+                ),
             )
         }
         _ => {
             let dir = rng.sign();
-            let (main, other) = if rng.chance(0.6) { (Nh3n, Codmn) } else { (Codmn, Nh3n) };
+            let (main, other) = if rng.chance(0.6) {
+                (Nh3n, Codmn)
+            } else {
+                (Codmn, Nh3n)
+            };
             let decay = |p: SimParam| if p == Nh3n { nitrify } else { 0.1 };
             (
                 vec![
@@ -128,10 +145,28 @@ fn signature(kind: TruthKind, rng: &mut Rng, growth: f64) -> (Vec<Part>, f64, St
                     sag(rng, 0.15, 0.35),
                 ],
                 rng.range(2.0, 10.0),
-                format!("industrial discharge ({})", if dir < 0.0 { "acid" } else { "alkaline" }),
+                format!(
+                    "industrial discharge ({})",
+                    if dir < 0.0 { "acid" } else { "alkaline" }
+                ),
             )
         }
     }
+}
+
+/// What to release, where and when.
+#[derive(Debug, Clone, Copy)]
+pub struct Release<'a> {
+    /// Discharge, sewage or chemical dump.
+    pub kind: TruthKind,
+    /// Source location.
+    pub site: &'a Site,
+    /// Start of the release.
+    pub t0: Millis,
+    /// Arrival (0 = first station) where the signature is sized.
+    pub calibrate_at: usize,
+    /// Station whose readings must not show the pulse (being tampered with).
+    pub skip: Option<usize>,
 }
 
 /// A release as planned.
@@ -147,16 +182,14 @@ pub struct Released {
 /// at arrival number `calibrate_at` of the route; `skip` names a station whose readings must not
 /// show the pulse (it is being tampered with). Returns the route, or None
 /// when the calibration station is not reached.
-pub fn release(
-    ctx: &Ctx,
-    plan: &mut Plan,
-    rng: &mut Rng,
-    kind: TruthKind,
-    site: &Site,
-    t0: Millis,
-    calibrate_at: usize,
-    skip: Option<usize>,
-) -> Option<Released> {
+pub fn release(ctx: &Ctx, plan: &mut Plan, rng: &mut Rng, spec: Release) -> Option<Released> {
+    let Release {
+        kind,
+        site,
+        t0,
+        calibrate_at,
+        skip,
+    } = spec;
     let growth = super::baseline::Clock::at(t0).growth;
     let (parts, tau_h, label) = signature(kind, rng, growth);
     let tau = tau_h * HOUR as f64;
@@ -185,12 +218,19 @@ pub fn release(
                 continue;
             }
             let decay = exp(-p.decay * (a.travel - cal.travel) / DAY as f64);
-            let shape = Shape::pulse(t0 as f64 + a.travel + p.lag * HOUR as f64, tau, a.sigma * p.spread);
+            let shape = Shape::pulse(
+                t0 as f64 + a.travel + p.lag * HOUR as f64,
+                tau,
+                a.sigma * p.spread,
+            );
             let amount = amount * a.gain / cal.gain * decay;
-            plan.effects.extend(Effect::shaped(truth, a.station, p.param, amount, shape));
+            plan.effects
+                .extend(Effect::shaped(truth, a.station, p.param, amount, shape));
         }
     }
-    let main = main.map_or(String::new(), |(p, r)| format!("; {} peak {r:.1}× the class limit at {cal_id}", p.id()));
+    let main = main.map_or(String::new(), |(p, r)| {
+        format!("; {} peak {r:.1}× the class limit at {cal_id}", p.id())
+    });
     plan.truths.push(TruthDraft {
         kind,
         segment: Some(site.segment.clone()),
@@ -217,12 +257,16 @@ pub fn runoff(ctx: &Ctx, plan: &mut Plan, rng: &mut Rng, t0: Millis, share: f64)
         }
         hit += 1;
         let onset = (t0 + (rng.range(0.0, 6.0) * HOUR as f64) as Millis) as f64;
-        let (rise, decay) = (rng.range(1.0, 3.0) * HOUR as f64, rng.range(8.0, 30.0) * HOUR as f64);
+        let (rise, decay) = (
+            rng.range(1.0, 3.0) * HOUR as f64,
+            rng.range(8.0, 30.0) * HOUR as f64,
+        );
         let level = |p: SimParam| ctx.base[s].level(p);
         let main = Shape::rise_decay(onset, rise, decay);
         let mut add = |p: SimParam, amount: f64, shape: Shape| {
             if ctx.base[s].params.contains(&p) {
-                plan.effects.extend(Effect::shaped(truth, s, p, amount, shape));
+                plan.effects
+                    .extend(Effect::shaped(truth, s, p, amount, shape));
             }
         };
         add(Turb, rng.range(2.0, 12.0) * level(Turb), main);
@@ -230,10 +274,22 @@ pub fn runoff(ctx: &Ctx, plan: &mut Plan, rng: &mut Rng, t0: Millis, share: f64)
         add(Codmn, rng.range(0.3, 0.8) * level(Codmn), main);
         add(Nh3n, rng.range(0.2, 0.5) * level(Nh3n), main);
         add(Temp, -rng.range(0.3, 1.2), main);
-        add(Cond, rng.range(0.05, 0.1) * level(Cond), Shape::rise_decay(onset, rise, 2.0 * rise));
-        add(Cond, -rng.range(0.1, 0.25) * level(Cond), Shape::rise_decay(onset + 2.0 * rise, 3.0 * rise, 1.5 * decay));
+        add(
+            Cond,
+            rng.range(0.05, 0.1) * level(Cond),
+            Shape::rise_decay(onset, rise, 2.0 * rise),
+        );
+        add(
+            Cond,
+            -rng.range(0.1, 0.25) * level(Cond),
+            Shape::rise_decay(onset + 2.0 * rise, 3.0 * rise, 1.5 * decay),
+        );
         let lag = rng.range(6.0, 24.0) * HOUR as f64;
-        add(Tn, rng.range(0.3, 0.6) * level(Tn), Shape::rise_decay(onset + lag, 2.0 * rise, 2.0 * decay));
+        add(
+            Tn,
+            rng.range(0.3, 0.6) * level(Tn),
+            Shape::rise_decay(onset + lag, 2.0 * rise, 2.0 * decay),
+        );
     }
     plan.truths.push(TruthDraft {
         kind: TruthKind::Runoff,
@@ -248,28 +304,30 @@ pub fn runoff(ctx: &Ctx, plan: &mut Plan, rng: &mut Rng, t0: Millis, share: f64)
 /// there from `t0` to `t1`.
 pub fn chronic(ctx: &Ctx, plan: &mut Plan, rng: &mut Rng, station: usize, t0: Millis, t1: Millis) {
     let p = if rng.chance(0.7) { Nh3n } else { Tp };
-    let Some(limit) = ctx.base[station].limit[p as usize] else { return };
+    let Some(limit) = ctx.base[station].limit[p as usize] else {
+        return;
+    };
     let r = rng.range(1.2, 2.0);
     let amount = r * limit - ctx.level_at(station, p, t0);
     let ramp = rng.range(12.0, 48.0) * HOUR as f64;
-    let truth = plan.truths.len();
-    plan.effects.push(Effect {
-        truth,
+    let action = Action::Add {
+        param: p,
+        amount,
+        shape: Shape::Ramp {
+            start: t0 as f64,
+            len: ramp,
+        },
+    };
+    let detail = format!(
+        "{} at {} held at {r:.1}× the class limit for {:.0} days",
+        p.id(),
+        ctx.id(station),
+        (t1 - t0) as f64 / DAY as f64
+    );
+    plan.push_single(
+        TruthDraft::new(TruthKind::ChronicExceedance, detail),
         station,
-        start: t0,
-        end: t1,
-        action: super::effect::Action::Add { param: p, amount, shape: Shape::Ramp { start: t0 as f64, len: ramp } },
-    });
-    plan.truths.push(TruthDraft {
-        kind: TruthKind::ChronicExceedance,
-        segment: None,
-        release: None,
-        detail: format!(
-            "{} at {} held at {r:.1}× the class limit for {:.0} days",
-            p.id(),
-            ctx.id(station),
-            (t1 - t0) as f64 / DAY as f64
-        ),
-        related: None,
-    });
+        (t0, t1),
+        action,
+    );
 }

@@ -23,7 +23,12 @@ impl Rng {
     /// A generator for `seed` and a `stream` number; different streams are independent.
     pub fn new(seed: u64, stream: u64) -> Self {
         let mut sm = seed ^ stream.wrapping_mul(0xD1B5_4A32_D192_ED03);
-        let s = [splitmix64(&mut sm), splitmix64(&mut sm), splitmix64(&mut sm), splitmix64(&mut sm)];
+        let s = [
+            splitmix64(&mut sm),
+            splitmix64(&mut sm),
+            splitmix64(&mut sm),
+            splitmix64(&mut sm),
+        ];
         Self { s }
     }
 
@@ -56,7 +61,7 @@ impl Rng {
             return 0;
         }
         // Multiply-shift: unbiased enough for the small `n` used here.
-        ((self.next_u64() >> 32) * n as u64 >> 32) as usize
+        (((self.next_u64() >> 32) * n as u64) >> 32) as usize
     }
 
     /// True with probability `p`.
@@ -104,7 +109,11 @@ mod tests {
         assert_eq!(first, (0..3).map(|_| again.next_u64()).collect::<Vec<_>>());
         assert_ne!(Rng::new(42, 1).next_u64(), first[0], "streams differ");
         let mut sm = 0u64;
-        assert_eq!(splitmix64(&mut sm), 0xE220_A839_7B1D_CDAF, "splitmix64 reference value");
+        assert_eq!(
+            splitmix64(&mut sm),
+            0xE220_A839_7B1D_CDAF,
+            "splitmix64 reference value"
+        );
     }
 
     #[test]

@@ -5,10 +5,10 @@
 //! same seed run with injections disabled and give the identical undisturbed baseline.
 
 use super::baseline::{Clock, SimParam, StationBaseline};
-use super::effect::{Effect, Shape};
+use super::effect::{Action, Effect, Shape};
 use super::faults::{fault, tamper};
 use super::network::Network;
-use super::pollution::{chronic, pick_site, release, runoff};
+use super::pollution::{chronic, pick_site, release, runoff, Release};
 use super::rng::Rng;
 use super::truth::TruthKind;
 use crate::config::Stations;
@@ -34,7 +34,13 @@ pub enum Scenario {
 
 impl Scenario {
     /// Every preset.
-    pub const ALL: [Scenario; 5] = [Self::Quiet, Self::Typical, Self::Stormy, Self::Tamper, Self::Load];
+    pub const ALL: [Scenario; 5] = [
+        Self::Quiet,
+        Self::Typical,
+        Self::Stormy,
+        Self::Tamper,
+        Self::Load,
+    ];
 
     /// Lowercase name.
     pub fn name(self) -> &'static str {
@@ -68,6 +74,19 @@ pub struct TruthDraft {
     pub related: Option<usize>,
 }
 
+impl TruthDraft {
+    /// A draft with no segment, release time or related record.
+    pub fn new(kind: TruthKind, detail: String) -> Self {
+        Self {
+            kind,
+            segment: None,
+            release: None,
+            detail,
+            related: None,
+        }
+    }
+}
+
 /// The schedule: truth drafts and the effects that realise them (`Effect::truth` indexes `truths`).
 #[derive(Debug, Clone, Default)]
 pub struct Plan {
@@ -75,6 +94,27 @@ pub struct Plan {
     pub truths: Vec<TruthDraft>,
     /// Effects.
     pub effects: Vec<Effect>,
+}
+
+impl Plan {
+    /// Adds a truth realised by one action on one station over `[start, end]`.
+    pub fn push_single(
+        &mut self,
+        draft: TruthDraft,
+        station: usize,
+        (start, end): (Millis, Millis),
+        action: Action,
+    ) {
+        let truth = self.truths.len();
+        self.effects.push(Effect {
+            truth,
+            station,
+            start,
+            end,
+            action,
+        });
+        self.truths.push(draft);
+    }
 }
 
 /// What planning may look at.
@@ -111,13 +151,21 @@ impl Ctx<'_> {
     /// The segment above station `s`: its upstream stations → it.
     pub fn segment_above(&self, s: usize) -> Segment {
         let st = &self.stations.list[s];
-        Segment { upstream: st.upstream.iter().map(|(u, _)| u.clone()).collect(), downstream: st.id.clone() }
+        Segment {
+            upstream: st.upstream.iter().map(|(u, _)| u.clone()).collect(),
+            downstream: st.id.clone(),
+        }
     }
 
     /// The first reading time of `p` at or after `t`.
     pub fn align(&self, t: Millis, p: SimParam) -> Millis {
-        let iv = if p.is_probe() { self.interval } else { self.analyser };
-        let k = (t - self.start).max(0).div_euclid(iv) + i64::from((t - self.start).max(0) % iv != 0);
+        let iv = if p.is_probe() {
+            self.interval
+        } else {
+            self.analyser
+        };
+        let k =
+            (t - self.start).max(0).div_euclid(iv) + i64::from((t - self.start).max(0) % iv != 0);
         self.start + k * iv
     }
 
@@ -139,7 +187,11 @@ fn fault_rates(s: Scenario) -> [(TruthKind, f64); 5] {
         Scenario::Tamper => 2.0,
         _ => 4.0,
     };
-    let other = if matches!(s, Scenario::Typical | Scenario::Stormy) { 1.0 } else { 0.0 };
+    let other = if matches!(s, Scenario::Typical | Scenario::Stormy) {
+        1.0
+    } else {
+        0.0
+    };
     [
         (TruthKind::Spike, spikes),
         (TruthKind::Stuck, 0.5 * other),
@@ -181,7 +233,18 @@ pub fn plan(ctx: &Ctx, scenario: Scenario, rng: &mut Rng) -> Plan {
         let first = river[rng.below(river.len())];
         let site = pick_site(ctx, rng, first);
         let t = ctx.time_in(rng, 12 * HOUR);
-        release(ctx, &mut plan, rng, kind, &site, t, 0, None);
+        release(
+            ctx,
+            &mut plan,
+            rng,
+            Release {
+                kind,
+                site: &site,
+                t0: t,
+                calibrate_at: 0,
+                skip: None,
+            },
+        );
     }
     let storms = match scenario {
         Scenario::Typical => ((ctx.end - ctx.start) as f64 / (30 * DAY) as f64, 0.3, 0.6),
@@ -212,7 +275,11 @@ fn plan_tampering(ctx: &Ctx, plan: &mut Plan, rng: &mut Rng, river: &[usize]) {
     let candidates: Vec<usize> = river
         .iter()
         .copied()
-        .filter(|&s| ctx.net.downstream[s].iter().any(|&(d, tt)| tt.is_some() && !ctx.net.reservoir[d]))
+        .filter(|&s| {
+            ctx.net.downstream[s]
+                .iter()
+                .any(|&(d, tt)| tt.is_some() && !ctx.net.reservoir[d])
+        })
         .collect();
     if candidates.is_empty() {
         return;
@@ -221,12 +288,31 @@ fn plan_tampering(ctx: &Ctx, plan: &mut Plan, rng: &mut Rng, river: &[usize]) {
         let s = candidates[rng.below(candidates.len())];
         let site = pick_site(ctx, rng, s);
         let t = ctx.time_in(rng, 3 * DAY);
-        let kind = if rng.chance(0.5) { TruthKind::Discharge } else { TruthKind::Sewage };
+        let kind = if rng.chance(0.5) {
+            TruthKind::Discharge
+        } else {
+            TruthKind::Sewage
+        };
         // The pulse is sized at the next station (arrival 1): that is where it is first seen.
         let pulse = plan.truths.len();
-        let Some(r) = release(ctx, plan, rng, kind, &site, t, 1, Some(s)) else { continue };
+        let Some(r) = release(
+            ctx,
+            plan,
+            rng,
+            Release {
+                kind,
+                site: &site,
+                t0: t,
+                calibrate_at: 1,
+                skip: Some(s),
+            },
+        ) else {
+            continue;
+        };
         let here = r.arrivals[0];
-        let Some((a, b)) = Shape::pulse(t as f64 + here.travel, r.tau, here.sigma).support() else { continue };
+        let Some((a, b)) = Shape::pulse(t as f64 + here.travel, r.tau, here.sigma).support() else {
+            continue;
+        };
         let pad = |rng: &mut Rng| (rng.range(0.5, 3.0) * HOUR as f64) as Millis;
         let (start, end) = (a - pad(rng), b + pad(rng));
         tamper(ctx, plan, rng, s, (start, end), &site, pulse);

@@ -42,10 +42,21 @@ pub fn peak_fraction(tau: f64, sigma: f64) -> f64 {
 
 /// Follows a release of duration `tau` that reaches station `first` after `travel_first` ms,
 /// downstream through the network. The first arrival has gain 1.
-pub fn route(net: &Network, first: usize, travel_first: f64, tau: f64, dispersion: f64) -> Vec<Arrival> {
+pub fn route(
+    net: &Network,
+    first: usize,
+    travel_first: f64,
+    tau: f64,
+    dispersion: f64,
+) -> Vec<Arrival> {
     let sigma = sigma_ms(travel_first, dispersion);
     let peak0 = peak_fraction(tau, sigma);
-    let mut out = vec![Arrival { station: first, travel: travel_first, sigma, gain: 1.0 }];
+    let mut out = vec![Arrival {
+        station: first,
+        travel: travel_first,
+        sigma,
+        gain: 1.0,
+    }];
     let mut dilution = vec![(first, 1.0)];
     let mut i = 0;
     while i < out.len() {
@@ -61,7 +72,12 @@ pub fn route(net: &Network, first: usize, travel_first: f64, tau: f64, dispersio
             let d = dil * net.flow[here.station] / net.flow[next].max(1e-9);
             let gain = d * peak_fraction(tau, sigma) / peak0;
             if gain >= MIN_GAIN {
-                out.push(Arrival { station: next, travel, sigma, gain });
+                out.push(Arrival {
+                    station: next,
+                    travel,
+                    sigma,
+                    gain,
+                });
                 dilution.push((next, d));
             }
         }
@@ -74,6 +90,7 @@ pub fn route(net: &Network, first: usize, travel_first: f64, tau: f64, dispersio
 mod tests {
     use super::*;
     use crate::config::Config;
+    use crate::sim::tests::station_index;
     use crate::time::HOUR;
 
     #[test]
@@ -87,14 +104,21 @@ mod tests {
     fn pulse_goes_down_the_mainstem_weaker_and_stops_at_the_reservoir() {
         let cfg = Config::embedded();
         let net = Network::new(&cfg.stations);
-        let ix = |id: &str| cfg.stations.list.iter().position(|s| s.id.as_str() == id).unwrap();
+        let ix = |id: &str| station_index(&cfg.stations, id);
         let r = route(&net, ix("TR01"), 2.0 * HOUR as f64, 0.5 * HOUR as f64, 20.0);
-        let ids: Vec<&str> = r.iter().map(|a| cfg.stations.list[a.station].id.as_str()).collect();
+        let ids: Vec<&str> = r
+            .iter()
+            .map(|a| cfg.stations.list[a.station].id.as_str())
+            .collect();
         assert_eq!(ids[..2], ["TR01", "DL03"]);
         assert!(!ids.contains(&"RS01") && !ids.contains(&"DL05"), "{ids:?}");
         let dl03 = r[1];
         assert_eq!(dl03.travel, 16.0 * HOUR as f64);
-        assert!(dl03.gain < 0.3, "diluted about 4× at the confluence and spread: {}", dl03.gain);
+        assert!(
+            dl03.gain < 0.3,
+            "diluted about 4× at the confluence and spread: {}",
+            dl03.gain
+        );
         assert!(dl03.sigma > r[0].sigma);
         for w in r.windows(2) {
             assert!(w[1].gain <= w[0].gain && w[1].travel > w[0].travel);

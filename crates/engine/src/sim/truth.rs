@@ -60,11 +60,15 @@ impl TruthKind {
     /// The category a perfect detector would file it under.
     pub fn category(self) -> TruthCategory {
         match self {
-            Self::Discharge | Self::Sewage | Self::ChemicalDump => TruthCategory::SuspectedDischarge,
+            Self::Discharge | Self::Sewage | Self::ChemicalDump => {
+                TruthCategory::SuspectedDischarge
+            }
             Self::ChronicExceedance => TruthCategory::StandardExceedance,
             Self::Tamper => TruthCategory::MonitoringAnomaly,
             Self::Runoff => TruthCategory::Natural,
-            Self::Spike | Self::Stuck | Self::Drift | Self::Dropout | Self::CalibrationJump => TruthCategory::SensorFault,
+            Self::Spike | Self::Stuck | Self::Drift | Self::Dropout | Self::CalibrationJump => {
+                TruthCategory::SensorFault
+            }
         }
     }
 }
@@ -87,8 +91,13 @@ pub enum TruthCategory {
 
 impl TruthCategory {
     /// Every category, in report order.
-    pub const ALL: [TruthCategory; 5] =
-        [Self::SuspectedDischarge, Self::StandardExceedance, Self::MonitoringAnomaly, Self::SensorFault, Self::Natural];
+    pub const ALL: [TruthCategory; 5] = [
+        Self::SuspectedDischarge,
+        Self::StandardExceedance,
+        Self::MonitoringAnomaly,
+        Self::SensorFault,
+        Self::Natural,
+    ];
 
     /// snake_case name.
     pub fn name(self) -> &'static str {
@@ -183,7 +192,8 @@ pub struct SimulationHeader {
 impl SimulationHeader {
     /// Station-weeks covered (the denominator of false-alarm rates).
     pub fn station_weeks(&self) -> f64 {
-        self.stations.len() as f64 * (self.end - self.start) as f64 / (7.0 * crate::time::DAY as f64)
+        self.stations.len() as f64 * (self.end - self.start) as f64
+            / (7.0 * crate::time::DAY as f64)
     }
 }
 
@@ -216,7 +226,10 @@ impl TruthFile {
     pub fn to_jsonl(&self) -> String {
         let mut out = String::new();
         if let Some(h) = &self.header {
-            let line = serde_json::to_string(&HeaderLine { simulation: h.clone() }).unwrap_or_default();
+            let line = serde_json::to_string(&HeaderLine {
+                simulation: h.clone(),
+            })
+            .unwrap_or_default();
             let _ = writeln!(out, "{line}");
         }
         for r in &self.records {
@@ -233,13 +246,23 @@ impl TruthFile {
             if line.is_empty() {
                 continue;
             }
-            let err = |e: serde_json::Error| TruthParseError { line: i + 1, reason: e.to_string() };
+            let err = |e: serde_json::Error| TruthParseError {
+                line: i + 1,
+                reason: e.to_string(),
+            };
             if line.starts_with("{\"simulation\"") {
-                out.header = Some(serde_json::from_str::<HeaderLine>(line).map_err(err)?.simulation);
+                out.header = Some(
+                    serde_json::from_str::<HeaderLine>(line)
+                        .map_err(err)?
+                        .simulation,
+                );
             } else {
                 let r: TruthRecord = serde_json::from_str(line).map_err(err)?;
                 if r.stations.iter().any(|s| s.end < s.start) {
-                    return Err(TruthParseError { line: i + 1, reason: "a station window ends before it starts".into() });
+                    return Err(TruthParseError {
+                        line: i + 1,
+                        reason: "a station window ends before it starts".into(),
+                    });
                 }
                 out.records.push(r);
             }
@@ -262,7 +285,9 @@ mod opt_rfc3339 {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Millis>, D::Error> {
         match Option::<String>::deserialize(d)? {
             None => Ok(None),
-            Some(s) => parse_rfc3339(&s).map(Some).ok_or_else(|| de::Error::custom(format!("`{s}` is not an RFC 3339 time"))),
+            Some(s) => parse_rfc3339(&s)
+                .map(Some)
+                .ok_or_else(|| de::Error::custom(format!("`{s}` is not an RFC 3339 time"))),
         }
     }
 }
@@ -277,7 +302,10 @@ mod tests {
             id: "discharge-0001".into(),
             kind: TruthKind::Discharge,
             category: TruthKind::Discharge.category(),
-            source_segment: Some(Segment { upstream: vec!["DL02".into()], downstream: "DL03".into() }),
+            source_segment: Some(Segment {
+                upstream: vec!["DL02".into()],
+                downstream: "DL03".into(),
+            }),
             release: Some(1_721_000_000_000),
             start: 1_721_003_600_000,
             end: 1_721_010_800_000,
@@ -306,13 +334,19 @@ mod tests {
             records: vec![rec],
         };
         let text = file.to_jsonl();
-        assert!(text.contains("\"kind\":\"discharge\"") && text.contains("\"interval\":\"5m\""), "{text}");
+        assert!(
+            text.contains("\"kind\":\"discharge\"") && text.contains("\"interval\":\"5m\""),
+            "{text}"
+        );
         let back = TruthFile::parse_jsonl(&text).unwrap();
         assert_eq!(back, file);
         assert!((back.header.unwrap().station_weeks() - 2.0).abs() < 1e-9);
         let e = TruthFile::parse_jsonl("\n{\"id\": 3}\n").unwrap_err();
         assert_eq!(e.line, 2);
-        let bad = text.replace("\"end\":\"2024-07-15T02:33:20Z\",\"parameters\"", "\"end\":\"2020-01-01T00:00:00Z\",\"parameters\"");
+        let bad = text.replace(
+            "\"end\":\"2024-07-15T02:33:20Z\",\"parameters\"",
+            "\"end\":\"2020-01-01T00:00:00Z\",\"parameters\"",
+        );
         assert!(TruthFile::parse_jsonl(&bad).is_err(), "{bad}");
     }
 }
