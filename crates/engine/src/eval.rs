@@ -115,7 +115,8 @@ pub struct Report {
     pub delay_p90_intervals: Option<f64>,
     /// Truth category × event kind (plus `missed`): how many truths each kind of event matched.
     pub confusion: BTreeMap<String, BTreeMap<String, usize>>,
-    /// Events with a segment that match a pollution truth seen at ≥ 2 stations: segment right.
+    /// Events with a segment that match a pollution truth seen at ≥ 2 stations: those naming
+    /// the source segment of (one of) the truths they match.
     pub segment_right: Share,
     /// Tamper truths raised as `tamper` events or `monitoring_anomaly` leads at the station.
     pub tamper_raised: Share,
@@ -162,6 +163,11 @@ fn detects(category: TruthCategory, kind: EventKind) -> bool {
 fn same_segment(a: &Segment, b: &Segment) -> bool {
     let set = |s: &Segment| s.upstream.iter().cloned().collect::<BTreeSet<_>>();
     a.downstream == b.downstream && set(a) == set(b)
+}
+
+/// A pollution truth seen at two or more stations: the segment of its source can be inferred.
+fn localisable(r: &TruthRecord) -> bool {
+    r.category == TruthCategory::SuspectedDischarge && r.stations.len() >= 2
 }
 
 fn percentile<T: Copy + PartialOrd>(sorted: &[T], q: f64) -> Option<T> {
@@ -223,8 +229,6 @@ pub fn evaluate(truth: &TruthFile, events: &[Event], leads: &[Lead], opts: &Eval
         .count();
     let mut confusion: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
     let mut outcomes = Vec::with_capacity(records.len());
-    let mut seg_total = 0;
-    let mut seg_right = 0;
     for (j, r) in records.iter().enumerate() {
         let mine: Vec<usize> = (0..events.len())
             .filter(|&i| matches[i].contains(&j))
@@ -258,19 +262,18 @@ pub fn evaluate(truth: &TruthFile, events: &[Event], leads: &[Lead], opts: &Eval
                 }
                 None => (None, None, None),
             };
-        let mut segment_right = None;
-        if let (Some(seg), true) = (&r.source_segment, r.stations.len() >= 2) {
-            if r.category == TruthCategory::SuspectedDischarge {
-                for &i in &mine {
-                    if let Some(es) = &events[i].segment {
-                        seg_total += 1;
-                        let ok = same_segment(es, seg);
-                        seg_right += usize::from(ok);
-                        segment_right = Some(segment_right.unwrap_or(false) || ok);
-                    }
-                }
-            }
-        }
+        let segment_right = r
+            .source_segment
+            .as_ref()
+            .filter(|_| localisable(r))
+            .and_then(|seg| {
+                let named: Vec<bool> = mine
+                    .iter()
+                    .filter_map(|&i| events[i].segment.as_ref())
+                    .map(|es| same_segment(es, seg))
+                    .collect();
+                (!named.is_empty()).then(|| named.contains(&true))
+            });
         outcomes.push(TruthOutcome {
             id: r.id.clone(),
             kind: r.kind,
@@ -287,6 +290,22 @@ pub fn evaluate(truth: &TruthFile, events: &[Event], leads: &[Lead], opts: &Eval
                 .reduce(f64::max),
             segment_right,
         });
+    }
+    // Per event naming a segment and matching a localisable truth: right if it names the
+    // source segment of any of them (an event over two truths is judged by the one it found).
+    let (mut seg_right, mut seg_total) = (0, 0);
+    for (e, m) in events.iter().zip(&matches) {
+        let Some(es) = &e.segment else { continue };
+        let mut sources = m
+            .iter()
+            .map(|&j| &records[j])
+            .filter(|r| localisable(r))
+            .filter_map(|r| r.source_segment.as_ref())
+            .peekable();
+        if sources.peek().is_some() {
+            seg_total += 1;
+            seg_right += usize::from(sources.any(|s| same_segment(es, s)));
+        }
     }
     let false_alarms = events.len() - matched;
     let pollution: Vec<&TruthOutcome> = outcomes

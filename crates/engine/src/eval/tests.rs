@@ -295,6 +295,35 @@ fn segments_and_tampering() {
     assert_eq!(r.outcomes[0].segment_right, Some(true));
     assert_eq!(r.tamper_raised.count, 0);
 
+    // An event over two localisable truths is right when it names either source.
+    let mut other = truth(
+        "d2",
+        TruthKind::Sewage,
+        vec![
+            window("B", 11.0, 13.0, Some(2.0)),
+            window("C", 31.0, 35.0, Some(1.2)),
+        ],
+    );
+    other.source_segment = Some(Segment {
+        upstream: vec!["Z".into()],
+        downstream: "B".into(),
+    });
+    let both = file(vec![t.records[0].clone(), other]);
+    let r = eval(&both, std::slice::from_ref(&right));
+    assert_eq!(
+        r.segment_right,
+        Share {
+            count: 1,
+            of: 1,
+            share: Some(1.0)
+        }
+    );
+    assert_eq!(
+        r.outcomes[1].segment_right,
+        Some(false),
+        "per truth, d2's source was not named"
+    );
+
     // Raised by a tamper event…
     let r = eval(&t, &[event("e3", "B", 61.0, 62.0, EventKind::Tamper)]);
     assert_eq!(

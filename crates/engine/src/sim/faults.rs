@@ -34,7 +34,16 @@ pub fn fault(
     let (start, end, action, what) = match kind {
         TruthKind::Spike => {
             let t = ctx.align(t0, p);
-            let amount = dir * rng.range(5.0, 12.0) * sd.max(0.1 * level);
+            // A sample far off, but not absurd: half to one-and-a-half pH units, a degree or
+            // two, a quarter to two-thirds of the conductivity, half to all of a concentration.
+            let unit = match p {
+                Ph => 0.1,
+                Temp => 0.2,
+                Do => 0.15,
+                Cond => 0.05 * level,
+                _ => 0.1 * level,
+            };
+            let amount = dir * rng.range(5.0, 12.0) * sd.max(unit);
             (
                 t,
                 t,

@@ -176,7 +176,7 @@ fn check_truth_against_baseline(o: SimOptions, stations: &Stations) -> TruthFile
 fn truth_windows_match_the_perturbed_readings() {
     let stations = Config::embedded().stations;
     for scenario in [Scenario::Typical, Scenario::Stormy, Scenario::Tamper] {
-        let truth = check_truth_against_baseline(opts(scenario, 5, 20), &stations);
+        let truth = check_truth_against_baseline(opts(scenario, 5, 12), &stations);
         assert!(
             truth.records.len() > 5,
             "{scenario:?}: {}",
