@@ -28,7 +28,13 @@ impl Network {
     /// Builds the topology of `stations`.
     pub fn new(stations: &Stations) -> Self {
         let n = stations.list.len();
-        let index = |id: &str| stations.list.iter().position(|s| s.id.as_str() == id);
+        let ids: std::collections::HashMap<&str, usize> = stations
+            .list
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id.as_str(), i))
+            .collect();
+        let index = |id: &str| ids.get(id).copied();
         let mut upstream = vec![Vec::new(); n];
         let mut downstream = vec![Vec::new(); n];
         for (i, s) in stations.list.iter().enumerate() {
@@ -48,21 +54,29 @@ impl Network {
         // Repeated relaxation instead of a topological sort: a cycle (which the config does not
         // forbid) simply stays at the fallback instead of recursing forever.
         for _ in 0..n {
+            let mut changed = false;
             for i in 0..n {
                 let s = &stations.list[i];
                 if upstream[i].is_empty() {
                     let tributary = downstream[i]
                         .iter()
                         .any(|&(d, _)| stations.list[d].river != s.river);
-                    flow[i] = if tributary { 1.0 } else { 2.0 };
+                    let f = if tributary { 1.0 } else { 2.0 };
+                    changed |= flow[i] != f;
+                    flow[i] = f;
                 } else if upstream[i].iter().all(|&(u, _)| flow[u].is_finite()) {
                     let sum: f64 = upstream[i].iter().map(|&(u, _)| flow[u]).sum();
                     let top = upstream[i]
                         .iter()
                         .map(|&(u, _)| stations.list[u].river_km)
                         .fold(f64::MIN, f64::max);
-                    flow[i] = sum + 0.02 * (s.river_km - top).clamp(0.0, 500.0);
+                    let f = sum + 0.02 * (s.river_km - top).clamp(0.0, 500.0);
+                    changed |= flow[i] != f;
+                    flow[i] = f;
                 }
+            }
+            if !changed {
+                break;
             }
         }
         for f in &mut flow {
@@ -87,16 +101,31 @@ struct SynthStation {
     reservoir: bool,
 }
 
-/// A synthetic `stations.toml` with `n` stations: a mainstem chain with tributary stations
-/// joining it and, from eight mainstem stations on, a reservoir that breaks the chain. Travel
-/// times follow river-km at about 0.3 m/s (0.93 h/km).
+/// Largest basin of a synthetic network; bigger networks are split into several basins.
+const BASIN: usize = 30;
+
+/// A synthetic `stations.toml` with `n` stations in basins of at most 30: each a mainstem chain
+/// with tributary stations joining it and, from eight mainstem stations on, a reservoir that
+/// breaks the chain. Travel times follow river-km at about 0.3 m/s (0.93 h/km).
 pub fn synthetic_stations_toml(n: usize, seed: u64) -> String {
     let mut rng = Rng::new(seed, 0x5EED_0000_0000_0001);
     let n = n.max(1);
+    let basins = n.div_ceil(BASIN);
+    let mut list: Vec<SynthStation> = Vec::with_capacity(n);
+    for b in 0..basins {
+        // Spread the stations evenly: the first `n % basins` basins get one more.
+        let size = n / basins + usize::from(b < n % basins);
+        basin(&mut list, size, b, &mut rng);
+    }
+    render(&list)
+}
+
+/// Appends one basin of `n` stations (indices continue from `list.len()`).
+fn basin(list: &mut Vec<SynthStation>, n: usize, number: usize, rng: &mut Rng) {
+    let first = list.len();
     let tributaries = if n >= 3 { n * 3 / 10 } else { 0 };
     let main = n - tributaries;
     let reservoir_at = (main >= 8).then_some(main * 2 / 5);
-    let mut list: Vec<SynthStation> = Vec::with_capacity(n);
     let mut km = rng.range(3.0, 10.0);
     for i in 0..main {
         let reservoir = reservoir_at == Some(i);
@@ -106,11 +135,12 @@ pub fn synthetic_stations_toml(n: usize, seed: u64) -> String {
             km += gap;
             // Across the reservoir there is no lagged link (dongliao.md §3).
             let linked = !reservoir && reservoir_at.is_none_or(|r| i != r + 1);
-            upstream.push((i - 1, linked.then_some(gap * 0.93)));
+            upstream.push((first + i - 1, linked.then_some(gap * 0.93)));
         }
         let class = ["II", "III", "III", "IV", "IV"][if i == 0 { 0 } else { 1 + rng.below(4) }];
+        let river = format!("river{number}");
         list.push(SynthStation {
-            river: "main".into(),
+            river,
             km,
             upstream,
             class,
@@ -120,24 +150,30 @@ pub fn synthetic_stations_toml(n: usize, seed: u64) -> String {
     for t in 0..tributaries {
         // A tributary joins a mainstem station that has a lagged link (not the first, not the
         // reservoir or the station below it): one travel time per upstream station.
-        let candidates: Vec<usize> = (1..main)
+        let candidates: Vec<usize> = (first + 1..first + main)
             .filter(|&j| list[j].upstream.iter().all(|u| u.1.is_some()))
             .collect();
         let tt = rng.range(3.0, 20.0);
         let class = ["III", "IV", "V"][rng.below(3)];
         let joins = candidates.get(rng.below(candidates.len())).copied();
         let km = joins.map_or(0.0, |j| list[j].km - tt / 0.93);
+        let river = format!("river{number}-trib{t}");
         list.push(SynthStation {
-            river: format!("trib{t}"),
+            river,
             km,
             upstream: vec![],
             class,
             reservoir: false,
         });
         if let Some(j) = joins {
-            list[j].upstream.push((main + t, Some(tt)));
+            let me = list.len() - 1;
+            list[j].upstream.push((me, Some(tt)));
         }
     }
+}
+
+/// The stations as `stations.toml` text.
+fn render(list: &[SynthStation]) -> String {
     let id = |i: usize| format!("S{i:04}");
     let mut out =
         String::from("# Synthetic network generated by `riverwatch simulate --stations N`.\n");
@@ -194,7 +230,7 @@ mod tests {
 
     #[test]
     fn synthetic_networks_parse_and_are_trees() {
-        for n in [1, 2, 5, 14, 60] {
+        for n in [1, 2, 5, 14, 31, 60] {
             let text = synthetic_stations_toml(n, 9);
             let s = Stations::parse("synthetic", &text).unwrap_or_else(|e| panic!("{e}\n{text}"));
             assert_eq!(s.list.len(), n);
@@ -206,6 +242,17 @@ mod tests {
                 "a tree: one way down"
             );
             assert_eq!(text, synthetic_stations_toml(n, 9), "deterministic");
+            let rivers: std::collections::BTreeSet<&str> = s
+                .list
+                .iter()
+                .filter(|s| s.upstream.is_empty())
+                .map(|s| s.river.as_str())
+                .collect();
+            assert_eq!(
+                rivers.iter().filter(|r| !r.contains("trib")).count(),
+                n.div_ceil(30),
+                "one mainstem per basin"
+            );
         }
     }
 }

@@ -253,7 +253,7 @@ fn presets_do_what_they_say() {
         .iter()
         .filter(|s| s.water_body == crate::config::WaterBody::Reservoir)
         .count();
-    assert_eq!(reservoirs, 1);
+    assert_eq!(reservoirs, 2, "two basins of 20, each with a reservoir");
     let (r, load, _) = run_on(
         &net,
         SimOptions {
