@@ -179,7 +179,7 @@ fn write_csv(
             line.extend_from_slice(&prefixes[r.station]);
             line.extend_from_slice(r.param.id().as_bytes());
             line.push(b',');
-            write!(line, "{}\n", r.value)?;
+            writeln!(line, "{}", r.value)?;
             out.write_all(&line)?;
         }
         written += tick.len() as u64;
