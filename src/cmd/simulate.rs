@@ -100,14 +100,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
     if !(args.days.is_finite() && args.days > 0.0) {
         bail!("--days must be a positive number");
     }
+    let duration = (args.days * DAY as f64).round() as Millis;
     let opts = SimOptions {
-        scenario: args.scenario,
-        seed: args.seed,
-        start: args.start,
-        duration: (args.days * DAY as f64).round() as Millis,
         interval: args.interval,
         analyser_interval,
-        inject: true,
+        ..SimOptions::new(args.scenario, args.seed, args.start, duration)
     };
     let mut sim = Simulator::new(&stations, &cfg.gb3838, opts)?;
     let names: Vec<String> = sim.station_ids().iter().map(|s| s.to_string()).collect();

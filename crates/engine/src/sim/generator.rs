@@ -13,7 +13,7 @@ use super::rng::Rng;
 use super::scenario::{plan, Ctx, Scenario, TruthDraft};
 use super::truth::{SimulationHeader, TruthFile, TruthRecord, TruthStation};
 use crate::config::{Gb3838, Stations};
-use crate::model::{ParamId, StationId};
+use crate::model::{DataFlag, ParamId, Reading, StationId};
 use crate::time::{Millis, DAY, MAX_PLAUSIBLE, MINUTE, MIN_PLAUSIBLE, SECOND};
 
 /// What to simulate.
@@ -33,6 +33,22 @@ pub struct SimOptions {
     pub analyser_interval: Millis,
     /// Apply the scenario's injections; false gives the undisturbed baseline of the same seed.
     pub inject: bool,
+}
+
+impl SimOptions {
+    /// Options with the default cadences (probes every 5 minutes, analysers every 4 hours)
+    /// and injections on.
+    pub fn new(scenario: Scenario, seed: u64, start: Millis, duration: Millis) -> Self {
+        Self {
+            scenario,
+            seed,
+            start,
+            duration,
+            interval: DEFAULT_INTERVAL,
+            analyser_interval: DEFAULT_ANALYSER_INTERVAL,
+            inject: true,
+        }
+    }
 }
 
 /// Options that cannot be simulated.
@@ -195,6 +211,17 @@ impl Simulator {
     /// Station ids, indexed by [`SimReading::station`].
     pub fn station_ids(&self) -> &[StationId] {
         &self.ids
+    }
+
+    /// A simulated reading as the engine's [`Reading`] (flag `N`), e.g. to publish it.
+    pub fn to_reading(&self, r: &SimReading) -> Reading {
+        Reading {
+            station: self.ids[r.station].clone(),
+            parameter: ParamId::new(r.param.id()),
+            time: r.time,
+            value: r.value,
+            flag: DataFlag::N,
+        }
     }
 
     /// Ticks done and in total (for progress reporting).

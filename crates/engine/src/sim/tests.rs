@@ -18,15 +18,12 @@ pub(crate) fn station_index(stations: &Stations, id: &str) -> usize {
 }
 
 fn opts(scenario: Scenario, seed: u64, days: i64) -> SimOptions {
-    SimOptions {
+    SimOptions::new(
         scenario,
         seed,
-        start: parse_rfc3339("2024-06-20T00:00:00Z").unwrap(),
-        duration: days * DAY,
-        interval: DEFAULT_INTERVAL,
-        analyser_interval: DEFAULT_ANALYSER_INTERVAL,
-        inject: true,
-    }
+        parse_rfc3339("2024-06-20T00:00:00Z").unwrap(),
+        days * DAY,
+    )
 }
 
 fn run_on(
@@ -113,6 +110,14 @@ fn cadences_and_station_interleaving() {
         .map(|x| x.station)
         .collect();
     assert_eq!(first.iter().max(), Some(&(ids.len() - 1)));
+    let cfg = Config::embedded();
+    let sim = Simulator::new(&cfg.stations, &cfg.gb3838, opts(Scenario::Load, 3, 1)).unwrap();
+    let reading = sim.to_reading(&r[1]);
+    assert_eq!(
+        (reading.station.as_str(), reading.parameter.as_str()),
+        ("DL01", "ph")
+    );
+    assert_eq!((reading.time, reading.value), (r[1].time, r[1].value));
 }
 
 /// Every truth window holds readings that differ from the undisturbed run, and every reading
