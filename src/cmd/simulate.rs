@@ -32,8 +32,9 @@ pub struct Args {
     /// First reading time (RFC 3339).
     #[arg(long, default_value = "2024-07-01T00:00:00Z", value_parser = parse_time)]
     start: Millis,
-    /// Simulate a synthetic chain-and-tree network of N stations instead of the configured one
-    /// (the load preset defaults to 200).
+    /// Simulate a synthetic network of N stations instead of the configured one: basins of up
+    /// to 30 stations, each a mainstem with tributaries and a reservoir (the load preset
+    /// defaults to 200 stations).
     #[arg(long)]
     stations: Option<usize>,
     /// Config directory (stations and GB 3838 limits); the shipped config when absent.
