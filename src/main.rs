@@ -21,6 +21,10 @@ enum Command {
     Detect(cmd::detect::Args),
     /// Decode payloads (one per stdin line) and print each reading or rejection as JSON.
     Decode(cmd::decode::Args),
+    /// Simulate a river network: readings CSV plus ground truth JSONL.
+    Simulate(cmd::simulate::Args),
+    /// Score detected events (and leads) against a simulation's ground truth.
+    Eval(cmd::eval::Args),
 }
 
 fn main() -> ExitCode {
@@ -35,6 +39,8 @@ fn main() -> ExitCode {
         Command::Config(a) => cmd::config::run(a),
         Command::Detect(a) => cmd::detect::run(a),
         Command::Decode(a) => cmd::decode::run(a),
+        Command::Simulate(a) => cmd::simulate::run(a),
+        Command::Eval(a) => cmd::eval::run(a),
     };
     match result {
         Ok(code) => code,

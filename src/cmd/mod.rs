@@ -3,3 +3,5 @@
 pub mod config;
 pub mod decode;
 pub mod detect;
+pub mod eval;
+pub mod simulate;

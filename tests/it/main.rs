@@ -3,3 +3,4 @@
 mod cli;
 mod decode;
 mod detect;
+mod simulate;

@@ -6,17 +6,19 @@
 #![deny(missing_docs)]
 
 pub mod config;
+pub mod csv;
 pub mod decode;
+pub mod detect;
+pub mod eval;
+pub mod events;
+pub mod leads;
 pub mod model;
 pub mod params;
+pub mod sim;
 pub mod time;
 
 pub use config::Config;
-pub use model::{DataFlag, DetectorId, Finding, FindingKind, ParamId, Reading, StationId};
-pub mod events;
-pub mod leads;
+pub use detect::{Engine, Output};
 pub use events::{Event, EventKind, Segment};
 pub use leads::{Category, Lead, Severity, Status};
-pub mod detect;
-pub use detect::{Engine, Output};
-pub mod csv;
+pub use model::{DataFlag, DetectorId, Finding, FindingKind, ParamId, Reading, StationId};
