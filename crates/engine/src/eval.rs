@@ -120,7 +120,9 @@ pub struct Report {
     pub segment_right: Share,
     /// Tamper truths raised as `tamper` events or `monitoring_anomaly` leads at the station.
     pub tamper_raised: Share,
-    /// Sensor-fault truths that a `discharge` event overlapped.
+    /// Sensor-fault truths overlapped by a `discharge` event that no pollution truth explains:
+    /// the fault itself raised the discharge. (A fault that happens to fall inside a real
+    /// pulse's event is not counted.)
     pub sensor_faults_as_discharge: Share,
     /// Per truth.
     pub outcomes: Vec<TruthOutcome>,
@@ -352,9 +354,9 @@ pub fn evaluate(truth: &TruthFile, events: &[Event], leads: &[Lead], opts: &Eval
     let as_discharge = faults
         .iter()
         .filter(|r| {
-            events
-                .iter()
-                .any(|e| e.kind == EventKind::Discharge && overlap(r, e, opts).is_some())
+            events.iter().zip(&matches).any(|(e, m)| {
+                e.kind == EventKind::Discharge && m.is_empty() && overlap(r, e, opts).is_some()
+            })
         })
         .count();
     Report {

@@ -109,7 +109,7 @@ impl Stream {
             cusum_down: 0.0,
             flat_run: 0,
             flat_since: 0,
-            repeat_rate: 0.0,
+            repeat_rate: 0.5,
             exceed_run: 0,
             silent_reported: None,
         }

@@ -99,6 +99,15 @@ impl OpenEvent {
     }
 
     fn add(&mut self, f: &Finding, interval: Millis) {
+        if !opens(f) {
+            // Supporting evidence only: it strengthens what the event already says about a
+            // parameter, but neither adds parameters nor keeps the event alive.
+            if self.params.contains_key(&f.parameter) {
+                let best = self.detectors.entry(f.detector).or_insert(0.0);
+                *best = best.max(f.score);
+            }
+            return;
+        }
         self.findings += 1;
         self.end = self.end.max(f.time);
         self.start = self.start.min(f.time);
@@ -283,12 +292,15 @@ impl Track {
         let start = self
             .pending
             .iter()
+            .filter(|(p, _)| opens(p))
             .map(|(p, _)| p.time)
             .min()
             .unwrap_or(f.time);
         let mut e = OpenEvent::new(self.kind, &f.station, start);
-        for (p, iv) in self.pending.drain(..) {
-            e.add(&p, iv);
+        let (opening, supporting): (Vec<_>, Vec<_>) =
+            self.pending.drain(..).partition(|(p, _)| opens(p));
+        for (p, iv) in opening.iter().chain(&supporting) {
+            e.add(p, *iv);
         }
         self.open = Some(e);
         TrackChange::Opened

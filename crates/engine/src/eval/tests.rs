@@ -403,3 +403,18 @@ fn report_serialises_and_infers_station_weeks_without_header() {
         "{json}"
     );
 }
+
+#[test]
+fn a_fault_inside_a_real_pulse_did_not_raise_the_discharge() {
+    let t = file(vec![
+        truth(
+            "d1",
+            TruthKind::Discharge,
+            vec![window("C", 3.0, 8.0, Some(3.0))],
+        ),
+        truth("p1", TruthKind::Spike, vec![window("C", 5.0, 5.0, None)]),
+    ]);
+    let r = eval(&t, &[event("e1", "C", 3.0, 8.0, EventKind::Discharge)]);
+    assert_eq!(r.sensor_faults_as_discharge.count, 0);
+    assert_eq!(r.false_alarms, 0);
+}
