@@ -17,6 +17,8 @@ struct Cli {
 enum Command {
     /// Validate a config directory and print the effective thresholds.
     Config(cmd::config::Args),
+    /// Run the whole pipeline on simulated data with nothing to install, and print its leads.
+    Demo(cmd::demo::Args),
     /// Run the engine over a long CSV of readings and write events (and scores, leads).
     Detect(cmd::detect::Args),
     /// Decode payloads (one per stdin line) and print each reading or rejection as JSON.
@@ -37,6 +39,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Config(a) => cmd::config::run(a),
+        Command::Demo(a) => cmd::demo::run(a),
         Command::Detect(a) => cmd::detect::run(a),
         Command::Decode(a) => cmd::decode::run(a),
         Command::Simulate(a) => cmd::simulate::run(a),

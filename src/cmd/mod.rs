@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod decode;
+pub mod demo;
 pub mod detect;
 pub mod eval;
 pub mod simulate;

@@ -100,8 +100,10 @@ DiurnalCfg {
     enabled: bool,
     /// Days of history before the profile is used.
     min_days: u32,
-    /// Weight of each new day.
-    alpha: f64,
+    /// Days the profile is the median of.
+    days_kept: u32,
+    /// Smallest scale as a fraction of the learnt daily swing (days differ: sun, cloud).
+    swing_floor: f64,
 });
 
 cfg_struct!(
@@ -260,8 +262,11 @@ impl DetectorSettings {
         if !(self.gap.factor >= 1.0 && self.gap.factor.is_finite()) {
             return Err(("gap.factor", "must be at least 1"));
         }
-        if !(self.diurnal.alpha > 0.0 && self.diurnal.alpha <= 1.0) {
-            return Err(("diurnal.alpha", "must be in (0, 1]"));
+        if !(self.diurnal.swing_floor.is_finite() && self.diurnal.swing_floor >= 0.0) {
+            return Err(("diurnal.swing_floor", "must be zero or positive"));
+        }
+        if !(1..=31).contains(&self.diurnal.days_kept) {
+            return Err(("diurnal.days_kept", "must be between 1 and 31 days"));
         }
         Ok(())
     }

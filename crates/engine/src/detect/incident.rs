@@ -3,7 +3,7 @@
 //! about changes — category, stations, segment, severity, or the incident closing — so that a
 //! growing pulse does not flood the queue.
 
-use super::track::{OpenEvent, ParamAgg};
+use super::track::{OpenEvent, ParamAgg, TrackKind};
 use crate::config::{Limit, WaterClass};
 use crate::events::{EventKind, Segment};
 use crate::leads::{
@@ -94,10 +94,13 @@ impl Incident {
         }
         self.window = (self.window.0.min(e.start), self.window.1.max(e.end));
         for (p, agg) in &e.params {
-            self.params.insert(
-                (e.station.clone(), p.clone()),
-                (agg.clone(), facts(&e.station, p)),
-            );
+            let mut f = facts(&e.station, p);
+            if e.track == TrackKind::Monitoring {
+                // A stuck or impossible value says nothing about the water's class.
+                f.limit = None;
+            }
+            self.params
+                .insert((e.station.clone(), p.clone()), (agg.clone(), f));
         }
         for (d, s) in &e.detectors {
             let best = self.detectors.entry(*d).or_insert(0.0);

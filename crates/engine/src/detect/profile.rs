@@ -1,5 +1,6 @@
 //! Hour-of-day profile for parameters with a daily cycle (DO, pH, temperature): each hour's
-//! typical offset from that day's mean, learnt one day at a time with exponential forgetting.
+//! typical offset from that day's mean: the median over the last few days, so that one day
+//! with a pollution sag in it does not bend the profile.
 //! Removing it keeps every afternoon DO peak from looking like an anomaly. The offsets are
 //! measured against the day's own mean, not a rolling baseline, because a baseline short enough
 //! to follow the season also follows the cycle and would hide half of it.
@@ -13,6 +14,8 @@ const MIN_HOURS: usize = 12;
 #[derive(Debug, Clone)]
 pub struct DiurnalProfile {
     offset: [f64; 24],
+    /// Offsets of the last few days (NaN where an hour had no data), oldest overwritten first.
+    history: Vec<[f32; 24]>,
     day_sum: [f64; 24],
     day_count: [u32; 24],
     day: i64,
@@ -24,6 +27,7 @@ impl DiurnalProfile {
     pub fn new() -> Self {
         Self {
             offset: [0.0; 24],
+            history: Vec::new(),
             day_sum: [0.0; 24],
             day_count: [0; 24],
             day: i64::MIN,
@@ -41,22 +45,38 @@ impl DiurnalProfile {
     }
 
     /// The offset to remove at `t`, once `min_days` days have been learnt (else 0).
+    ///
+    /// Each hour's offset is the mean over that hour, i.e. the curve at the half hour; between
+    /// half hours the offset is interpolated, so a steep morning rise of DO leaves no saw-tooth
+    /// of hour-sized steps in the residual.
     pub fn offset(&self, t: Millis, min_days: u32) -> f64 {
-        if self.days_learnt >= min_days.max(1) {
-            self.offset[Self::hour(t)]
-        } else {
-            0.0
+        if self.days_learnt < min_days.max(1) {
+            return 0.0;
         }
+        let pos = t.rem_euclid(DAY) as f64 / HOUR as f64 - 0.5;
+        let i = pos.floor();
+        let frac = pos - i;
+        let a = (i as i64).rem_euclid(24) as usize;
+        (1.0 - frac) * self.offset[a] + frac * self.offset[(a + 1) % 24]
     }
 
-    /// Learns the value `v` seen at `t`; `alpha` weights each day.
-    pub fn learn(&mut self, t: Millis, v: f64, alpha: f64) {
+    /// The learnt daily swing: highest hourly offset minus lowest.
+    pub fn swing(&self) -> f64 {
+        let (lo, hi) = self
+            .offset
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(lo, hi), &o| (lo.min(o), hi.max(o)));
+        (hi - lo).max(0.0)
+    }
+
+    /// Learns the value `v` seen at `t`; the profile is the median of the last `keep` days.
+    pub fn learn(&mut self, t: Millis, v: f64, keep: u32) {
         if !v.is_finite() {
             return;
         }
         let day = t.div_euclid(DAY);
         if day != self.day {
-            self.fold(alpha);
+            self.fold(keep.max(1) as usize);
             self.day = day;
         }
         let h = Self::hour(t);
@@ -64,19 +84,39 @@ impl DiurnalProfile {
         self.day_count[h] += 1;
     }
 
-    fn fold(&mut self, alpha: f64) {
+    fn fold(&mut self, keep: usize) {
         let hours: Vec<usize> = (0..24).filter(|&h| self.day_count[h] > 0).collect();
         // A day seen for less than half its hours says little about the cycle.
         if hours.len() >= MIN_HOURS {
             let mean_of = |h: usize| self.day_sum[h] / self.day_count[h] as f64;
             let day_mean = hours.iter().map(|&h| mean_of(h)).sum::<f64>() / hours.len() as f64;
+            let mut today = [f32::NAN; 24];
             for &h in &hours {
-                let off = mean_of(h) - day_mean;
-                self.offset[h] = if self.days_learnt == 0 {
-                    off
-                } else {
-                    (1.0 - alpha) * self.offset[h] + alpha * off
-                };
+                today[h] = (mean_of(h) - day_mean) as f32;
+            }
+            if self.history.len() < keep {
+                self.history.push(today);
+            } else {
+                let slot = self.days_learnt as usize % keep;
+                self.history[slot] = today;
+            }
+            for h in 0..24 {
+                let mut v: Vec<f32> = self
+                    .history
+                    .iter()
+                    .map(|d| d[h])
+                    .filter(|x| !x.is_nan())
+                    .collect();
+                if !v.is_empty() {
+                    v.sort_by(f32::total_cmp);
+                    let n = v.len();
+                    let m = if n % 2 == 1 {
+                        v[n / 2]
+                    } else {
+                        (v[n / 2 - 1] + v[n / 2]) / 2.0
+                    };
+                    self.offset[h] = f64::from(m);
+                }
             }
             self.days_learnt += 1;
         }
@@ -95,11 +135,11 @@ mod tests {
         for step in 0..(4 * 24) {
             let t = step * HOUR;
             let v = 8.0 + ((step % 24) as f64 / 24.0 * std::f64::consts::TAU).sin();
-            p.learn(t, v, 0.3);
+            p.learn(t, v, 7);
         }
         assert_eq!(p.days_learnt(), 3);
-        assert_eq!(p.offset(6 * HOUR, 4), 0.0, "not enough days yet");
-        assert!((p.offset(6 * HOUR, 2) - 1.0).abs() < 1e-9);
-        assert!((p.offset(18 * HOUR, 2) + 1.0).abs() < 1e-9);
+        assert_eq!(p.offset(6 * HOUR + HOUR / 2, 4), 0.0, "not enough days yet");
+        assert!((p.offset(6 * HOUR + HOUR / 2, 2) - 1.0).abs() < 1e-9);
+        assert!((p.offset(18 * HOUR + HOUR / 2, 2) + 1.0).abs() < 1e-9);
     }
 }

@@ -391,8 +391,14 @@ impl Stream {
                 self.window.median().unwrap_or(x),
                 self.window.mad_cached().unwrap_or(0.0),
             );
+            let swing = self
+                .profile
+                .as_ref()
+                .filter(|_| diel_active)
+                .map_or(0.0, |p| p.swing());
             let floor = (self.cfg.robust_z.relative_floor * m.abs())
-                .max(self.info.map_or(1e-9, |i| i.resolution));
+                .max(self.info.map_or(1e-9, |i| i.resolution))
+                .max(self.cfg.diurnal.swing_floor * swing);
             let scale = (1.4826 * mad).max(floor);
             let z = (x - m) / scale;
             anomalous = self.deviation_checks(
@@ -411,7 +417,7 @@ impl Stream {
             return;
         }
         if let Some(p) = self.profile.as_mut().filter(|_| !anomalous) {
-            p.learn(t, v, self.cfg.diurnal.alpha);
+            p.learn(t, v, self.cfg.diurnal.days_kept);
         }
         self.window.push(x);
         self.last_adjusted = Some(x);
