@@ -11,7 +11,7 @@
 use super::track::{OpenEvent, TrackKind};
 use super::{Engine, Output};
 use crate::events::Segment;
-use crate::model::DetectorId;
+use crate::model::{DetectorId, ParamId};
 use crate::time::{Millis, Rfc3339};
 
 /// What was found at one upstream station.
@@ -32,15 +32,16 @@ enum Upstream {
 const LOCALISED_SCORE: f64 = 0.7;
 
 impl Engine {
-    fn examine(&self, ui: usize, lo: Millis, hi: Millis) -> Upstream {
+    /// What upstream station `ui` was doing between `lo` and `hi`, as seen by a downstream
+    /// event changing `params`. Only a water event that moved one of the same parameters counts
+    /// as the same pulse.
+    fn examine(&self, ui: usize, lo: Millis, hi: Millis, params: &[ParamId]) -> Upstream {
         let st = &self.stations[ui];
+        let same_pulse = |e: &OpenEvent| {
+            e.start <= hi && e.end >= lo && params.iter().any(|p| e.params.contains_key(p))
+        };
         let overlaps = |s: Millis, e: Millis| s <= hi && e >= lo;
-        if st
-            .water
-            .open
-            .as_ref()
-            .is_some_and(|e| overlaps(e.start, e.end))
-        {
+        if st.water.open.as_ref().is_some_and(same_pulse) {
             return Upstream::Pulse {
                 station: ui,
                 history: None,
@@ -49,7 +50,7 @@ impl Engine {
         if let Some(h) = st
             .history
             .iter()
-            .rposition(|p| p.track == TrackKind::Water && overlaps(p.start, p.end))
+            .rposition(|p| p.track == TrackKind::Water && same_pulse(&p.snapshot))
         {
             return Upstream::Pulse {
                 station: ui,
@@ -94,7 +95,12 @@ impl Engine {
         let Some(cfg) = self.stations[si].cfg.clone() else {
             return;
         };
-        let Some(start) = self.stations[si].water.open.as_ref().map(|e| e.start) else {
+        let Some((start, params)) = self.stations[si]
+            .water
+            .open
+            .as_ref()
+            .map(|e| (e.start, e.params.keys().cloned().collect::<Vec<_>>()))
+        else {
             return;
         };
         if !sp.enabled {
@@ -110,7 +116,11 @@ impl Engine {
             };
             let tol = sp.min_tolerance.max((sp.tolerance * tt as f64) as Millis);
             let (lo, hi) = (start - tt - tol, start - tt + tol);
-            match self.by_station.get(u).map(|&ui| self.examine(ui, lo, hi)) {
+            match self
+                .by_station
+                .get(u)
+                .map(|&ui| self.examine(ui, lo, hi, &params))
+            {
                 Some(Upstream::Clean) => clean.push(u.clone()),
                 Some(Upstream::Unknown) | None => unknown = true,
                 Some(other) => found.push(other),
