@@ -4,4 +4,5 @@ pub mod config;
 pub mod decode;
 pub mod detect;
 pub mod eval;
+pub mod leads;
 pub mod simulate;
