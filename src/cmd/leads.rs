@@ -212,7 +212,10 @@ impl Backend {
             (None, None) => "http://127.0.0.1:8080".to_string(),
         };
         Ok(Self::Http {
-            client: reqwest::Client::new(),
+            client: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(30))
+                .build()
+                .context("building the HTTP client")?,
             base,
             token: std::env::var(ENV_API_TOKEN).ok().filter(|t| !t.is_empty()),
         })

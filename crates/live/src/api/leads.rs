@@ -5,7 +5,7 @@ use super::params::{snake_name, STATUSES};
 use super::{now, ApiError, ApiState};
 use crate::ledger::StatusChange;
 use crate::store::{ReadingChunks, ReadingStore, DEFAULT_CHUNK};
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
@@ -30,6 +30,12 @@ pub(super) type Pairs = Result<Query<Vec<(String, String)>>, QueryRejection>;
 pub(super) fn pairs(q: Pairs) -> Result<Vec<(String, String)>, ApiError> {
     q.map(|Query(p)| p)
         .map_err(|e| ApiError::bad_request(format!("query string: {}", e.body_text())))
+}
+
+/// The lead id of the path, or a 400 when it does not decode (not UTF-8).
+fn lead_id(p: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
+    p.map(|Path(id)| id)
+        .map_err(|e| ApiError::bad_request(format!("lead id: {}", e.body_text())))
 }
 
 /// `GET /api/leads`: `{total, leads}`, newest window first.
@@ -92,8 +98,9 @@ impl<'a> From<&'a Reading> for ReadingView<'a> {
 /// failure does not hide the lead: the evidence part carries the error instead.
 pub(super) async fn detail<S: ReadingStore>(
     State(st): State<ApiState<S>>,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    let id = lead_id(id)?;
     let lead = st
         .ledger
         .get(&id)
@@ -149,12 +156,17 @@ pub(super) struct StatusBody {
 /// `{lead, history}`. Needs `Authorization: Bearer <token>`.
 pub(super) async fn set_status<S: ReadingStore>(
     State(st): State<ApiState<S>>,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     body: Result<Json<StatusBody>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
     authorize(st.api_token.as_ref().map(|s| s.expose()), &headers)?;
-    let Json(body) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let id = lead_id(id)?;
+    // 415 without `Content-Type: application/json`; any other body problem is a 400.
+    let Json(body) = body.map_err(|e| match e.status() {
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::new(e.status(), e.body_text()),
+        _ => ApiError::bad_request(e.body_text()),
+    })?;
     let status = match body.status.as_str() {
         "acknowledged" => Status::Acknowledged,
         "confirmed" => Status::Confirmed,

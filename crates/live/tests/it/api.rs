@@ -391,3 +391,64 @@ async fn health_readiness_and_metrics() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn odd_requests_get_a_json_refusal_never_a_server_error() {
+    let s = start(Some(TOKEN)).await;
+    let gets = [
+        "/api/leads?%ff%fe=1",
+        "/api/leads?limit=99999999999999999999",
+        "/api/leads?offset=18446744073709551615",
+        "/api/leads?from=2025-02-30T00:00:00Z",
+        "/api/leads?status=",
+        "/api/leads?=&&&",
+        "/api/leads/%00%ff",
+        "/api/leads/..%2F..%2Fetc",
+        "/api/readings?station=,,,&from=2025-11-30T00:00:00Z&to=2025-11-30T01:00:00Z",
+        "/api/readings?station=DL03&from=NaN&to=inf",
+        "/api/readings?station=DL03&from=9999-12-31T23:59:59Z&to=2025-11-30T01:00:00Z",
+    ];
+    for path in gets {
+        let resp = s
+            .http
+            .get(format!("{}{path}", s.base))
+            .send()
+            .await
+            .expect("GET");
+        let code = resp.status().as_u16();
+        let text = resp.text().await.expect("body");
+        let body: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{path}: {text}"));
+        assert!(code < 500, "{path}: {code} {body}");
+        assert!(code == 200 || body["error"].is_string(), "{path}: {body}");
+    }
+    let url = format!("{}/api/leads/A/status", s.base);
+    for (body, ctype, want) in [
+        ("{", "application/json", 400),
+        ("[]", "application/json", 400),
+        (
+            r#"{"status":"confirmed","analyst":"x","extra":1}"#,
+            "application/json",
+            400,
+        ),
+        (r#"{"status":"confirmed","analyst":"x"}"#, "text/plain", 415),
+    ] {
+        let resp = s
+            .http
+            .post(&url)
+            .bearer_auth(TOKEN)
+            .header("content-type", ctype)
+            .body(body)
+            .send()
+            .await
+            .expect("POST");
+        let code = resp.status().as_u16();
+        let answer: Value = resp.json().await.expect("JSON answer");
+        assert_eq!(code, want, "{body}: {answer}");
+        assert!(answer["error"].is_string(), "{answer}");
+    }
+    let (_, d) = s.get("/api/leads/A").await;
+    assert_eq!(
+        d["lead"]["status"], "new",
+        "no refused body changed anything"
+    );
+}
