@@ -32,8 +32,7 @@ impl Server {
             .send()
             .await
             .expect("GET");
-        let code = resp.status().as_u16();
-        (code, resp.json().await.expect("JSON answer"))
+        answer(path, resp).await
     }
 
     async fn post_status(&self, id: &str, token: Option<&str>, body: Value) -> (u16, Value) {
@@ -44,10 +43,16 @@ impl Server {
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
-        let resp = req.send().await.expect("POST");
-        let code = resp.status().as_u16();
-        (code, resp.json().await.expect("JSON answer"))
+        answer(id, req.send().await.expect("POST")).await
     }
+}
+
+/// The status and the JSON body of an answer; panics naming `what` when the body is not JSON.
+async fn answer(what: &str, resp: reqwest::Response) -> (u16, Value) {
+    let code = resp.status().as_u16();
+    let text = resp.text().await.expect("body");
+    let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{what}: {code} {text}"));
+    (code, body)
 }
 
 /// Six leads (ids A–F) at three stations, readings at DL03/DL04 around T0, the router on a
@@ -409,15 +414,7 @@ async fn odd_requests_get_a_json_refusal_never_a_server_error() {
         "/api/readings?station=DL03&from=9999-12-31T23:59:59Z&to=2025-11-30T01:00:00Z",
     ];
     for path in gets {
-        let resp = s
-            .http
-            .get(format!("{}{path}", s.base))
-            .send()
-            .await
-            .expect("GET");
-        let code = resp.status().as_u16();
-        let text = resp.text().await.expect("body");
-        let body: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{path}: {text}"));
+        let (code, body) = s.get(path).await;
         assert!(code < 500, "{path}: {code} {body}");
         assert!(code == 200 || body["error"].is_string(), "{path}: {body}");
     }
@@ -441,8 +438,7 @@ async fn odd_requests_get_a_json_refusal_never_a_server_error() {
             .send()
             .await
             .expect("POST");
-        let code = resp.status().as_u16();
-        let answer: Value = resp.json().await.expect("JSON answer");
+        let (code, answer) = answer(body, resp).await;
         assert_eq!(code, want, "{body}: {answer}");
         assert!(answer["error"].is_string(), "{answer}");
     }
