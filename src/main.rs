@@ -27,6 +27,8 @@ enum Command {
     Simulate(cmd::simulate::Args),
     /// Score detected events (and leads) against a simulation's ground truth.
     Eval(cmd::eval::Args),
+    /// List, show, decide on and export leads, through the service or the ledger file.
+    Leads(cmd::leads::Args),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +46,7 @@ fn main() -> ExitCode {
         Command::Decode(a) => cmd::decode::run(a),
         Command::Simulate(a) => cmd::simulate::run(a),
         Command::Eval(a) => cmd::eval::run(a),
+        Command::Leads(a) => cmd::leads::run(a),
     };
     match result {
         Ok(code) => code,

@@ -5,4 +5,5 @@ pub mod decode;
 pub mod demo;
 pub mod detect;
 pub mod eval;
+pub mod leads;
 pub mod simulate;

@@ -3,4 +3,5 @@
 mod cli;
 mod decode;
 mod detect;
+mod leads;
 mod simulate;

@@ -1,5 +1,6 @@
 //! riverwatch-live: the parts of the live service that touch the outside world — reading
-//! stores (InfluxDB, SQLite) with a disk spool, the lead ledger, and the service config.
+//! stores (InfluxDB, SQLite) with a disk spool, the lead ledger, the HTTP API and the service
+//! config.
 //!
 //! Stores and the ledger are async-friendly (blocking work runs in `spawn_blocking`) so the
 //! pipeline stages and the HTTP API can call them from tasks. Detection itself stays in
@@ -7,6 +8,7 @@
 //! two drivers").
 #![deny(missing_docs)]
 
+pub mod api;
 pub mod backoff;
 mod blocking;
 pub mod config;

@@ -9,7 +9,9 @@ use riverwatch_engine::time::{HOUR, MINUTE};
 use riverwatch_engine::DetectorId;
 use riverwatch_live::ledger::{LeadFilter, Ledger, LedgerError, SCHEMA_VERSION as LEDGER_VERSION};
 
-fn lead(id: &str, revision: u32, category: Category, station: &str, start: i64) -> Lead {
+/// A lead built by hand: window `start`..`start + revision h`, NH3-N evidence at `station`
+/// from an hour before to two hours after `start`.
+pub fn lead(id: &str, revision: u32, category: Category, station: &str, start: i64) -> Lead {
     Lead {
         schema_version: SCHEMA_VERSION,
         id: id.to_string(),

@@ -1,6 +1,7 @@
 //! Integration tests of riverwatch-live against real servers started by riverwatch-testkit
 //! (InfluxDB 1.6.7 from Debian) and real files (SQLite, spool). One test binary.
 
+mod api;
 mod influx;
 mod ledger;
 mod spool;

@@ -1,0 +1,264 @@
+//! `/api/leads`: the list with filters and pagination, one lead with its evidence readings and
+//! status history, and the analysts' status changes behind a bearer token.
+
+use super::params::{snake_name, STATUSES};
+use super::{now, ApiError, ApiState};
+use crate::ledger::StatusChange;
+use crate::store::{ReadingChunks, ReadingStore, DEFAULT_CHUNK};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::Json;
+use riverwatch_engine::leads::{Lead, Status};
+use riverwatch_engine::time::rfc3339_serde;
+use riverwatch_engine::time::Millis;
+use riverwatch_engine::Reading;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+/// Most evidence readings one lead detail carries; beyond it the answer says `truncated`.
+pub(super) const MAX_EVIDENCE: usize = 50_000;
+/// Longest analyst name, in characters.
+const MAX_ANALYST: usize = 200;
+/// Longest note, in characters.
+const MAX_NOTE: usize = 10_000;
+
+/// Query pairs, or a 400 when the query string does not decode.
+pub(super) type Pairs = Result<Query<Vec<(String, String)>>, QueryRejection>;
+
+/// The pairs of a decoded query string.
+pub(super) fn pairs(q: Pairs) -> Result<Vec<(String, String)>, ApiError> {
+    q.map(|Query(p)| p)
+        .map_err(|e| ApiError::bad_request(format!("query string: {}", e.body_text())))
+}
+
+/// The lead id of the path, or a 400 when it does not decode (not UTF-8).
+fn lead_id(p: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
+    p.map(|Path(id)| id)
+        .map_err(|e| ApiError::bad_request(format!("lead id: {}", e.body_text())))
+}
+
+/// `GET /api/leads`: `{total, leads}`, newest window first.
+pub(super) async fn list<S: ReadingStore>(
+    State(st): State<ApiState<S>>,
+    q: Pairs,
+) -> Result<Json<Value>, ApiError> {
+    let filter = super::params::lead_filter(&pairs(q)?)?;
+    let (leads, total) = st.ledger.list(filter).await?;
+    Ok(Json(json!({ "total": total, "leads": leads })))
+}
+
+/// One status change as the API shows it.
+#[derive(Serialize)]
+struct HistoryEntry {
+    #[serde(with = "rfc3339_serde")]
+    time: Millis,
+    analyst: String,
+    from: Status,
+    to: Status,
+    note: String,
+}
+
+fn history_view(h: Vec<StatusChange>) -> Vec<HistoryEntry> {
+    h.into_iter()
+        .map(|c| HistoryEntry {
+            time: c.time,
+            analyst: c.analyst,
+            from: c.from,
+            to: c.to,
+            note: c.note,
+        })
+        .collect()
+}
+
+/// A reading as the API shows it: time as RFC 3339.
+#[derive(Serialize)]
+pub(super) struct ReadingView<'a> {
+    #[serde(with = "rfc3339_serde")]
+    time: Millis,
+    station: &'a str,
+    parameter: &'a str,
+    value: f64,
+    flag: char,
+}
+
+impl<'a> From<&'a Reading> for ReadingView<'a> {
+    fn from(r: &'a Reading) -> Self {
+        Self {
+            time: r.time,
+            station: r.station.as_str(),
+            parameter: r.parameter.as_str(),
+            value: r.value,
+            flag: r.flag.letter(),
+        }
+    }
+}
+
+/// `GET /api/leads/{id}`: `{lead, history, evidence: {readings, truncated} | {error}}`. A store
+/// failure does not hide the lead: the evidence part carries the error instead.
+pub(super) async fn detail<S: ReadingStore>(
+    State(st): State<ApiState<S>>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let id = lead_id(id)?;
+    let lead = st
+        .ledger
+        .get(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("lead {id} not found")))?;
+    let history = history_view(st.ledger.history(&id).await?);
+    let evidence = match evidence(&*st.store, &lead).await {
+        Ok((readings, truncated)) => json!({
+            "readings": readings.iter().map(ReadingView::from).collect::<Vec<_>>(),
+            "truncated": truncated,
+        }),
+        Err(e) => json!({ "error": e.message }),
+    };
+    Ok(Json(
+        json!({ "lead": lead, "history": history, "evidence": evidence }),
+    ))
+}
+
+/// The readings `lead.evidence` describes, at most [`MAX_EVIDENCE`]; true when there were more.
+async fn evidence<S: ReadingStore>(
+    store: &S,
+    lead: &Lead,
+) -> Result<(Vec<Reading>, bool), ApiError> {
+    let q = &lead.evidence;
+    let mut chunks = store
+        .query_chunks(&q.stations, q.from, q.to, DEFAULT_CHUNK)
+        .await?;
+    let mut out = Vec::new();
+    while let Some(chunk) = chunks.next_chunk().await? {
+        for r in chunk {
+            if q.parameters.is_empty() || q.parameters.contains(&r.parameter) {
+                if out.len() == MAX_EVIDENCE {
+                    return Ok((out, true));
+                }
+                out.push(r);
+            }
+        }
+    }
+    Ok((out, false))
+}
+
+/// Body of `POST /api/leads/{id}/status`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct StatusBody {
+    status: String,
+    analyst: String,
+    #[serde(default)]
+    note: String,
+}
+
+/// `POST /api/leads/{id}/status`: sets the status, keeps the change in the history, answers
+/// `{lead, history}`. Needs `Authorization: Bearer <token>`.
+pub(super) async fn set_status<S: ReadingStore>(
+    State(st): State<ApiState<S>>,
+    id: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: Result<Json<StatusBody>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    authorize(st.api_token.as_ref().map(|s| s.expose()), &headers)?;
+    let id = lead_id(id)?;
+    // 415 without `Content-Type: application/json`; any other body problem is a 400.
+    let Json(body) = body.map_err(|e| match e.status() {
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::new(e.status(), e.body_text()),
+        _ => ApiError::bad_request(e.body_text()),
+    })?;
+    let status = match body.status.as_str() {
+        "acknowledged" => Status::Acknowledged,
+        "confirmed" => Status::Confirmed,
+        "dismissed" => Status::Dismissed,
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "field `status`: `{other}` is not one of {}",
+                STATUSES[1..].join(", ")
+            )))
+        }
+    };
+    let analyst = body.analyst.trim();
+    if analyst.is_empty() || analyst.chars().count() > MAX_ANALYST {
+        return Err(ApiError::bad_request(format!(
+            "field `analyst`: must be 1 to {MAX_ANALYST} characters"
+        )));
+    }
+    if body.note.chars().count() > MAX_NOTE {
+        return Err(ApiError::bad_request(format!(
+            "field `note`: longer than {MAX_NOTE} characters"
+        )));
+    }
+    let lead = st
+        .ledger
+        .set_status(&id, status, analyst, &body.note, now())
+        .await?;
+    tracing::info!(lead = %id, status = %snake_name(&status), analyst, "lead status set");
+    let history = history_view(st.ledger.history(&id).await?);
+    Ok(Json(json!({ "lead": lead, "history": history })))
+}
+
+/// Checks the bearer token: 403 when the service has none (changes are off), 401 when the
+/// request's is missing or different.
+fn authorize(token: Option<&str>, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(token) = token else {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!(
+                "status changes are disabled: start the service with {} set",
+                crate::config::ENV_API_TOKEN
+            ),
+        ));
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    match given {
+        Some(g) if same(g.as_bytes(), token.as_bytes()) => Ok(()),
+        Some(_) => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "wrong bearer token",
+        )),
+        None => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "status changes need `Authorization: Bearer <token>`",
+        )),
+    }
+}
+
+/// Compares without stopping at the first difference, so timing does not reveal a prefix.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn with(auth: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::AUTHORIZATION, HeaderValue::from_str(auth).unwrap());
+        h
+    }
+
+    #[test]
+    fn bearer_token_checks() {
+        assert!(authorize(Some("s3cret"), &with("Bearer s3cret")).is_ok());
+        for bad in ["Bearer s3cre", "Bearer s3cretx", "Basic s3cret", "s3cret"] {
+            let e = authorize(Some("s3cret"), &with(bad)).unwrap_err();
+            assert_eq!(e.status, StatusCode::UNAUTHORIZED, "{bad}");
+        }
+        assert_eq!(
+            authorize(Some("s3cret"), &HeaderMap::new())
+                .unwrap_err()
+                .status,
+            StatusCode::UNAUTHORIZED
+        );
+        let e = authorize(None, &with("Bearer anything")).unwrap_err();
+        assert_eq!(e.status, StatusCode::FORBIDDEN);
+        assert!(e.message.contains("RIVERWATCH_API_TOKEN"), "{}", e.message);
+    }
+}

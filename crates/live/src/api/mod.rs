@@ -1,0 +1,125 @@
+//! The HTTP API of the live service: leads (list, detail with evidence readings, analyst status
+//! changes), stations, bounded reading windows, the lead JSON schema, and the operational
+//! endpoints (`/healthz`, `/readyz`, `/metrics`).
+//!
+//! The API owns no state of its own. It reads the [`Ledger`] and a [`ReadingStore`], and asks two
+//! closures for what the pipeline knows (its Prometheus text and its [`Health`]), so the pipeline
+//! can change how it counts without this module knowing. The store is a type parameter because
+//! [`ReadingStore`] is not object safe; the service passes its [`AnyStore`].
+//!
+//! Every answer is JSON; every error is `{"error": "..."}` with a status code that says whose
+//! fault it is (400 names the bad parameter, 401/403 for status changes, 404 unknown lead or
+//! route, 500/503 for ledger and store failures). Input never panics a handler.
+
+mod error;
+mod leads;
+mod ops;
+mod params;
+mod stations;
+
+pub use error::ApiError;
+pub use params::{lead_filter, lead_query};
+
+use crate::config::Secret;
+use crate::ledger::Ledger;
+use crate::store::{AnyStore, ReadingStore};
+use axum::routing::{get, post};
+use axum::Router;
+use riverwatch_engine::config::Config;
+use riverwatch_engine::time::Millis;
+use riverwatch_engine::StationId;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// What the pipeline reports about itself, for `/readyz` and `/api/stations`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Health {
+    /// The pipeline is up and taking readings (the pipeline decides what that takes).
+    pub ready: bool,
+    /// The MQTT connection is up.
+    pub broker_connected: bool,
+    /// The last store write or query succeeded.
+    pub store_reachable: bool,
+    /// Batches waiting in the disk spool.
+    pub spool_depth: u64,
+    /// Event time of the newest reading received, per station.
+    pub last_reading: BTreeMap<StationId, Millis>,
+}
+
+impl Health {
+    /// Why the service is not ready, in words; empty when it is.
+    pub fn reasons(&self) -> Vec<String> {
+        if self.ready {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        if !self.broker_connected {
+            out.push("mqtt broker not connected".to_string());
+        }
+        if !self.store_reachable {
+            out.push("reading store unreachable".to_string());
+        }
+        if out.is_empty() {
+            out.push("pipeline not started yet".to_string());
+        }
+        out
+    }
+}
+
+/// Produces the Prometheus text exposition of the service's metrics.
+pub type MetricsFn = Arc<dyn Fn() -> String + Send + Sync>;
+/// Produces the pipeline's current [`Health`].
+pub type HealthFn = Arc<dyn Fn() -> Health + Send + Sync>;
+
+/// Everything the handlers read. Clones share it.
+pub struct ApiState<S = AnyStore> {
+    /// The lead ledger.
+    pub ledger: Ledger,
+    /// Where evidence and reading windows come from.
+    pub store: Arc<S>,
+    /// Stations, thresholds and standard limits (for `/api/stations`).
+    pub config: Arc<Config>,
+    /// Bearer token for status changes; `None` refuses every change.
+    pub api_token: Option<Secret>,
+    /// Prometheus text for `/metrics`.
+    pub metrics: MetricsFn,
+    /// Pipeline health for `/readyz` and `/api/stations`.
+    pub health: HealthFn,
+}
+
+impl<S> Clone for ApiState<S> {
+    fn clone(&self) -> Self {
+        Self {
+            ledger: self.ledger.clone(),
+            store: Arc::clone(&self.store),
+            config: Arc::clone(&self.config),
+            api_token: self.api_token.clone(),
+            metrics: Arc::clone(&self.metrics),
+            health: Arc::clone(&self.health),
+        }
+    }
+}
+
+/// The API's routes over `state`; serve it with `axum::serve`.
+pub fn router<S: ReadingStore + 'static>(state: ApiState<S>) -> Router {
+    Router::new()
+        .route("/api/leads", get(leads::list::<S>))
+        .route("/api/leads/{id}", get(leads::detail::<S>))
+        .route("/api/leads/{id}/status", post(leads::set_status::<S>))
+        .route("/api/stations", get(stations::list::<S>))
+        .route("/api/readings", get(stations::readings::<S>))
+        .route("/api/schema/lead", get(ops::lead_schema))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz::<S>))
+        .route("/metrics", get(ops::metrics::<S>))
+        .fallback(ops::no_route)
+        .method_not_allowed_fallback(ops::wrong_method)
+        .with_state(state)
+}
+
+/// The wall clock in [`Millis`] (the API stamps analyst actions; the engine never reads it).
+fn now() -> Millis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis().min(i64::MAX as u128) as Millis)
+}

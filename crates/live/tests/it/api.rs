@@ -1,0 +1,450 @@
+//! The HTTP API served on a free loopback port over a real ledger and a real SQLite store.
+
+use crate::ledger::lead;
+use crate::{readings, T0};
+use riverwatch_engine::config::Config;
+use riverwatch_engine::leads::Category;
+use riverwatch_engine::time::{parse_rfc3339, Rfc3339, DAY, HOUR, MINUTE};
+use riverwatch_engine::Reading;
+use riverwatch_live::api::{router, ApiState, Health};
+use riverwatch_live::store::{ReadingStore, SqliteStore};
+use riverwatch_live::{Ledger, Secret};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+const TOKEN: &str = "tok-9f2c";
+
+struct Server {
+    base: String,
+    http: reqwest::Client,
+    ready: Arc<AtomicBool>,
+    written: Vec<Reading>,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    async fn get(&self, path: &str) -> (u16, Value) {
+        let resp = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("GET");
+        answer(path, resp).await
+    }
+
+    async fn post_status(&self, id: &str, token: Option<&str>, body: Value) -> (u16, Value) {
+        let mut req = self
+            .http
+            .post(format!("{}/api/leads/{id}/status", self.base))
+            .json(&body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        answer(id, req.send().await.expect("POST")).await
+    }
+}
+
+/// The status and the JSON body of an answer; panics naming `what` when the body is not JSON.
+async fn answer(what: &str, resp: reqwest::Response) -> (u16, Value) {
+    let code = resp.status().as_u16();
+    let text = resp.text().await.expect("body");
+    let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{what}: {code} {text}"));
+    (code, body)
+}
+
+/// Six leads (ids A–F) at three stations, readings at DL03/DL04 around T0, the router on a
+/// free port. `token` is the API token the service was started with.
+async fn start(token: Option<&str>) -> Server {
+    let dir = tempfile::tempdir().expect("tmp");
+    let ledger = Ledger::open(&dir.path().join("ledger.sqlite")).expect("ledger");
+    let store = SqliteStore::open(&dir.path().join("readings.sqlite")).expect("store");
+    let leads = [
+        ("A", Category::SuspectedDischarge, "DL03", T0),
+        ("B", Category::StandardExceedance, "DL03", T0 + HOUR),
+        ("C", Category::MonitoringAnomaly, "DL05", T0 + 2 * HOUR),
+        ("D", Category::StandardExceedance, "DL04", T0 + 3 * HOUR),
+        ("E", Category::StandardExceedance, "DL03", T0 + DAY),
+        ("F", Category::SuspectedDischarge, "DL04", T0 + 2 * DAY),
+    ];
+    for (id, cat, station, start) in leads {
+        ledger
+            .record_revision(&lead(id, 1, cat, station, start), T0)
+            .await
+            .expect("record");
+    }
+    let written = readings(
+        &["DL03", "DL04"],
+        &["nh3n", "do"],
+        T0 - 3 * HOUR,
+        10 * MINUTE,
+        40,
+    );
+    store.write(&written).await.expect("write");
+
+    let ready = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&ready);
+    let state = ApiState {
+        ledger,
+        store: Arc::new(store),
+        config: Arc::new(Config::embedded()),
+        api_token: token.map(Secret::new),
+        metrics: Arc::new(|| {
+            "# TYPE riverwatch_readings_received_total counter\nriverwatch_readings_received_total 42\n".to_string()
+        }),
+        health: Arc::new(move || {
+            let ready = flag.load(Ordering::SeqCst);
+            Health {
+                ready,
+                broker_connected: ready,
+                store_reachable: true,
+                spool_depth: 0,
+                last_reading: BTreeMap::from([("DL03".into(), T0 + 5 * MINUTE)]),
+            }
+        }),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, router(state)).await });
+    Server {
+        base,
+        http: reqwest::Client::new(),
+        ready,
+        written,
+        _dir: dir,
+    }
+}
+
+fn ids(page: &Value) -> Vec<&str> {
+    page["leads"]
+        .as_array()
+        .expect("leads array")
+        .iter()
+        .map(|l| l["id"].as_str().expect("id"))
+        .collect()
+}
+
+fn t(ms: i64) -> String {
+    Rfc3339(ms).to_string()
+}
+
+#[tokio::test]
+async fn filters_and_pagination_count_the_matching_leads() {
+    let s = start(None).await;
+    let (code, all) = s.get("/api/leads").await;
+    assert_eq!(code, 200);
+    assert_eq!(all["total"], 6);
+    assert_eq!(ids(&all), ["F", "E", "D", "C", "B", "A"], "newest first");
+
+    let cases = [
+        (
+            "category=standard_exceedance".to_string(),
+            vec!["E", "D", "B"],
+        ),
+        ("station=DL03".to_string(), vec!["E", "B", "A"]),
+        (format!("from={}", t(T0 + DAY)), vec!["F", "E"]),
+        (format!("to={}", t(T0 + 2 * HOUR)), vec!["B", "A"]),
+        (
+            format!("station=DL04&from={}&to={}", t(T0), t(T0 + DAY)),
+            vec!["D"],
+        ),
+        (
+            "status=new&category=monitoring_anomaly".to_string(),
+            vec!["C"],
+        ),
+    ];
+    for (q, want) in cases {
+        let (code, page) = s.get(&format!("/api/leads?{q}")).await;
+        assert_eq!(code, 200, "{q}: {page}");
+        assert_eq!(page["total"], want.len(), "{q}");
+        assert_eq!(ids(&page), want, "{q}");
+    }
+
+    let (_, page) = s.get("/api/leads?limit=2&offset=1").await;
+    assert_eq!(
+        (page["total"].as_u64(), ids(&page)),
+        (Some(6), vec!["E", "D"])
+    );
+    let (_, page) = s.get("/api/leads?limit=2&offset=5").await;
+    assert_eq!(ids(&page), ["A"]);
+    let (_, page) = s.get("/api/leads?limit=0").await;
+    assert_eq!((page["total"].as_u64(), ids(&page).len()), (Some(6), 0));
+}
+
+#[tokio::test]
+async fn lead_detail_carries_its_evidence_readings_from_the_store() {
+    let s = start(None).await;
+    let (code, d) = s.get("/api/leads/A").await;
+    assert_eq!(code, 200, "{d}");
+    assert_eq!(d["lead"]["id"], "A");
+    assert_eq!(d["history"], json!([]));
+    assert_eq!(d["evidence"]["truncated"], false);
+    // Lead A's evidence: DL03 NH3-N from an hour before T0 to two hours after.
+    let want: Vec<&Reading> = s
+        .written
+        .iter()
+        .filter(|r| {
+            r.station.as_str() == "DL03"
+                && r.parameter.as_str() == "nh3n"
+                && (T0 - HOUR..T0 + 2 * HOUR).contains(&r.time)
+        })
+        .collect();
+    assert_eq!(want.len(), 18);
+    let got = d["evidence"]["readings"].as_array().expect("readings");
+    assert_eq!(got.len(), want.len());
+    for (g, w) in got.iter().zip(&want) {
+        assert_eq!(g["station"], "DL03");
+        assert_eq!(g["parameter"], "nh3n");
+        assert_eq!(
+            parse_rfc3339(g["time"].as_str().expect("time")),
+            Some(w.time)
+        );
+        assert_eq!(
+            g["value"].as_f64(),
+            Some(w.value),
+            "values round-trip exactly"
+        );
+        assert_eq!(g["flag"], w.flag.letter().to_string());
+    }
+}
+
+#[tokio::test]
+async fn status_changes_need_the_bearer_token_and_keep_history() {
+    let s = start(Some(TOKEN)).await;
+    let ack = json!({"status": "acknowledged", "analyst": "wang", "note": "looking"});
+    let (code, e) = s.post_status("B", None, ack.clone()).await;
+    assert_eq!(code, 401, "{e}");
+    assert!(e["error"].as_str().expect("error").contains("Bearer"));
+    let (code, _) = s.post_status("B", Some("tok-9f2"), ack.clone()).await;
+    assert_eq!(code, 401);
+    let (_, d) = s.get("/api/leads/B").await;
+    assert_eq!(d["lead"]["status"], "new", "refused changes change nothing");
+
+    let (code, r) = s.post_status("B", Some(TOKEN), ack).await;
+    assert_eq!(code, 200, "{r}");
+    assert_eq!(r["lead"]["status"], "acknowledged");
+    assert_eq!(r["history"].as_array().map(Vec::len), Some(1));
+    let confirm = json!({"status": "confirmed", "analyst": "li", "note": "sample taken"});
+    let (code, _) = s.post_status("B", Some(TOKEN), confirm).await;
+    assert_eq!(code, 200);
+
+    let (_, d) = s.get("/api/leads/B").await;
+    assert_eq!(d["lead"]["status"], "confirmed");
+    let h = d["history"].as_array().expect("history");
+    assert_eq!(h.len(), 2);
+    assert_eq!(
+        (&h[0]["from"], &h[0]["to"], &h[0]["analyst"]),
+        (&json!("new"), &json!("acknowledged"), &json!("wang"))
+    );
+    assert_eq!(
+        (&h[1]["from"], &h[1]["to"], &h[1]["note"]),
+        (
+            &json!("acknowledged"),
+            &json!("confirmed"),
+            &json!("sample taken")
+        )
+    );
+    let (_, page) = s.get("/api/leads?status=confirmed").await;
+    assert_eq!(ids(&page), ["B"]);
+
+    // Refusals of the body name the field; an unknown lead is 404.
+    for (body, field) in [
+        (json!({"status": "new", "analyst": "x"}), "status"),
+        (json!({"status": "dismissed", "analyst": " "}), "analyst"),
+    ] {
+        let (code, e) = s.post_status("B", Some(TOKEN), body).await;
+        assert_eq!(code, 400);
+        assert!(e["error"].as_str().expect("error").contains(field), "{e}");
+    }
+    let (code, _) = s
+        .post_status("B", Some(TOKEN), json!({"status": "dismissed"}))
+        .await;
+    assert_eq!(code, 400, "missing analyst");
+    let body = json!({"status": "dismissed", "analyst": "x"});
+    let (code, e) = s.post_status("nope", Some(TOKEN), body).await;
+    assert_eq!(code, 404, "{e}");
+}
+
+#[tokio::test]
+async fn without_a_configured_token_status_changes_are_forbidden() {
+    let s = start(None).await;
+    let body = json!({"status": "dismissed", "analyst": "wang"});
+    let (code, e) = s.post_status("A", Some("anything"), body).await;
+    assert_eq!(code, 403);
+    assert!(
+        e["error"]
+            .as_str()
+            .expect("error")
+            .contains("RIVERWATCH_API_TOKEN"),
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn bad_requests_are_400_naming_the_parameter_and_unknown_things_404() {
+    let s = start(None).await;
+    let from = t(T0);
+    let cases = [
+        ("/api/leads?status=open".to_string(), "status"),
+        ("/api/leads?limit=ten".to_string(), "limit"),
+        ("/api/leads?from=2025-13-01T00:00:00Z".to_string(), "from"),
+        ("/api/leads?sation=DL03".to_string(), "sation"),
+        (
+            format!("/api/readings?from={from}&to={}", t(T0 + HOUR)),
+            "station",
+        ),
+        (format!("/api/readings?station=DL03&from={from}"), "to"),
+        (
+            format!(
+                "/api/readings?station=DL03&from={from}&to={}",
+                t(T0 + 32 * DAY)
+            ),
+            "to",
+        ),
+        (
+            format!("/api/readings?station=DL03&from={}&to={from}", t(T0 + HOUR)),
+            "to",
+        ),
+    ];
+    for (path, name) in cases {
+        let (code, e) = s.get(&path).await;
+        assert_eq!(code, 400, "{path}: {e}");
+        let msg = e["error"].as_str().expect("error");
+        assert!(msg.contains(&format!("`{name}`")), "{path}: {msg}");
+    }
+    let (code, e) = s.get("/api/leads/no-such-lead").await;
+    assert_eq!(code, 404);
+    assert!(e["error"].as_str().expect("error").contains("no-such-lead"));
+    let (code, _) = s.get("/api/nothing").await;
+    assert_eq!(code, 404);
+}
+
+#[tokio::test]
+async fn readings_window_stations_schema() {
+    let s = start(None).await;
+    let (from, to) = (T0, T0 + HOUR);
+    let (code, r) = s
+        .get(&format!(
+            "/api/readings?station=DL03,DL04&from={}&to={}&parameter=do",
+            t(from),
+            t(to)
+        ))
+        .await;
+    assert_eq!(code, 200, "{r}");
+    let want = s
+        .written
+        .iter()
+        .filter(|r| r.parameter.as_str() == "do" && (from..to).contains(&r.time))
+        .count();
+    assert_eq!(want, 12);
+    assert_eq!(r["count"], want);
+    assert_eq!(r["readings"].as_array().map(Vec::len), Some(want));
+
+    let (code, st) = s.get("/api/stations").await;
+    assert_eq!(code, 200);
+    let list = st["stations"].as_array().expect("stations");
+    assert_eq!(list.len(), Config::embedded().stations.list.len());
+    let dl03 = list.iter().find(|x| x["id"] == "DL03").expect("DL03");
+    assert_eq!(dl03["open_leads"], 3);
+    assert_eq!(dl03["last_reading"], t(T0 + 5 * MINUTE));
+    assert!(dl03["river"].is_string() && dl03["river_km"].is_number());
+    assert!(dl03["upstream"].is_array() && dl03["target_class"].is_string());
+    let dl01 = list.iter().find(|x| x["id"] == "DL01").expect("DL01");
+    assert_eq!(
+        (&dl01["open_leads"], &dl01["last_reading"]),
+        (&json!(0), &Value::Null)
+    );
+
+    let (code, schema) = s.get("/api/schema/lead").await;
+    assert_eq!(code, 200);
+    let file: Value = serde_json::from_str(include_str!("../../../../docs/lead.schema.json"))
+        .expect("schema file");
+    assert_eq!(schema, file);
+}
+
+#[tokio::test]
+async fn health_readiness_and_metrics() {
+    let s = start(None).await;
+    let (code, _) = s.get("/healthz").await;
+    assert_eq!(code, 200);
+    let (code, r) = s.get("/readyz").await;
+    assert_eq!(code, 503, "{r}");
+    assert_eq!(r["reasons"], json!(["mqtt broker not connected"]));
+    s.ready.store(true, Ordering::SeqCst);
+    let (code, r) = s.get("/readyz").await;
+    assert_eq!(code, 200, "{r}");
+    assert_eq!(r["last_reading"]["DL03"], t(T0 + 5 * MINUTE));
+
+    let resp = s
+        .http
+        .get(format!("{}/metrics", s.base))
+        .send()
+        .await
+        .expect("metrics");
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(
+        resp.headers()["content-type"].to_str().ok(),
+        Some("text/plain; version=0.0.4")
+    );
+    let text = resp.text().await.expect("text");
+    assert!(
+        text.contains("riverwatch_readings_received_total 42"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn odd_requests_get_a_json_refusal_never_a_server_error() {
+    let s = start(Some(TOKEN)).await;
+    let gets = [
+        "/api/leads?%ff%fe=1",
+        "/api/leads?limit=99999999999999999999",
+        "/api/leads?offset=18446744073709551615",
+        "/api/leads?from=2025-02-30T00:00:00Z",
+        "/api/leads?status=",
+        "/api/leads?=&&&",
+        "/api/leads/%00%ff",
+        "/api/leads/..%2F..%2Fetc",
+        "/api/readings?station=,,,&from=2025-11-30T00:00:00Z&to=2025-11-30T01:00:00Z",
+        "/api/readings?station=DL03&from=NaN&to=inf",
+        "/api/readings?station=DL03&from=9999-12-31T23:59:59Z&to=2025-11-30T01:00:00Z",
+    ];
+    for path in gets {
+        let (code, body) = s.get(path).await;
+        assert!(code < 500, "{path}: {code} {body}");
+        assert!(code == 200 || body["error"].is_string(), "{path}: {body}");
+    }
+    let url = format!("{}/api/leads/A/status", s.base);
+    for (body, ctype, want) in [
+        ("{", "application/json", 400),
+        ("[]", "application/json", 400),
+        (
+            r#"{"status":"confirmed","analyst":"x","extra":1}"#,
+            "application/json",
+            400,
+        ),
+        (r#"{"status":"confirmed","analyst":"x"}"#, "text/plain", 415),
+    ] {
+        let resp = s
+            .http
+            .post(&url)
+            .bearer_auth(TOKEN)
+            .header("content-type", ctype)
+            .body(body)
+            .send()
+            .await
+            .expect("POST");
+        let (code, answer) = answer(body, resp).await;
+        assert_eq!(code, want, "{body}: {answer}");
+        assert!(answer["error"].is_string(), "{answer}");
+    }
+    let (_, d) = s.get("/api/leads/A").await;
+    assert_eq!(
+        d["lead"]["status"], "new",
+        "no refused body changed anything"
+    );
+}
