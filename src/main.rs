@@ -25,12 +25,17 @@ enum Command {
     Simulate(cmd::simulate::Args),
     /// Score detected events (and leads) against a simulation's ground truth.
     Eval(cmd::eval::Args),
+    /// Run the live service: MQTT ingest, store, engine, lead ledger and publication.
+    Run(cmd::run::Args),
+    /// Run the whole service in one process with an embedded broker and simulated stations.
+    Demo(cmd::demo::Args),
 }
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,rumqttd=warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -41,6 +46,8 @@ fn main() -> ExitCode {
         Command::Decode(a) => cmd::decode::run(a),
         Command::Simulate(a) => cmd::simulate::run(a),
         Command::Eval(a) => cmd::eval::run(a),
+        Command::Run(a) => cmd::run::run(a),
+        Command::Demo(a) => cmd::demo::run(a),
     };
     match result {
         Ok(code) => code,

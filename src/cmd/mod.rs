@@ -2,6 +2,8 @@
 
 pub mod config;
 pub mod decode;
+pub mod demo;
 pub mod detect;
 pub mod eval;
+pub mod run;
 pub mod simulate;
