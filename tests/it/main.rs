@@ -2,5 +2,6 @@
 
 mod cli;
 mod decode;
+mod demo;
 mod detect;
 mod simulate;
