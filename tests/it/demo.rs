@@ -66,9 +66,13 @@ fn demo_prints_a_lead_and_exits_cleanly_on_sigint() {
     );
     let lead = lead.expect("a lead line within 60 s");
     assert!(
-        ["suspected_discharge", "standard_exceedance", "monitoring_anomaly"]
-            .iter()
-            .any(|c| lead.contains(c)),
+        [
+            "suspected_discharge",
+            "standard_exceedance",
+            "monitoring_anomaly"
+        ]
+        .iter()
+        .any(|c| lead.contains(c)),
         "{lead}"
     );
     let status = status.expect("demo exits within 20 s of SIGINT");

@@ -3,6 +3,7 @@
 
 mod influx;
 mod ledger;
+mod service;
 mod spool;
 mod sqlite;
 
