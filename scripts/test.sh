@@ -22,4 +22,4 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/riverwatch-target}"
-cargo test --workspace --release "$@"
+cargo test --workspace "$@"

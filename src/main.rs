@@ -17,8 +17,6 @@ struct Cli {
 enum Command {
     /// Validate a config directory and print the effective thresholds.
     Config(cmd::config::Args),
-    /// Run the whole pipeline on simulated data with nothing to install, and print its leads.
-    Demo(cmd::demo::Args),
     /// Run the engine over a long CSV of readings and write events (and scores, leads).
     Detect(cmd::detect::Args),
     /// Decode payloads (one per stdin line) and print each reading or rejection as JSON.
@@ -29,24 +27,30 @@ enum Command {
     Eval(cmd::eval::Args),
     /// List, show, decide on and export leads, through the service or the ledger file.
     Leads(cmd::leads::Args),
+    /// Run the live service: MQTT ingest, store, engine, lead ledger and publication.
+    Run(cmd::run::Args),
+    /// Run the whole service in one process with an embedded broker and simulated stations.
+    Demo(cmd::demo::Args),
 }
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,rumqttd=warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Config(a) => cmd::config::run(a),
-        Command::Demo(a) => cmd::demo::run(a),
         Command::Detect(a) => cmd::detect::run(a),
         Command::Decode(a) => cmd::decode::run(a),
         Command::Simulate(a) => cmd::simulate::run(a),
         Command::Eval(a) => cmd::eval::run(a),
         Command::Leads(a) => cmd::leads::run(a),
+        Command::Run(a) => cmd::run::run(a),
+        Command::Demo(a) => cmd::demo::run(a),
     };
     match result {
         Ok(code) => code,

@@ -6,4 +6,5 @@ pub mod demo;
 pub mod detect;
 pub mod eval;
 pub mod leads;
+pub mod run;
 pub mod simulate;

@@ -2,6 +2,7 @@
 
 mod cli;
 mod decode;
+mod demo;
 mod detect;
 mod leads;
 mod simulate;

@@ -63,6 +63,8 @@ struct RawFile {
     ledger_path: PathBuf,
     #[serde(with = "duration_serde")]
     shutdown_grace: Millis,
+    #[serde(with = "duration_serde")]
+    replay_window: Millis,
     mqtt: RawMqtt,
     store: RawStore,
     http: RawHttp,
@@ -137,6 +139,9 @@ pub struct ServiceConfig {
     pub ledger_path: PathBuf,
     /// Time stages get to drain after a shutdown signal.
     pub shutdown_grace: Duration,
+    /// How much recent history (ending now) the engine replays from the store at start-up to
+    /// rebuild its per-stream state; zero: none.
+    pub replay_window: Duration,
     /// Broker connection and topics.
     pub mqtt: MqttConfig,
     /// Reading store.
@@ -440,6 +445,7 @@ impl ServiceConfig {
             data_dir: raw.data_dir,
             ledger_path: raw.ledger_path,
             shutdown_grace: positive("shutdown_grace", raw.shutdown_grace)?,
+            replay_window: Duration::from_millis(raw.replay_window.max(0) as u64),
             mqtt,
             store,
             http: HttpConfig {

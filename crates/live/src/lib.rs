@@ -1,5 +1,5 @@
-//! riverwatch-live: the parts of the live service that touch the outside world — reading
-//! stores (InfluxDB, SQLite) with a disk spool, the lead ledger, the HTTP API and the service
+//! riverwatch-live: the live service — MQTT ingest, the pipeline stages, reading stores
+//! (InfluxDB, SQLite) with a disk spool, the lead ledger, the HTTP API, metrics and the service
 //! config.
 //!
 //! Stores and the ledger are async-friendly (blocking work runs in `spawn_blocking`) so the
@@ -12,11 +12,19 @@ pub mod api;
 pub mod backoff;
 mod blocking;
 pub mod config;
+pub mod health;
+pub mod ingest;
 pub mod ledger;
+pub mod metrics;
+pub mod pipeline;
+pub mod service;
 mod sqlite_conn;
 pub mod store;
 
 pub use backoff::Backoff;
 pub use config::{Secret, ServiceConfig};
+pub use health::{Health, HealthSnapshot};
 pub use ledger::{LeadFilter, Ledger, LedgerError};
+pub use metrics::Metrics;
+pub use service::{shutdown_signal, Service, ServiceError, ServiceHandle};
 pub use store::{AnyStore, Durable, ReadingStore, SpooledStore, StoreError};

@@ -100,7 +100,18 @@ impl<S> Clone for ApiState<S> {
     }
 }
 
-/// The API's routes over `state`; serve it with `axum::serve`.
+/// Serves the API on `listener` until `shutdown` is cancelled.
+pub async fn serve<S: ReadingStore + 'static>(
+    listener: tokio::net::TcpListener,
+    state: ApiState<S>,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+}
+
+/// The API's routes over `state`; serve it with [`serve`] or `axum::serve`.
 pub fn router<S: ReadingStore + 'static>(state: ApiState<S>) -> Router {
     Router::new()
         .route("/api/leads", get(leads::list::<S>))

@@ -118,6 +118,7 @@ pub fn reading_order(a: &Reading, b: &Reading) -> Ordering {
 }
 
 /// The store the service config picks.
+#[derive(Clone)]
 pub enum AnyStore {
     /// InfluxDB.
     Influx(InfluxStore),

@@ -4,6 +4,7 @@
 mod api;
 mod influx;
 mod ledger;
+mod service;
 mod spool;
 mod sqlite;
 

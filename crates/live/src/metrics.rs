@@ -1,0 +1,189 @@
+//! The service's Prometheus metrics: what came in, what was refused and why, what was stored or
+//! spooled, what the engine found, and how long a reading takes to become a lead.
+//!
+//! One [`Metrics`] value is shared (behind an `Arc`) by the stages that count and by the HTTP
+//! API that renders it; the counters are atomics inside `prometheus-client`, so counting never
+//! takes a lock that a scrape could hold. Names follow Prometheus conventions (`_total` for
+//! counters, base units: seconds and bytes).
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+use std::time::Duration;
+
+/// Label set of a per-reason counter.
+type ByReason = Family<Vec<(&'static str, String)>, Counter>;
+
+/// Every metric the service exports.
+pub struct Metrics {
+    registry: Registry,
+    /// MQTT messages received.
+    pub received: Counter,
+    /// Messages (or readings, for the store's refusals) dead-lettered, by reason.
+    rejected: ByReason,
+    /// Readings stored in the store.
+    pub stored: Counter,
+    /// Readings written to the disk spool instead.
+    pub spooled: Counter,
+    /// Batches waiting in the spool.
+    pub spool_batches: Gauge,
+    /// Bytes waiting in the spool.
+    pub spool_bytes: Gauge,
+    /// Seconds a store write took (store or spool).
+    pub store_latency: Histogram,
+    /// Findings the engine made.
+    pub findings: Counter,
+    /// Events the engine closed.
+    pub events: Counter,
+    /// Lead revisions recorded in the ledger.
+    pub lead_revisions: Counter,
+    /// Lead revisions the broker acknowledged.
+    pub published: Counter,
+    /// Seconds from receiving a message to recording the lead revision it produced.
+    pub end_to_end: Histogram,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// A fresh set of metrics, all zero, registered under the `riverwatch_` prefix.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("riverwatch");
+        let m = Self {
+            received: Counter::default(),
+            rejected: ByReason::default(),
+            stored: Counter::default(),
+            spooled: Counter::default(),
+            spool_batches: Gauge::default(),
+            spool_bytes: Gauge::default(),
+            // 1 ms .. ~33 s
+            store_latency: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
+            findings: Counter::default(),
+            events: Counter::default(),
+            lead_revisions: Counter::default(),
+            published: Counter::default(),
+            // 10 ms .. ~5.5 min
+            end_to_end: Histogram::new(exponential_buckets(0.01, 2.0, 16)),
+            registry: Registry::default(),
+        };
+        let r = &mut registry;
+        r.register(
+            "messages_received",
+            "MQTT messages received",
+            m.received.clone(),
+        );
+        r.register(
+            "rejected",
+            "Messages and readings dead-lettered, by reason",
+            m.rejected.clone(),
+        );
+        r.register(
+            "readings_stored",
+            "Readings written to the store",
+            m.stored.clone(),
+        );
+        r.register(
+            "readings_spooled",
+            "Readings written to the disk spool while the store was unavailable",
+            m.spooled.clone(),
+        );
+        r.register(
+            "spool_batches",
+            "Batches waiting in the spool",
+            m.spool_batches.clone(),
+        );
+        r.register(
+            "spool_bytes",
+            "Bytes waiting in the spool",
+            m.spool_bytes.clone(),
+        );
+        r.register(
+            "store_write_seconds",
+            "Time to make a batch durable (store or spool)",
+            m.store_latency.clone(),
+        );
+        r.register("findings", "Detector findings", m.findings.clone());
+        r.register("events", "Events closed", m.events.clone());
+        r.register(
+            "lead_revisions",
+            "Lead revisions recorded in the ledger",
+            m.lead_revisions.clone(),
+        );
+        r.register(
+            "leads_published",
+            "Lead revisions acknowledged by the broker",
+            m.published.clone(),
+        );
+        r.register(
+            "end_to_end_seconds",
+            "Time from receiving a message to recording the lead revision it produced",
+            m.end_to_end.clone(),
+        );
+        Self { registry, ..m }
+    }
+
+    /// Counts one dead letter with its reason (a decoder's `RejectReason` name, or `store`).
+    pub fn reject(&self, reason: &str) {
+        self.rejected
+            .get_or_create(&vec![("reason", reason.to_string())])
+            .inc();
+    }
+
+    /// Dead letters counted so far with `reason`.
+    pub fn rejected(&self, reason: &str) -> u64 {
+        self.rejected
+            .get_or_create(&vec![("reason", reason.to_string())])
+            .get()
+    }
+
+    /// Records the duration of one store write.
+    pub fn observe_store(&self, took: Duration) {
+        self.store_latency.observe(took.as_secs_f64());
+    }
+
+    /// The Prometheus text exposition (`/metrics`).
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = encode(&mut out, &self.registry);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counts_by_reason_and_histograms() {
+        let m = Metrics::new();
+        m.received.inc_by(3);
+        m.reject("bad_crc");
+        m.reject("bad_crc");
+        m.reject("malformed");
+        m.observe_store(Duration::from_millis(3));
+        let text = m.render();
+        assert!(
+            text.contains("riverwatch_messages_received_total 3"),
+            "{text}"
+        );
+        assert!(
+            text.contains("riverwatch_rejected_total{reason=\"bad_crc\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("riverwatch_store_write_seconds_count 1"),
+            "{text}"
+        );
+        assert_eq!(m.rejected("bad_crc"), 2);
+        assert_eq!(m.rejected("unknown_station"), 0);
+        assert!(text.ends_with("# EOF\n"), "{text}");
+    }
+}

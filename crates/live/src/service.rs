@@ -1,0 +1,338 @@
+//! The live service: opens the ledger and the store, rebuilds the engine's state from the
+//! recent window in the store, and runs the pipeline stages as tasks under one
+//! [`CancellationToken`] and one [`JoinSet`] until a shutdown signal or a stage ending.
+//!
+//! [`Service::start`] returns once everything runs; the caller may add its own tasks (the HTTP
+//! API, the demo's simulator) with [`Service::spawn`] so they share the shutdown, and reads the
+//! ledger, store, metrics and health through [`ServiceHandle`]. [`Service::run_until`] waits
+//! for the shutdown future, then stops intake and lets the stages drain in order — decode,
+//! store (flush, ack), engine, leads, dead letters, publisher (until every PUBACK) — within
+//! `shutdown_grace`, after which the rest is aborted: whatever was not acknowledged is
+//! redelivered by the broker, whatever was not published is re-sent from the ledger.
+
+use crate::config::{ServiceConfig, StoreKind};
+use crate::health::Health;
+use crate::ingest::{self, Source, TlsError};
+use crate::ledger::{Ledger, LedgerError};
+use crate::metrics::Metrics;
+use crate::pipeline::{
+    now_ms, watch_thresholds, DeadLetter, DeadLetterStage, DecodeStage, Detector, EngineStage,
+    LeadsStage, Outbound, Publisher, StoreStage,
+};
+use crate::store::{
+    AnyStore, Batcher, InfluxStore, ReadingChunks, ReadingStore, SpooledStore, SqliteStore,
+    StoreError,
+};
+use crate::Backoff;
+use riverwatch_engine::{Config, Lead};
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{broadcast, mpsc, watch};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn, Instrument};
+
+/// Why the service could not start or did not stop cleanly.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The ledger could not be opened or read.
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    /// The store or spool could not be opened or read.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The MQTT TLS set-up failed.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// Stages were still running when the shutdown grace ran out; they were aborted.
+    #[error(
+        "stages did not drain within {0:?}; aborted (unacknowledged messages will be redelivered)"
+    )]
+    Drain(Duration),
+}
+
+/// What the HTTP API and the demo need from a running service. Cheap to clone.
+#[derive(Clone)]
+pub struct ServiceHandle {
+    /// The lead ledger (leads, status history, dead letters).
+    pub ledger: Ledger,
+    /// The reading store with its spool (query through `store.inner()`).
+    pub store: SpooledStore<AnyStore>,
+    /// Metrics; `metrics.render()` is the `/metrics` body.
+    pub metrics: Arc<Metrics>,
+    /// Connection, readiness and per-station last-seen times.
+    pub health: Health,
+    leads: broadcast::Sender<Lead>,
+}
+
+impl ServiceHandle {
+    /// Every new lead revision from now on, right after the ledger recorded it (a slow
+    /// receiver misses revisions — `Lagged` — but the ledger has them all).
+    pub fn subscribe_leads(&self) -> broadcast::Receiver<Lead> {
+        self.leads.subscribe()
+    }
+}
+
+/// A running service.
+pub struct Service {
+    handle: ServiceHandle,
+    tasks: JoinSet<&'static str>,
+    cancel: CancellationToken,
+    grace: Duration,
+}
+
+impl Service {
+    /// Opens everything, replays the recent window through the engine, re-queues unpublished
+    /// leads and starts the stages. `engine` is the station/threshold/GB 3838 config;
+    /// `thresholds`, when given, is watched for reloads (and SIGHUP).
+    pub async fn start(
+        cfg: ServiceConfig,
+        engine: Config,
+        thresholds: Option<PathBuf>,
+    ) -> Result<Self, ServiceError> {
+        let metrics = Arc::new(Metrics::new());
+        let health = Health::default();
+        let ledger = Ledger::open(&cfg.ledger_path)?;
+        let inner = match &cfg.store.kind {
+            StoreKind::Sqlite(path) => AnyStore::Sqlite(SqliteStore::open(path)?),
+            StoreKind::Influx(i) => {
+                AnyStore::Influx(InfluxStore::new(i.opts(cfg.store.batch_size))?)
+            }
+        };
+        let store = SpooledStore::open(inner, &cfg.store.spool_dir, cfg.store.spool_max_bytes)?;
+        let (live, _) = broadcast::channel(1024);
+        let handle = ServiceHandle {
+            ledger: ledger.clone(),
+            store: store.clone(),
+            metrics: Arc::clone(&metrics),
+            health: health.clone(),
+            leads: live.clone(),
+        };
+        let engine = Arc::new(engine);
+        let leads_stage = LeadsStage {
+            ledger: ledger.clone(),
+            metrics: Arc::clone(&metrics),
+            live,
+            prefix: cfg.mqtt.leads_topic_prefix.clone(),
+        };
+
+        let mut detector = Detector::new(Arc::clone(&engine), Arc::clone(&metrics), health.clone());
+        replay(&store, &mut detector, &leads_stage, cfg.replay_window).await?;
+        let backlog: Vec<Outbound> = ledger
+            .unpublished()
+            .await?
+            .iter()
+            .map(|l| Outbound::lead(&cfg.mqtt.leads_topic_prefix, l))
+            .collect();
+        if !backlog.is_empty() {
+            info!(
+                revisions = backlog.len(),
+                "re-sending lead revisions the broker never acknowledged"
+            );
+        }
+
+        let cancel = CancellationToken::new();
+        let mut tasks = JoinSet::new();
+        let c = &cfg.channels;
+        let (raw_tx, raw_rx) = mpsc::channel(c.raw.get());
+        let (acc_tx, acc_rx) = mpsc::channel(c.batches.get());
+        let (stored_tx, stored_rx) = mpsc::channel(c.batches.get());
+        let (lead_tx, lead_rx) = mpsc::channel(c.leads.get());
+        let (dead_tx, dead_rx) = mpsc::channel::<DeadLetter>(c.dead_letters.get());
+        let (out_tx, out_rx) = mpsc::channel(c.leads.get());
+
+        let (source, acker) = Source::new(&cfg.mqtt, health.clone(), Arc::clone(&metrics))?;
+        let pub_id = format!("{}-pub", cfg.mqtt.client_id);
+        let publisher = Publisher::new(
+            ingest::options(&cfg.mqtt, &pub_id, true)?,
+            backlog,
+            ledger.clone(),
+            Arc::clone(&metrics),
+        );
+        let (reload_tx, reload_rx) = watch::channel(Arc::clone(&engine));
+
+        tasks.spawn(publisher.run(out_rx).map_name("publish"));
+        tasks.spawn(
+            DeadLetterStage {
+                ledger: ledger.clone(),
+                metrics: Arc::clone(&metrics),
+                acker: acker.clone(),
+                topic: cfg.mqtt.deadletter_topic.clone(),
+            }
+            .run(dead_rx, out_tx.clone())
+            .map_name("deadletter"),
+        );
+        tasks.spawn(leads_stage.run(lead_rx, out_tx).map_name("leads"));
+        tasks.spawn(
+            EngineStage {
+                detector,
+                reload: reload_rx,
+            }
+            .run(stored_rx, lead_tx)
+            .map_name("engine"),
+        );
+        tasks.spawn(
+            StoreStage {
+                store: store.clone(),
+                batcher: Batcher::new(cfg.store.batch_size.get(), cfg.store.flush_interval),
+                acker,
+                metrics: Arc::clone(&metrics),
+                tx: stored_tx,
+                dead: dead_tx.clone(),
+                pending: Vec::new(),
+            }
+            .run(acc_rx)
+            .map_name("store"),
+        );
+        tasks.spawn(
+            DecodeStage::new(Arc::clone(&engine), &cfg.mqtt)
+                .run(raw_rx, acc_tx, dead_tx.clone())
+                .map_name("decode"),
+        );
+        tasks.spawn(source.run(raw_tx, cancel.clone()).map_name("ingest"));
+        tasks.spawn(drain_spool(store, dead_tx, cancel.clone()).map_name("spool"));
+        if let Some(path) = thresholds {
+            tasks.spawn(watch_thresholds(path, reload_tx, cancel.clone()).map_name("reload"));
+        }
+        health.set_ready();
+        info!(
+            broker = %format!("{}:{}", cfg.mqtt.host, cfg.mqtt.port),
+            client_id = %cfg.mqtt.client_id,
+            "service started"
+        );
+        Ok(Self {
+            handle,
+            tasks,
+            cancel,
+            grace: cfg.shutdown_grace,
+        })
+    }
+
+    /// Ledger, store, metrics, health and the live lead feed.
+    pub fn handle(&self) -> ServiceHandle {
+        self.handle.clone()
+    }
+
+    /// The token that stops the service; tasks added with [`Service::spawn`] should end
+    /// when it fires.
+    pub fn cancel_token(&self) -> CancellationToken {
+        self.cancel.clone()
+    }
+
+    /// Runs `task` alongside the stages (HTTP API, simulator): if it ends, the service stops.
+    pub fn spawn(&mut self, name: &'static str, task: impl Future<Output = ()> + Send + 'static) {
+        self.tasks.spawn(task.map_name(name));
+    }
+
+    /// Runs until `shutdown` completes or a task ends, then drains within the grace period.
+    pub async fn run_until(
+        mut self,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), ServiceError> {
+        tokio::select! {
+            _ = shutdown => info!("shutdown requested"),
+            Some(done) = self.tasks.join_next() => match done {
+                Ok(name) => warn!(task = name, "task ended; stopping"),
+                Err(e) => error!(error = %e, "task failed; stopping"),
+            },
+        }
+        self.cancel.cancel();
+        let tasks = &mut self.tasks;
+        let drained = tokio::time::timeout(self.grace, async {
+            while let Some(done) = tasks.join_next().await {
+                match done {
+                    Ok(name) => info!(task = name, "stopped"),
+                    Err(e) => error!(error = %e, "task failed while stopping"),
+                }
+            }
+        })
+        .await;
+        if drained.is_err() {
+            self.tasks.abort_all();
+            return Err(ServiceError::Drain(self.grace));
+        }
+        info!("service stopped");
+        Ok(())
+    }
+}
+
+/// SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        },
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+/// Rebuilds the engine's state from the last `window` of the store (ending now). Leads it
+/// derives go through the ledger; the ones it did not have (a crash between store and ledger)
+/// become unpublished and are sent with the backlog.
+async fn replay(
+    store: &SpooledStore<AnyStore>,
+    detector: &mut Detector,
+    leads: &LeadsStage,
+    window: Duration,
+) -> Result<(), ServiceError> {
+    if window.is_zero() {
+        return Ok(());
+    }
+    let now = now_ms();
+    let from = now.saturating_sub(window.as_millis() as i64);
+    let mut chunks = store
+        .inner()
+        .query_chunks(&[], from, now + 86_400_000, 10_000)
+        .await?;
+    let (mut n, mut found) = (0usize, Vec::new());
+    while let Some(chunk) = chunks.next_chunk().await? {
+        n += chunk.len();
+        detector.push(&chunk, &mut found);
+        for lead in found.drain(..) {
+            if leads.record(&lead).await {
+                warn!(lead = %lead.id, revision = lead.revision, "replay found a lead revision the ledger lacked");
+            }
+        }
+    }
+    info!(readings = n, window = ?window, "engine state rebuilt from the store");
+    Ok(())
+}
+
+/// Replays the spool into the store; readings the store refuses become dead letters.
+async fn drain_spool(
+    store: SpooledStore<AnyStore>,
+    dead: mpsc::Sender<DeadLetter>,
+    cancel: CancellationToken,
+) {
+    let (tx, mut rx) = mpsc::channel(256);
+    let forward = async move {
+        while let Some(r) = rx.recv().await {
+            if dead.send(DeadLetter::refused(r)).await.is_err() {
+                break;
+            }
+        }
+    };
+    let backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(30));
+    tokio::join!(store.drain(cancel, tx, backoff), forward);
+}
+
+/// Names a task's future so the join set can say which one ended.
+trait MapName: Future<Output = ()> + Sized {
+    fn map_name(self, name: &'static str) -> impl Future<Output = &'static str> + Send
+    where
+        Self: Send,
+    {
+        async move {
+            self.instrument(tracing::info_span!("task", name)).await;
+            name
+        }
+    }
+}
+
+impl<F: Future<Output = ()>> MapName for F {}

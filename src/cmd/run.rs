@@ -1,0 +1,78 @@
+//! `riverwatch run --config DIR`: the live service against a broker and a store, until SIGINT
+//! or SIGTERM.
+
+use anyhow::{Context, Result};
+use riverwatch_engine::config::Config;
+use riverwatch_live::api::{self, ApiState};
+use riverwatch_live::config::HttpConfig;
+use riverwatch_live::{shutdown_signal, Service, ServiceConfig};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// `run` options.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Config directory: riverwatch.toml (service), stations.toml, thresholds.toml, gb3838.toml
+    /// (missing network files fall back to the shipped ones). thresholds.toml is reloaded when it
+    /// changes or on SIGHUP.
+    #[arg(long, default_value = "config")]
+    config: PathBuf,
+}
+
+/// Runs `run`.
+pub fn run(args: Args) -> Result<ExitCode> {
+    let service_cfg = ServiceConfig::load(&args.config.join("riverwatch.toml"))?;
+    let engine_cfg = Config::load_dir(&args.config)?;
+    let thresholds = args.config.join("thresholds.toml");
+    let thresholds = thresholds.is_file().then_some(thresholds);
+    let http = service_cfg.http.clone();
+    runtime()?.block_on(async {
+        let service = Service::start(service_cfg, engine_cfg.clone(), thresholds).await?;
+        serve(service, &http, engine_cfg).await
+    })
+}
+
+/// The multi-threaded runtime the service runs on.
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// Serves a started service, with its HTTP API on `http.listen`, until SIGINT/SIGTERM, and
+/// drains it; `run` and `demo` alike.
+pub async fn serve(mut service: Service, http: &HttpConfig, engine: Config) -> Result<ExitCode> {
+    let h = service.handle();
+    let (metrics, health, spool) = (h.metrics.clone(), h.health.clone(), h.metrics.clone());
+    let state = ApiState {
+        ledger: h.ledger.clone(),
+        store: Arc::new(h.store.inner().clone()),
+        config: Arc::new(engine),
+        api_token: http.api_token.clone(),
+        metrics: Arc::new(move || metrics.render()),
+        health: Arc::new(move || {
+            let s = health.snapshot();
+            api::Health {
+                ready: s.ready,
+                broker_connected: s.ingest_connected,
+                // Store failures go to the disk spool; its depth is what an operator watches.
+                store_reachable: true,
+                spool_depth: u64::try_from(spool.spool_batches.get()).unwrap_or(0),
+                last_reading: s.last_seen,
+            }
+        }),
+    };
+    let listener = tokio::net::TcpListener::bind(http.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", http.listen))?;
+    let cancel = service.cancel_token();
+    service.spawn("http", async move {
+        if let Err(e) = api::serve(listener, state, cancel).await {
+            tracing::error!(error = %e, "http api stopped");
+        }
+    });
+    service.run_until(shutdown_signal()).await?;
+    Ok(ExitCode::SUCCESS)
+}
