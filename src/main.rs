@@ -25,6 +25,12 @@ enum Command {
     Simulate(cmd::simulate::Args),
     /// Score detected events (and leads) against a simulation's ground truth.
     Eval(cmd::eval::Args),
+    /// Run a past window through the engine into a report (leads, events, charts); never publishes.
+    Replay(cmd::replay::Args),
+    /// Replay a window for a grid of candidate thresholds and score each against labels.
+    Tune(cmd::tune::Args),
+    /// Fit per-station multivariate models (PCA or Gaussian mixture) on a window.
+    Train(cmd::train::Args),
 }
 
 fn main() -> ExitCode {
@@ -41,6 +47,9 @@ fn main() -> ExitCode {
         Command::Decode(a) => cmd::decode::run(a),
         Command::Simulate(a) => cmd::simulate::run(a),
         Command::Eval(a) => cmd::eval::run(a),
+        Command::Replay(a) => cmd::replay::run(a),
+        Command::Tune(a) => cmd::tune::run(a),
+        Command::Train(a) => cmd::train::run(a),
     };
     match result {
         Ok(code) => code,

@@ -4,4 +4,8 @@ pub mod config;
 pub mod decode;
 pub mod detect;
 pub mod eval;
+pub mod replay;
 pub mod simulate;
+pub mod train;
+pub mod tune;
+pub mod window;
