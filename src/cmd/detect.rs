@@ -3,8 +3,8 @@
 
 use anyhow::{Context as _, Result};
 use riverwatch_engine::csv::LineReader;
-use riverwatch_engine::time::Rfc3339;
 use riverwatch_engine::models::MultivariateModel;
+use riverwatch_engine::time::Rfc3339;
 use riverwatch_engine::{Engine, Output};
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};

@@ -61,12 +61,15 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let diff = match &args.diff {
         Some(path) => {
             let w = args.window.window();
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
             let live = rt.block_on(async {
                 let ledger = Ledger::open(path)?;
                 recorded::leads(&ledger, w.from, w.to, None).await
             });
-            let mut live = live.with_context(|| format!("reading the ledger {}", path.display()))?;
+            let mut live =
+                live.with_context(|| format!("reading the ledger {}", path.display()))?;
             if !w.stations.is_empty() {
                 live.retain(|l| w.stations.contains(&l.station));
             }

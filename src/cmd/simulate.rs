@@ -59,8 +59,9 @@ pub struct Args {
 }
 
 fn parse_scenario(s: &str) -> Result<Scenario, String> {
-    Scenario::parse(s)
-        .ok_or_else(|| format!("`{s}` is not a scenario (quiet, typical, stormy, tamper, load, subtle)"))
+    Scenario::parse(s).ok_or_else(|| {
+        format!("`{s}` is not a scenario (quiet, typical, stormy, tamper, load, subtle)")
+    })
 }
 
 fn parse_time(s: &str) -> Result<Millis, String> {

@@ -54,12 +54,17 @@ pub fn run(args: Args) -> Result<ExitCode> {
             .and_then(|f| Ok(train::fit(&f, w.from, w.to, &opts)?));
         match fitted {
             Ok(m) => {
-                let path = train::save(&args.out, &m).with_context(|| format!("saving the model of {s}"))?;
+                let path = train::save(&args.out, &m)
+                    .with_context(|| format!("saving the model of {s}"))?;
                 eprintln!(
                     "{s}: {} over {} rows of [{}] → {}",
                     m.kind(),
                     m.training_rows,
-                    m.features.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(", "),
+                    m.features
+                        .iter()
+                        .map(|f| f.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
                     path.display()
                 );
                 saved += 1;
@@ -70,6 +75,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
             }
         }
     }
-    eprintln!("{saved} models saved under {}, {skipped} stations skipped", args.out.display());
-    Ok(if saved > 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    eprintln!(
+        "{saved} models saved under {}, {skipped} stations skipped",
+        args.out.display()
+    );
+    Ok(if saved > 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

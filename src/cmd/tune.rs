@@ -44,12 +44,17 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let cfg = super::config::load(args.config.as_ref())?;
     let mut labels = Labels::default();
     if let Some(p) = &args.truth {
-        let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
-        labels.truth = Some(TruthFile::parse_jsonl(&text).with_context(|| format!("parsing {}", p.display()))?);
+        let text =
+            std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+        labels.truth = Some(
+            TruthFile::parse_jsonl(&text).with_context(|| format!("parsing {}", p.display()))?,
+        );
     }
     if let Some(p) = &args.ledger {
         let w = args.window.window();
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
         labels.decisions = rt
             .block_on(async { Decisions::load(&Ledger::open(p)?, w.from, w.to).await })
             .with_context(|| format!("reading decisions from {}", p.display()))?;

@@ -38,7 +38,11 @@ impl WindowArgs {
         Window {
             from: self.from,
             to: self.to,
-            stations: self.stations.iter().map(|s| StationId::new(s.trim())).collect(),
+            stations: self
+                .stations
+                .iter()
+                .map(|s| StationId::new(s.trim()))
+                .collect(),
         }
     }
 
@@ -67,7 +71,11 @@ impl WindowArgs {
             "loaded {} readings in {:.2} s{}",
             readings.len(),
             started.elapsed().as_secs_f64(),
-            if bad > 0 { format!(" ({bad} unparsable lines skipped)") } else { String::new() }
+            if bad > 0 {
+                format!(" ({bad} unparsable lines skipped)")
+            } else {
+                String::new()
+            }
         );
         Ok((df, readings))
     }

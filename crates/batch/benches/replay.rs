@@ -15,10 +15,15 @@ use std::sync::Arc;
 
 fn window(days: i64) -> (Config, Vec<Reading>, Labels) {
     let text = synthetic_stations_toml(12, 1);
-    let cfg = Config::from_texts(&text, embedded::THRESHOLDS, embedded::GB3838, "bench").expect("config");
+    let cfg =
+        Config::from_texts(&text, embedded::THRESHOLDS, embedded::GB3838, "bench").expect("config");
     let start = from_civil(2025, 5, 1, 0, 0, 0, 0).expect("date");
-    let mut sim = Simulator::new(&cfg.stations, &cfg.gb3838, SimOptions::new(Scenario::Typical, 1, start, days * DAY))
-        .expect("simulator");
+    let mut sim = Simulator::new(
+        &cfg.stations,
+        &cfg.gb3838,
+        SimOptions::new(Scenario::Typical, 1, start, days * DAY),
+    )
+    .expect("simulator");
     let (mut tick, mut all) = (Vec::new(), Vec::new());
     while sim.next_tick(&mut tick).is_some() {
         all.extend(tick.iter().map(|r| sim.to_reading(r)));
@@ -48,7 +53,14 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             let candidates = grid(&cfg.texts.thresholds, &sweeps).expect("grid");
             let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
-            tune(&cfg, candidates[1..].to_vec(), &readings, &labels, jobs, &|_| {})
+            tune(
+                &cfg,
+                candidates[1..].to_vec(),
+                &readings,
+                &labels,
+                jobs,
+                &|_| {},
+            )
         })
     });
     g.finish();

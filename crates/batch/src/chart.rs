@@ -46,7 +46,9 @@ pub fn svg(panels: &[Panel], x0: f64, x1: f64, x_label: &dyn Fn(f64) -> String) 
             .flat_map(|s| s.points.iter().map(|q| q.1))
             .chain(p.hlines.iter().map(|h| h.1))
             .filter(|v| v.is_finite());
-        let (lo, hi) = ys.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+        let (lo, hi) = ys.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+            (a.min(v), b.max(v))
+        });
         let (lo, hi) = if lo.is_finite() && hi > lo {
             (lo, hi)
         } else if lo.is_finite() {
@@ -69,7 +71,12 @@ pub fn svg(panels: &[Panel], x0: f64, x1: f64, x_label: &dyn Fn(f64) -> String) 
             W - 2.0 * PAD,
             H - PAD - 20.0 + 4.0
         );
-        let _ = writeln!(s, "<text x=\"2\" y=\"{:.1}\">{}</text>", py(hi) + 4.0, num(hi));
+        let _ = writeln!(
+            s,
+            "<text x=\"2\" y=\"{:.1}\">{}</text>",
+            py(hi) + 4.0,
+            num(hi)
+        );
         let _ = writeln!(s, "<text x=\"2\" y=\"{:.1}\">{}</text>", py(lo), num(lo));
         let _ = writeln!(
             s,

@@ -68,7 +68,11 @@ pub enum FeatureError {
 }
 
 fn median_step(times: &[i64]) -> Option<Millis> {
-    let mut d: Vec<i64> = times.windows(2).map(|w| w[1] - w[0]).filter(|d| *d > 0).collect();
+    let mut d: Vec<i64> = times
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .filter(|d| *d > 0)
+        .collect();
     if d.is_empty() {
         return None;
     }
@@ -84,7 +88,7 @@ pub fn build(df: &DataFrame, station: &StationId, p: &Pipeline) -> Result<Featur
     };
     let here = df.column("station")?.str()?.equal(station.as_str());
     let clean = df.column("flag")?.str()?.equal("N");
-    let rows = df.filter(&(here & clean))?;
+    let rows = df.filter(&(&here & &clean))?;
     let time = rows.column("time")?.i64()?;
     let param = rows.column("parameter")?.str()?;
     let value = rows.column("value")?.f64()?;
@@ -109,7 +113,12 @@ pub fn build(df: &DataFrame, station: &StationId, p: &Pipeline) -> Result<Featur
         return Err(insufficient("no clean readings in the window".into()));
     };
     let slots = ((t1 - t0) / interval + 1) as usize;
-    let mut columns = vec![Column::new("slot".into(), (0..slots as i64).map(|i| t0 + i * interval).collect::<Vec<_>>())];
+    let mut columns = vec![Column::new(
+        "slot".into(),
+        (0..slots as i64)
+            .map(|i| t0 + i * interval)
+            .collect::<Vec<_>>(),
+    )];
     let mut names = Vec::new();
     for (name, points) in &series {
         let mut sum = vec![0.0; slots];
@@ -123,8 +132,13 @@ pub fn build(df: &DataFrame, station: &StationId, p: &Pipeline) -> Result<Featur
         if (filled as f64) < MIN_COVERAGE * slots as f64 {
             continue;
         }
-        let col: Vec<Option<f64>> = sum.iter().zip(&n).map(|(s, c)| (*c > 0).then(|| s / *c as f64)).collect();
-        let col = Column::new((*name).into(), col).fill_null(FillNullStrategy::Forward(Some(p.max_fill)))?;
+        let col: Vec<Option<f64>> = sum
+            .iter()
+            .zip(&n)
+            .map(|(s, c)| (*c > 0).then(|| s / *c as f64))
+            .collect();
+        let col = Column::new((*name).into(), col)
+            .fill_null(FillNullStrategy::Forward(Some(p.max_fill)))?;
         columns.push(col);
         names.push(ParamId::new(name));
     }

@@ -90,7 +90,10 @@ impl Columns {
                 Column::new("flag".into(), self.flag),
             ],
         )?;
-        Ok(df.sort(["time"], SortMultipleOptions::new().with_maintain_order(true))?)
+        Ok(df.sort(
+            ["time"],
+            SortMultipleOptions::new().with_maintain_order(true),
+        )?)
     }
 }
 
@@ -136,7 +139,10 @@ pub async fn load_store<S: ReadingStore>(
         .await?;
     let mut cols = Columns::default();
     while let Some(batch) = chunks.next_chunk().await? {
-        batch.iter().filter(|r| window.contains(r)).for_each(|r| cols.push(r));
+        batch
+            .iter()
+            .filter(|r| window.contains(r))
+            .for_each(|r| cols.push(r));
     }
     cols.into_frame()
 }
@@ -161,7 +167,10 @@ pub fn readings(df: &DataFrame) -> Result<Vec<Reading>, FrameError> {
         let (Some(t), Some(s), Some(p), Some(v)) = (t, s, p, v) else {
             continue;
         };
-        let station = stations.entry(s).or_insert_with(|| StationId::new(s)).clone();
+        let station = stations
+            .entry(s)
+            .or_insert_with(|| StationId::new(s))
+            .clone();
         let parameter = params.entry(p).or_insert_with(|| ParamId::new(p)).clone();
         let flag = f
             .and_then(|f| f.chars().next())

@@ -5,15 +5,15 @@
 //! them; trained models leave this crate as plain serde structs the engine scores itself.
 
 pub mod chart;
+pub mod features;
 pub mod frames;
 pub mod recorded;
 pub mod replay;
-pub mod source;
 pub mod report;
+pub mod source;
 pub mod sweep;
-pub mod tune;
-pub mod features;
 pub mod train;
+pub mod tune;
 
 /// The polars the frames are built with (so callers name the same `DataFrame`).
 pub use polars;

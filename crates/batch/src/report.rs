@@ -49,7 +49,13 @@ pub fn chart_name(lead: &Lead) -> String {
     let safe: String = lead
         .id
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     format!("{safe}.svg")
 }
@@ -78,7 +84,10 @@ pub fn summary_csv(leads: &[Lead]) -> String {
             l.revision,
             json_name(&l.category),
             l.station,
-            l.segment.as_ref().map(|g| g.to_string()).unwrap_or_default(),
+            l.segment
+                .as_ref()
+                .map(|g| g.to_string())
+                .unwrap_or_default(),
             format_rfc3339(l.window.start),
             format_rfc3339(l.window.end),
             json_name(&l.severity),
@@ -131,7 +140,10 @@ pub fn lead_chart(cfg: &Config, readings: &[Reading], lead: &Lead) -> String {
                 points: series(readings, &p.station, &p.parameter, from, to, 0),
                 dots: false,
             }];
-            let upstream = cfg.stations.get(p.station.as_str()).and_then(|s| s.upstream.first());
+            let upstream = cfg
+                .stations
+                .get(p.station.as_str())
+                .and_then(|s| s.upstream.first());
             if let Some((up, travel)) = upstream {
                 let lag = travel.unwrap_or(0);
                 lines.push(Series {
@@ -159,7 +171,9 @@ pub fn lead_chart(cfg: &Config, readings: &[Reading], lead: &Lead) -> String {
             }
         })
         .collect();
-    chart::svg(&panels, from as f64, to as f64, &|x| format_rfc3339(x as Millis))
+    chart::svg(&panels, from as f64, to as f64, &|x| {
+        format_rfc3339(x as Millis)
+    })
 }
 
 fn html_page(cfg: &Config, r: &Replayed, diff: Option<&LeadDiff>) -> String {
@@ -176,7 +190,11 @@ fn html_page(cfg: &Config, r: &Replayed, diff: Option<&LeadDiff>) -> String {
         r.revisions
     );
     if let Some(d) = diff {
-        let _ = writeln!(s, "<h2>Compared with the ledger</h2><pre>{}</pre>", chart::escape(&d.to_string()));
+        let _ = writeln!(
+            s,
+            "<h2>Compared with the ledger</h2><pre>{}</pre>",
+            chart::escape(&d.to_string())
+        );
     }
     s.push_str("<table><tr><th>lead</th><th>category</th><th>station</th><th>window</th><th>severity</th><th>summary</th></tr>\n");
     for l in &r.leads {

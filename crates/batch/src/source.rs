@@ -27,7 +27,9 @@ impl Source {
             Some(("csv", p)) if !p.is_empty() => Ok(Self::Csv(p.into())),
             Some(("sqlite", p)) if !p.is_empty() => Ok(Self::Sqlite(p.into())),
             None if s == "influx" => Ok(Self::Influx),
-            _ => Err(format!("`{s}` is not a source (csv:FILE, sqlite:PATH or influx)")),
+            _ => Err(format!(
+                "`{s}` is not a source (csv:FILE, sqlite:PATH or influx)"
+            )),
         }
     }
 }
@@ -50,7 +52,11 @@ pub enum SourceError {
 }
 
 /// Loads `window` from `source` into a frame; returns it with the count of unparsable CSV lines.
-pub fn load(source: &Source, window: &Window, service: Option<&ServiceConfig>) -> Result<(DataFrame, u64), SourceError> {
+pub fn load(
+    source: &Source,
+    window: &Window,
+    service: Option<&ServiceConfig>,
+) -> Result<(DataFrame, u64), SourceError> {
     let rt = || {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -61,15 +67,23 @@ pub fn load(source: &Source, window: &Window, service: Option<&ServiceConfig>) -
         Source::Csv(p) => Ok(frames::load_csv(p, window)?),
         Source::Sqlite(p) => {
             let store = SqliteStore::open(p)?;
-            Ok((rt()?.block_on(frames::load_store(&store, window, CHUNK))?, 0))
+            Ok((
+                rt()?.block_on(frames::load_store(&store, window, CHUNK))?,
+                0,
+            ))
         }
         Source::Influx => {
-            let Some(riverwatch_live::config::StoreKind::Influx(cfg)) = service.map(|s| &s.store.kind) else {
+            let Some(riverwatch_live::config::StoreKind::Influx(cfg)) =
+                service.map(|s| &s.store.kind)
+            else {
                 return Err(SourceError::NoInflux);
             };
             let lines = NonZeroUsize::new(CHUNK).unwrap_or(NonZeroUsize::MIN);
             let store = InfluxStore::new(cfg.opts(lines))?;
-            Ok((rt()?.block_on(frames::load_store(&store, window, CHUNK))?, 0))
+            Ok((
+                rt()?.block_on(frames::load_store(&store, window, CHUNK))?,
+                0,
+            ))
         }
     }
 }

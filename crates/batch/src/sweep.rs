@@ -31,8 +31,13 @@ impl Sweep {
     /// `detector.key=V1,V2,…`.
     pub fn parse(spec: &str) -> Result<Self, SweepError> {
         let err = |why: &str| SweepError(format!("sweep `{spec}`: {why}"));
-        let (name, range) = spec.split_once('=').ok_or_else(|| err("expected detector.key=LO..HI:STEP"))?;
-        let (detector, key) = name.trim().split_once('.').ok_or_else(|| err("expected detector.key"))?;
+        let (name, range) = spec
+            .split_once('=')
+            .ok_or_else(|| err("expected detector.key=LO..HI:STEP"))?;
+        let (detector, key) = name
+            .trim()
+            .split_once('.')
+            .ok_or_else(|| err("expected detector.key"))?;
         if detector.is_empty() || key.is_empty() {
             return Err(err("expected detector.key"));
         }
@@ -44,7 +49,9 @@ impl Sweep {
                 .ok_or_else(|| err(&format!("`{s}` is not a finite number")))
         };
         let values = if let Some((lo, rest)) = range.split_once("..") {
-            let (hi, step) = rest.split_once(':').ok_or_else(|| err("expected LO..HI:STEP"))?;
+            let (hi, step) = rest
+                .split_once(':')
+                .ok_or_else(|| err("expected LO..HI:STEP"))?;
             let (lo, hi, step) = (num(lo)?, num(hi)?, num(step)?);
             if step <= 0.0 || hi < lo {
                 return Err(err("needs LO <= HI and STEP > 0"));
@@ -79,7 +86,11 @@ impl fmt::Display for Candidate {
         if self.settings.is_empty() {
             return f.write_str("(current config)");
         }
-        let parts: Vec<String> = self.settings.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let parts: Vec<String> = self
+            .settings
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
         f.write_str(&parts.join(" "))
     }
 }
@@ -89,9 +100,13 @@ pub fn grid(base: &str, sweeps: &[Sweep]) -> Result<Vec<Candidate>, SweepError> 
     let doc: toml::Table = base
         .parse()
         .map_err(|e| SweepError(format!("thresholds file: {e}")))?;
-    let total = sweeps.iter().try_fold(1usize, |n, s| n.checked_mul(s.values.len()));
+    let total = sweeps
+        .iter()
+        .try_fold(1usize, |n, s| n.checked_mul(s.values.len()));
     if total.is_none_or(|n| n > MAX_CANDIDATES) {
-        return Err(SweepError(format!("the grid has more than {MAX_CANDIDATES} candidates")));
+        return Err(SweepError(format!(
+            "the grid has more than {MAX_CANDIDATES} candidates"
+        )));
     }
     let mut out = vec![Candidate {
         settings: Vec::new(),
@@ -103,6 +118,7 @@ pub fn grid(base: &str, sweeps: &[Sweep]) -> Result<Vec<Candidate>, SweepError> 
         combos = combos
             .into_iter()
             .flat_map(|c| {
+                let name = &name;
                 s.values.iter().map(move |v| {
                     let mut c = c.clone();
                     c.push((name.clone(), *v));
@@ -134,19 +150,35 @@ fn set(doc: &mut toml::Table, s: &Sweep, v: f64) -> Result<(), SweepError> {
         .and_then(|d| d.as_table_mut())
         .and_then(|d| d.get_mut(&s.detector))
         .and_then(|t| t.as_table_mut())
-        .ok_or_else(|| SweepError(format!("no [detectors.{}] table in the thresholds file", s.detector)))?;
+        .ok_or_else(|| {
+            SweepError(format!(
+                "no [detectors.{}] table in the thresholds file",
+                s.detector
+            ))
+        })?;
     let value = match table.get(&s.key) {
         Some(toml::Value::Integer(_)) if v.fract() == 0.0 && v.abs() < 1e15 => {
             toml::Value::Integer(v as i64)
         }
         Some(toml::Value::Integer(_)) => {
-            return Err(SweepError(format!("detectors.{}.{} takes whole numbers, not {v}", s.detector, s.key)))
+            return Err(SweepError(format!(
+                "detectors.{}.{} takes whole numbers, not {v}",
+                s.detector, s.key
+            )))
         }
         Some(toml::Value::Float(_)) => toml::Value::Float(v),
         Some(_) => {
-            return Err(SweepError(format!("detectors.{}.{} is not a number", s.detector, s.key)))
+            return Err(SweepError(format!(
+                "detectors.{}.{} is not a number",
+                s.detector, s.key
+            )))
         }
-        None => return Err(SweepError(format!("detectors.{} has no key `{}`", s.detector, s.key))),
+        None => {
+            return Err(SweepError(format!(
+                "detectors.{} has no key `{}`",
+                s.detector, s.key
+            )))
+        }
     };
     table.insert(s.key.clone(), value);
     Ok(())
@@ -162,8 +194,18 @@ mod tests {
         assert_eq!(s.values.len(), 9);
         assert_eq!(s.values[8], 8.0);
         let s = Sweep::parse("cusum.h = 5,10").unwrap();
-        assert_eq!((s.detector.as_str(), s.key.as_str(), s.values), ("cusum", "h", vec![5.0, 10.0]));
-        for bad in ["x=1..2:0", "x.y=3..2:1", "xy=1", "x.y=a", "x.y=0..1e9:1e-9", "x.y=nan"] {
+        assert_eq!(
+            (s.detector.as_str(), s.key.as_str(), s.values),
+            ("cusum", "h", vec![5.0, 10.0])
+        );
+        for bad in [
+            "x=1..2:0",
+            "x.y=3..2:1",
+            "xy=1",
+            "x.y=a",
+            "x.y=0..1e9:1e-9",
+            "x.y=nan",
+        ] {
             assert!(Sweep::parse(bad).is_err(), "{bad}");
         }
     }
@@ -178,8 +220,16 @@ mod tests {
         let g = grid(base, &sweeps).unwrap();
         assert_eq!(g.len(), 5);
         assert!(g[0].settings.is_empty());
-        assert!(g[4].thresholds.contains("threshold = 5.0"), "{}", g[4].thresholds);
-        assert!(g[4].thresholds.contains("window = 96"), "{}", g[4].thresholds);
+        assert!(
+            g[4].thresholds.contains("threshold = 5.0"),
+            "{}",
+            g[4].thresholds
+        );
+        assert!(
+            g[4].thresholds.contains("window = 96"),
+            "{}",
+            g[4].thresholds
+        );
         let half = [Sweep::parse("robust_z.window=24.5").unwrap()];
         assert!(grid(base, &half).is_err());
         assert!(grid(base, &[Sweep::parse("ewma.lambda=0.1").unwrap()]).is_err());

@@ -81,7 +81,12 @@ pub fn quantile(v: &mut [f64], q: f64) -> f64 {
 }
 
 /// Fits a model for `f` over the window `[from, to)`.
-pub fn fit(f: &Features, from: Millis, to: Millis, o: &TrainOptions) -> Result<MultivariateModel, TrainError> {
+pub fn fit(
+    f: &Features,
+    from: Millis,
+    to: Millis,
+    o: &TrainOptions,
+) -> Result<MultivariateModel, TrainError> {
     let fail = |reason: String| TrainError::Fit {
         station: f.station.to_string(),
         reason,
@@ -112,7 +117,7 @@ pub fn fit(f: &Features, from: Millis, to: Millis, o: &TrainOptions) -> Result<M
             }
         }
         Kind::Gmm => {
-            let gmm = GaussianMixtureModel::params(o.gmm_components.max(1))
+            let gmm = GaussianMixtureModel::<f64>::params(o.gmm_components.max(1))
                 .n_runs(3)
                 .tolerance(1e-4)
                 .reg_covariance(1e-4)
@@ -169,11 +174,17 @@ fn set_thresholds(model: &mut MultivariateModel, f: &Features, q: f64) -> Result
         }
     }
     match &mut model.fitted {
-        Fitted::Pca { t2_threshold, spe_threshold, .. } => {
+        Fitted::Pca {
+            t2_threshold,
+            spe_threshold,
+            ..
+        } => {
             *t2_threshold = quantile(&mut stats, q).max(1e-9);
             *spe_threshold = quantile(&mut spe, q).max(1e-9);
         }
-        Fitted::Gmm { threshold, scale, .. } => {
+        Fitted::Gmm {
+            threshold, scale, ..
+        } => {
             let median = quantile(&mut stats, 0.5);
             *threshold = quantile(&mut stats, q);
             *scale = (*threshold - median).max(1e-6);
@@ -187,11 +198,17 @@ pub fn digest(m: &MultivariateModel) -> String {
     let mut blank = m.clone();
     blank.digest.clear();
     let json = serde_json::to_vec(&blank).unwrap_or_default();
-    Sha256::digest(&json).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(&json)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Writes `model` as `<dir>/<station>.<kind>.json`; returns the path.
-pub fn save(dir: &std::path::Path, model: &MultivariateModel) -> std::io::Result<std::path::PathBuf> {
+pub fn save(
+    dir: &std::path::Path,
+    model: &MultivariateModel,
+) -> std::io::Result<std::path::PathBuf> {
     std::fs::create_dir_all(dir)?;
     let path = dir.join(format!("{}.{}.json", model.station, model.kind()));
     let json = serde_json::to_string_pretty(model)?;

@@ -43,7 +43,11 @@ impl Quality {
             (Some(_), Some(_)) => Some(0.0),
             _ => None,
         };
-        Self { precision, recall, f1 }
+        Self {
+            precision,
+            recall,
+            f1,
+        }
     }
 }
 
@@ -96,7 +100,10 @@ pub fn score(r: &Replayed, labels: &Labels, station_weeks: f64) -> Score {
     let (truth, delay) = match &labels.truth {
         Some(t) => {
             let rep = evaluate(t, &r.events, &r.leads, &EvalOptions::default());
-            (Some(Quality::new(rep.precision.share, rep.recall.share)), rep.delay_median_ms)
+            (
+                Some(Quality::new(rep.precision.share, rep.recall.share)),
+                rep.delay_median_ms,
+            )
         }
         None => (None, None),
     };
@@ -190,7 +197,10 @@ fn mark_pareto(out: &mut [Outcome]) {
     let pts: Vec<Option<(f64, f64)>> = out.iter().map(point).collect();
     for (i, o) in out.iter_mut().enumerate() {
         let Some((x, y)) = pts[i] else { continue };
-        o.pareto = !pts.iter().flatten().any(|&(a, b)| a <= x && b >= y && (a < x || b > y));
+        o.pareto = !pts
+            .iter()
+            .flatten()
+            .any(|&(a, b)| a <= x && b >= y && (a < x || b > y));
     }
 }
 
@@ -219,7 +229,15 @@ pub fn table(out: &[Outcome]) -> String {
     let chosen = best(out).map(|b| b as *const Outcome);
     let mut s = format!(
         "  {:<40} {:>7} {:>10} {:>9} {:>7} {:>7} {:>9} {:>9} {:>9}\n",
-        "candidate", "leads", "leads/stwk", "precision", "recall", "F1", "delay", "analyst P", "analyst R"
+        "candidate",
+        "leads",
+        "leads/stwk",
+        "precision",
+        "recall",
+        "F1",
+        "delay",
+        "analyst P",
+        "analyst R"
     );
     for o in out {
         let mark = match (chosen == Some(o as *const Outcome), o.pareto) {
@@ -250,7 +268,9 @@ pub fn table(out: &[Outcome]) -> String {
             }
         }
     }
-    s.push_str("(* Pareto front of leads/station-week against recall; > best F1, what --write writes)\n");
+    s.push_str(
+        "(* Pareto front of leads/station-week against recall; > best F1, what --write writes)\n",
+    );
     s
 }
 

@@ -117,7 +117,8 @@ impl MultivariateModel {
             file: file.to_string(),
             reason,
         };
-        let m: Self = serde_json::from_str(text).map_err(|e| err(format!("not a model file: {e}")))?;
+        let m: Self =
+            serde_json::from_str(text).map_err(|e| err(format!("not a model file: {e}")))?;
         m.check().map_err(err)?;
         Ok(m)
     }
@@ -167,7 +168,10 @@ impl MultivariateModel {
 
     fn check(&self) -> Result<(), String> {
         if self.format != FORMAT {
-            return Err(format!("format {} is not supported (this engine reads format {FORMAT})", self.format));
+            return Err(format!(
+                "format {} is not supported (this engine reads format {FORMAT})",
+                self.format
+            ));
         }
         let d = self.features.len();
         if d == 0 {
@@ -175,12 +179,26 @@ impl MultivariateModel {
         }
         let finite = |v: &[f64]| v.iter().all(|x| x.is_finite());
         let s = &self.scaler;
-        if s.means.len() != d || s.stds.len() != d || !finite(&s.means) || !s.stds.iter().all(|x| x.is_finite() && *x > 0.0) {
-            return Err(format!("scaler must have {d} finite means and {d} positive stds"));
+        if s.means.len() != d
+            || s.stds.len() != d
+            || !finite(&s.means)
+            || !s.stds.iter().all(|x| x.is_finite() && *x > 0.0)
+        {
+            return Err(format!(
+                "scaler must have {d} finite means and {d} positive stds"
+            ));
         }
         match &self.fitted {
-            Fitted::Pca { components, variances, t2_threshold, spe_threshold } => {
-                if components.is_empty() || components.len() != variances.len() || components.len() > d {
+            Fitted::Pca {
+                components,
+                variances,
+                t2_threshold,
+                spe_threshold,
+            } => {
+                if components.is_empty()
+                    || components.len() != variances.len()
+                    || components.len() > d
+                {
                     return Err("pca needs 1..=features components, one variance each".into());
                 }
                 if components.iter().any(|c| c.len() != d || !finite(c))
@@ -191,7 +209,13 @@ impl MultivariateModel {
                     return Err("pca components, variances or thresholds are malformed".into());
                 }
             }
-            Fitted::Gmm { weights, means, covariances, threshold, scale } => {
+            Fitted::Gmm {
+                weights,
+                means,
+                covariances,
+                threshold,
+                scale,
+            } => {
                 let k = weights.len();
                 if k == 0 || means.len() != k || covariances.len() != k {
                     return Err("gmm needs as many means and covariances as weights".into());
@@ -204,8 +228,14 @@ impl MultivariateModel {
                     return Err("gmm weights, means or thresholds are malformed".into());
                 }
                 for c in covariances {
-                    if c.len() != d || c.iter().any(|r| r.len() != d || !finite(r)) || cholesky(c).is_none() {
-                        return Err("gmm covariance is not a positive-definite matrix of the feature size".into());
+                    if c.len() != d
+                        || c.iter().any(|r| r.len() != d || !finite(r))
+                        || cholesky(c).is_none()
+                    {
+                        return Err(
+                            "gmm covariance is not a positive-definite matrix of the feature size"
+                                .into(),
+                        );
                     }
                 }
             }
@@ -254,7 +284,12 @@ impl Scorer {
     /// Hotelling T² and SPE of one instant (`x` in raw units) under a PCA model; None for a
     /// mixture.
     pub fn pca_statistics(&self, x: &[f64]) -> Option<(f64, f64)> {
-        let Fitted::Pca { components, variances, .. } = &self.model.fitted else {
+        let Fitted::Pca {
+            components,
+            variances,
+            ..
+        } = &self.model.fitted
+        else {
             return None;
         };
         let mut resid = self.model.standardise(x);
@@ -277,16 +312,36 @@ impl Scorer {
             .max_by(|&a, &b| z[a].abs().total_cmp(&z[b].abs()))
             .unwrap_or(0);
         match &self.model.fitted {
-            Fitted::Pca { t2_threshold, spe_threshold, .. } => {
+            Fitted::Pca {
+                t2_threshold,
+                spe_threshold,
+                ..
+            } => {
                 let (t2, spe) = self.pca_statistics(x).unwrap_or((0.0, 0.0));
                 let (rt, rs) = (t2 / t2_threshold, spe / spe_threshold);
                 if rt >= rs {
-                    Verdict { ratio: rt, statistic: t2, threshold: *t2_threshold, feature }
+                    Verdict {
+                        ratio: rt,
+                        statistic: t2,
+                        threshold: *t2_threshold,
+                        feature,
+                    }
                 } else {
-                    Verdict { ratio: rs, statistic: spe, threshold: *spe_threshold, feature }
+                    Verdict {
+                        ratio: rs,
+                        statistic: spe,
+                        threshold: *spe_threshold,
+                        feature,
+                    }
                 }
             }
-            Fitted::Gmm { weights, means, threshold, scale, .. } => {
+            Fitted::Gmm {
+                weights,
+                means,
+                threshold,
+                scale,
+                ..
+            } => {
                 let nll = -gmm_log_likelihood(weights, means, &self.chol, &z);
                 Verdict {
                     ratio: 1.0 + (nll - threshold) / scale,
@@ -300,7 +355,12 @@ impl Scorer {
 }
 
 /// log p(z) under the mixture; `chol` holds each component's Cholesky factor and log-determinant.
-pub fn gmm_log_likelihood(weights: &[f64], means: &[Vec<f64>], chol: &[(Vec<Vec<f64>>, f64)], z: &[f64]) -> f64 {
+pub fn gmm_log_likelihood(
+    weights: &[f64],
+    means: &[Vec<f64>],
+    chol: &[(Vec<Vec<f64>>, f64)],
+    z: &[f64],
+) -> f64 {
     let d = z.len() as f64;
     let terms: Vec<f64> = weights
         .iter()

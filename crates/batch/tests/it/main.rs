@@ -32,7 +32,15 @@ pub fn config(stations: usize, seed: u64) -> Config {
 }
 
 /// Simulates `days` of `scenario` over the config's network into `dir/name.csv`.
-pub fn simulate(dir: &Path, name: &str, cfg: &Config, scenario: Scenario, seed: u64, days: i64, inject: bool) -> SimWindow {
+pub fn simulate(
+    dir: &Path,
+    name: &str,
+    cfg: &Config,
+    scenario: Scenario,
+    seed: u64,
+    days: i64,
+    inject: bool,
+) -> SimWindow {
     let from = start();
     let opts = SimOptions {
         inject,

@@ -16,7 +16,9 @@ fn replay_report_covers_every_lead_and_the_known_events() {
     let w = simulate(dir.path(), "typical", &cfg, Scenario::Typical, 7, 21, true);
     let readings = load(&w);
     let mut seen = 0;
-    let r = replay(Engine::new(Arc::new(cfg.clone())), &readings, &mut |n| seen = n);
+    let r = replay(Engine::new(Arc::new(cfg.clone())), &readings, &mut |n| {
+        seen = n
+    });
     assert_eq!(seen as usize, readings.len());
     assert_eq!(r.stats.judged as usize, readings.len());
     // The simulated discharges are there to be found.
@@ -28,7 +30,10 @@ fn replay_report_covers_every_lead_and_the_known_events() {
     let out = dir.path().join("report");
     let html = report::write(&out, &cfg, &readings, &r, None).unwrap();
     let lines = |name: &str| std::fs::read_to_string(out.join(name)).unwrap();
-    let leads: Vec<Lead> = lines("leads.jsonl").lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let leads: Vec<Lead> = lines("leads.jsonl")
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(leads, r.leads);
     let mut ids: Vec<&str> = leads.iter().map(|l| l.id.as_str()).collect();
     ids.sort();
@@ -42,21 +47,39 @@ fn replay_report_covers_every_lead_and_the_known_events() {
     for lead in &leads {
         assert!(summary.contains(&lead.id));
         let name = report::chart_name(lead);
-        assert!(page.contains(&format!("charts/{name}")), "{name} not linked");
+        assert!(
+            page.contains(&format!("charts/{name}")),
+            "{name} not linked"
+        );
         let svg = std::fs::read_to_string(out.join("charts").join(&name)).unwrap();
-        assert!(svg.starts_with("<svg") && svg.contains("<polyline"), "{name}");
-        assert_eq!(svg.matches("font-weight=\"bold\"").count(), lead.parameters.len());
+        assert!(
+            svg.starts_with("<svg") && svg.contains("<polyline"),
+            "{name}"
+        );
+        assert_eq!(
+            svg.matches("font-weight=\"bold\"").count(),
+            lead.parameters.len()
+        );
         assert!(svg.contains("<circle"), "detection points drawn in {name}");
         if lead.parameters.iter().any(|p| p.limit.is_some()) {
             assert!(svg.contains("GB 3838"), "{name}");
             limits += 1;
         }
-        let upstream = cfg.stations.get(lead.station.as_str()).and_then(|s| s.upstream.first());
+        let upstream = cfg
+            .stations
+            .get(lead.station.as_str())
+            .and_then(|s| s.upstream.first());
         if let Some((up, _)) = upstream {
-            assert!(svg.contains(&format!(">{up} +")), "upstream series in {name}");
+            assert!(
+                svg.contains(&format!(">{up} +")),
+                "upstream series in {name}"
+            );
         }
     }
-    assert!(limits > 0, "some lead concerns a parameter with a GB 3838 limit");
+    assert!(
+        limits > 0,
+        "some lead concerns a parameter with a GB 3838 limit"
+    );
 }
 
 /// What `detect` does: the CSV lines in file order straight into the engine.
@@ -68,11 +91,19 @@ fn detect(path: &std::path::Path, engine: &mut Engine) -> (Vec<String>, Vec<Stri
     for line in file.lines().skip(1) {
         let r = parser.parse(&line.unwrap()).unwrap();
         engine.push(&r, &mut out);
-        events.extend(out.events.drain(..).map(|e| serde_json::to_string(&e).unwrap()));
+        events.extend(
+            out.events
+                .drain(..)
+                .map(|e| serde_json::to_string(&e).unwrap()),
+        );
         leads.extend(out.leads.drain(..).map(|l| l.id));
     }
     engine.finish(&mut out);
-    events.extend(out.events.drain(..).map(|e| serde_json::to_string(&e).unwrap()));
+    events.extend(
+        out.events
+            .drain(..)
+            .map(|e| serde_json::to_string(&e).unwrap()),
+    );
     leads.extend(out.leads.drain(..).map(|l| l.id));
     leads.dedup();
     (events, leads)
@@ -86,7 +117,11 @@ fn replay_of_a_csv_equals_detect() {
     let (events, mut lead_ids) = detect(&w.csv, &mut Engine::new(cfg.clone()));
     assert!(!events.is_empty());
     let r = replay(Engine::new(cfg), &load(&w), &mut |_| {});
-    let replayed: Vec<String> = r.events.iter().map(|e| serde_json::to_string(e).unwrap()).collect();
+    let replayed: Vec<String> = r
+        .events
+        .iter()
+        .map(|e| serde_json::to_string(e).unwrap())
+        .collect();
     assert_eq!(replayed, events);
     let mut ids: Vec<String> = r.leads.iter().map(|l| l.id.clone()).collect();
     ids.sort();
@@ -98,18 +133,25 @@ fn replay_of_a_csv_equals_detect() {
 #[test]
 fn diff_against_the_ledger_finds_new_missing_and_changed_leads() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = Arc::new(config(3, 5));
-    let w = simulate(dir.path(), "typical", &cfg, Scenario::Typical, 5, 14, true);
+    let cfg = Arc::new(config(4, 7));
+    let w = simulate(dir.path(), "typical", &cfg, Scenario::Typical, 7, 21, true);
     let r = replay(Engine::new(cfg), &load(&w), &mut |_| {});
     assert!(r.leads.len() >= 3, "{} leads", r.leads.len());
     // The "live" ledger: every lead but the first, the second with another severity, and
     // one lead the replay does not make.
     let mut live: Vec<Lead> = r.leads[1..].to_vec();
-    live[0].severity = if live[0].severity == Severity::High { Severity::Low } else { Severity::High };
+    live[0].severity = if live[0].severity == Severity::High {
+        Severity::Low
+    } else {
+        Severity::High
+    };
     let mut extra = live[1].clone();
     extra.id = "L-not-replayed".into();
     live.push(extra);
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let from_ledger = rt.block_on(async {
         let ledger = Ledger::open(&dir.path().join("ledger.sqlite")).unwrap();
         for l in &live {

@@ -11,15 +11,25 @@ use std::path::Path;
 use std::sync::Arc;
 
 fn train_all(w: &SimWindow, kind: Kind, dir: &Path) -> usize {
-    let window = Window { from: w.from, to: w.to, stations: vec![] };
+    let window = Window {
+        from: w.from,
+        to: w.to,
+        stations: vec![],
+    };
     let (df, _) = frames::load_csv(&w.csv, &window).unwrap();
-    let opts = TrainOptions { kind, ..TrainOptions::default() };
+    let opts = TrainOptions {
+        kind,
+        ..TrainOptions::default()
+    };
     let mut n = 0;
     for s in &w.cfg.stations.list {
         let f = features::build(&df, &s.id, &Pipeline::default()).unwrap();
         assert_eq!(f.interval, 5 * 60_000);
         let names: Vec<&str> = f.names.iter().map(|p| p.as_str()).collect();
-        assert!(names.contains(&"cond") && !names.contains(&"nh3n"), "{names:?}");
+        assert!(
+            names.contains(&"cond") && !names.contains(&"nh3n"),
+            "{names:?}"
+        );
         let m = train::fit(&f, w.from, w.to, &opts).unwrap();
         assert_eq!(m.digest, train::digest(&m));
         train::save(dir, &m).unwrap();
@@ -34,9 +44,12 @@ fn run(cfg: &Config, w: &SimWindow, models: &[MultivariateModel]) -> Replayed {
     replay(e, &load(w), &mut |_| {})
 }
 
-fn subtle_found(w: &SimWindow, r: &Replayed) -> usize {
+/// Subtle-shift truths detected, and how many there are.
+fn subtle_found(w: &SimWindow, r: &Replayed) -> (usize, usize) {
     let rep = evaluate(&w.truth, &r.events, &r.leads, &EvalOptions::default());
-    rep.recall_by_kind.get("subtle_shift").map_or(0, |s| s.count)
+    rep.recall_by_kind
+        .get("subtle_shift")
+        .map_or((0, 0), |s| (s.count, s.of))
 }
 
 #[test]
@@ -53,16 +66,31 @@ fn trained_pca_catches_correlated_shifts_the_univariate_detectors_miss() {
 
     let plain = run(&cfg, &shifted, &[]);
     let with = run(&cfg, &shifted, &models);
-    let truths = shifted.truth.records.len();
-    let (a, b) = (subtle_found(&shifted, &plain), subtle_found(&shifted, &with));
-    eprintln!("subtle shifts found: {a} without models, {b} with, of {truths} truths");
-    assert!(b > a, "{b} with models, {a} without");
-    assert!(with.leads.iter().any(|l| l.detectors.iter().any(|d| d.detector == DetectorId::Pca)));
+    let ((a, truths), (b, _)) = (
+        subtle_found(&shifted, &plain),
+        subtle_found(&shifted, &with),
+    );
+    eprintln!("subtle shifts found: {a} without models, {b} with, of {truths}");
+    assert!(truths > 0 && b > a, "{b} with models, {a} without");
+    let by_model: Vec<_> = with
+        .leads
+        .iter()
+        .filter(|l| l.detectors.iter().any(|d| d.detector == DetectorId::Pca))
+        .collect();
+    assert!(!by_model.is_empty());
+    assert!(by_model
+        .iter()
+        .all(|l| l.model_versions.len() == 3 && l.model_versions[0].starts_with("pca:")));
     // False alarms on the clean window stay within a budget.
     let quiet = run(&cfg, &clean, &models);
-    let model_events = quiet.events.iter().filter(|e| e.detectors.contains(&DetectorId::Pca)).count();
+    let model_events = quiet
+        .events
+        .iter()
+        .filter(|e| e.detectors.contains(&DetectorId::Pca))
+        .count();
     eprintln!("clean window: {model_events} events with a PCA finding");
-    assert!(model_events <= 3 * 2, "{model_events} PCA events on clean data");
+    // 3 stations × 2 weeks: at most 1.5 model events per station-week.
+    assert!(model_events <= 9, "{model_events} PCA events on clean data");
 }
 
 #[test]
@@ -73,15 +101,31 @@ fn gmm_round_trip_and_incompatible_files_leave_the_rest_running() {
     let models_dir = dir.path().join("models");
     assert_eq!(train_all(&clean, Kind::Gmm, &models_dir), 2);
     // One file from a future trainer, one truncated.
-    let first = std::fs::read_dir(&models_dir).unwrap().next().unwrap().unwrap().path();
+    let first = std::fs::read_dir(&models_dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
     let text = std::fs::read_to_string(&first).unwrap();
-    std::fs::write(models_dir.join("future.json"), text.replace("\"format\": 1", "\"format\": 2")).unwrap();
+    std::fs::write(
+        models_dir.join("future.json"),
+        text.replace("\"format\": 1", "\"format\": 2"),
+    )
+    .unwrap();
     std::fs::write(models_dir.join("truncated.json"), &text[..text.len() / 2]).unwrap();
     let (models, bad) = MultivariateModel::load_dir(&models_dir).unwrap();
     assert_eq!(models.len(), 2);
     assert_eq!(bad.len(), 2);
-    assert!(bad.iter().any(|e| e.file.ends_with("future.json") && e.reason.contains("format 2")), "{bad:?}");
-    assert!(bad.iter().any(|e| e.file.ends_with("truncated.json")), "{bad:?}");
+    assert!(
+        bad.iter()
+            .any(|e| e.file.ends_with("future.json") && e.reason.contains("format 2")),
+        "{bad:?}"
+    );
+    assert!(
+        bad.iter().any(|e| e.file.ends_with("truncated.json")),
+        "{bad:?}"
+    );
     // A model whose shape does not fit is refused by the engine; the good ones still score.
     let mut wrong = models[0].clone();
     wrong.scaler.means.pop();
@@ -92,5 +136,10 @@ fn gmm_round_trip_and_incompatible_files_leave_the_rest_running() {
     let shifted = simulate(dir.path(), "shifted", &cfg, Scenario::Subtle, 4, 7, true);
     let r = replay(e, &load(&shifted), &mut |_| {});
     assert!(r.leads.iter().all(|l| l.model_versions.len() == 2));
-    assert!(r.events.iter().any(|e| e.detectors.contains(&DetectorId::Gmm)), "the mixture model fires on the shifts");
+    assert!(
+        r.events
+            .iter()
+            .any(|e| e.detectors.contains(&DetectorId::Gmm)),
+        "the mixture model fires on the shifts"
+    );
 }

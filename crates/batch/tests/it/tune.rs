@@ -24,16 +24,24 @@ fn tune_finds_a_candidate_at_least_as_good_as_the_default() {
     let scores: Vec<_> = out.iter().map(|o| o.score.clone().unwrap()).collect();
     // The candidate equal to the shipped threshold (6) reproduces the default exactly: the
     // rewritten thresholds file means the same thing.
-    assert_eq!(out[2].candidate.settings, vec![("robust_z.threshold".to_string(), 6.0)]);
+    assert_eq!(
+        out[2].candidate.settings,
+        vec![("robust_z.threshold".to_string(), 6.0)]
+    );
     assert_eq!(scores[2], scores[0]);
-    assert!(scores.iter().any(|s| s.events != scores[0].events), "the sweep changes something");
+    assert!(
+        scores.iter().any(|s| s.events != scores[0].events),
+        "the sweep changes something"
+    );
     let default_f1 = scores[0].primary().f1.unwrap();
     let chosen = best(&out).unwrap();
     let chosen_f1 = chosen.score.as_ref().unwrap().primary().f1.unwrap();
     assert!(chosen_f1 >= default_f1, "{chosen_f1} < {default_f1}");
     assert!(out.iter().any(|o| o.pareto));
     // What --write writes is a thresholds file the config loader accepts.
-    let written = cfg.with_thresholds_text(&chosen.candidate.thresholds).unwrap();
+    let written = cfg
+        .with_thresholds_text(&chosen.candidate.thresholds)
+        .unwrap();
     assert_eq!(written.stations.list.len(), 4);
     let t = table(&out);
     assert_eq!(t.lines().filter(|l| l.starts_with('>')).count(), 1, "{t}");

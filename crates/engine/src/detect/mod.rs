@@ -20,10 +20,10 @@ use crate::events::Event;
 use crate::leads::Lead;
 use crate::model::{Finding, FindingKind, ParamId, Reading, StationId};
 use crate::models::{ModelError, MultivariateModel, Scorer};
-use multivariate::Multivariate;
 use crate::params;
 use crate::time::{Millis, MINUTE};
 use incident::{Incident, StreamFacts};
+use multivariate::Multivariate;
 use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -103,7 +103,9 @@ impl Ord for Queued {
 }
 
 fn models_of(all: &[Multivariate], station: &StationId) -> Vec<usize> {
-    (0..all.len()).filter(|&i| all[i].station() == station).collect()
+    (0..all.len())
+        .filter(|&i| all[i].station() == station)
+        .collect()
 }
 
 /// A past (or open) event remembered for the upstream/downstream comparison.
@@ -184,11 +186,7 @@ impl Engine {
                 Err(e) => refused.push(e),
             }
         }
-        self.model_versions = self
-            .multivariate
-            .iter()
-            .map(|m| m.version())
-            .collect();
+        self.model_versions = self.multivariate.iter().map(|m| m.version()).collect();
         self.model_versions.sort();
         for st in &mut self.stations {
             st.models = models_of(&self.multivariate, &st.id);

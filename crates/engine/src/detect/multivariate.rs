@@ -38,7 +38,13 @@ impl Multivariate {
 
     /// Records a judged reading; when it completes an instant, scores it and pushes a finding
     /// if the model alarms.
-    pub fn observe(&mut self, parameter: &ParamId, time: Millis, value: f64, out: &mut Vec<Finding>) {
+    pub fn observe(
+        &mut self,
+        parameter: &ParamId,
+        time: Millis,
+        value: f64,
+        out: &mut Vec<Finding>,
+    ) {
         let model = &self.scorer.model;
         let Some(i) = model.features.iter().position(|f| f == parameter) else {
             return;
@@ -48,13 +54,18 @@ impl Multivariate {
             return;
         }
         self.latest[i] = Some((time, value));
-        if time <= self.scored || !self.latest.iter().all(|l| l.is_some_and(|(t, _)| t == time)) {
+        if time <= self.scored
+            || !self
+                .latest
+                .iter()
+                .all(|l| l.is_some_and(|(t, _)| t == time))
+        {
             return;
         }
         self.scored = time;
         let x: Vec<f64> = self.latest.iter().flatten().map(|(_, v)| *v).collect();
         let v = self.scorer.score(&x);
-        if !(v.ratio > 1.0) {
+        if v.ratio.is_nan() || v.ratio <= 1.0 {
             return;
         }
         let (detector, what) = match model.fitted {

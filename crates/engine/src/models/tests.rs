@@ -37,10 +37,16 @@ fn pca_statistics_follow_the_definitions() {
     let s = Scorer::new(pca_model()).unwrap();
     // Along the component: z = (2, 2) → t = 2√2, T² = 8 / 1.9, SPE = 0.
     let (t2, spe) = s.pca_statistics(&[9.0, 420.0]).unwrap();
-    assert!((t2 - 8.0 / 1.9).abs() < 1e-9 && spe.abs() < 1e-9, "{t2} {spe}");
+    assert!(
+        (t2 - 8.0 / 1.9).abs() < 1e-9 && spe.abs() < 1e-9,
+        "{t2} {spe}"
+    );
     // Against it: z = (1, −1) → t = 0, SPE = 2 → ratio 4 on SPE.
     let v = s.score(&[8.5, 390.0]);
-    assert!((v.statistic - 2.0).abs() < 1e-9 && (v.ratio - 4.0).abs() < 1e-9, "{v:?}");
+    assert!(
+        (v.statistic - 2.0).abs() < 1e-9 && (v.ratio - 4.0).abs() < 1e-9,
+        "{v:?}"
+    );
     assert_eq!(v.threshold, 0.5);
 }
 
@@ -69,22 +75,39 @@ fn malformed_models_are_refused_with_a_reason() {
     let cases: Vec<(&str, Box<dyn Fn(&mut MultivariateModel)>)> = vec![
         ("format", Box::new(|m| m.format = 99)),
         ("scaler", Box::new(|m| m.scaler.stds[1] = 0.0)),
-        ("pca", Box::new(|m| m.fitted = Fitted::Pca { components: vec![vec![1.0]], variances: vec![1.0], t2_threshold: 1.0, spe_threshold: 1.0 })),
-        ("positive-definite", Box::new(|m| {
-            m.fitted = Fitted::Gmm {
-                weights: vec![1.0],
-                means: vec![vec![0.0, 0.0]],
-                covariances: vec![vec![vec![1.0, 2.0], vec![2.0, 1.0]]],
-                threshold: 1.0,
-                scale: 1.0,
-            }
-        })),
+        (
+            "pca",
+            Box::new(|m| {
+                m.fitted = Fitted::Pca {
+                    components: vec![vec![1.0]],
+                    variances: vec![1.0],
+                    t2_threshold: 1.0,
+                    spe_threshold: 1.0,
+                }
+            }),
+        ),
+        (
+            "positive-definite",
+            Box::new(|m| {
+                m.fitted = Fitted::Gmm {
+                    weights: vec![1.0],
+                    means: vec![vec![0.0, 0.0]],
+                    covariances: vec![vec![vec![1.0, 2.0], vec![2.0, 1.0]]],
+                    threshold: 1.0,
+                    scale: 1.0,
+                }
+            }),
+        ),
     ];
     for (want, change) in cases {
         let mut m = pca_model();
         change(&mut m);
-        let e = MultivariateModel::parse("m.json", &serde_json::to_string(&m).unwrap()).unwrap_err();
-        assert!(e.to_string().contains(want) && e.to_string().contains("m.json"), "{want}: {e}");
+        let e =
+            MultivariateModel::parse("m.json", &serde_json::to_string(&m).unwrap()).unwrap_err();
+        assert!(
+            e.to_string().contains(want) && e.to_string().contains("m.json"),
+            "{want}: {e}"
+        );
     }
     let e = MultivariateModel::parse("x.json", "{\"format\": 1}").unwrap_err();
     assert!(e.reason.contains("not a model file"), "{e}");
@@ -94,7 +117,11 @@ fn malformed_models_are_refused_with_a_reason() {
 fn load_dir_keeps_good_models_beside_bad_files() {
     let dir = std::env::temp_dir().join(format!("rw-models-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("a.json"), serde_json::to_string(&pca_model()).unwrap()).unwrap();
+    std::fs::write(
+        dir.join("a.json"),
+        serde_json::to_string(&pca_model()).unwrap(),
+    )
+    .unwrap();
     std::fs::write(dir.join("b.json"), "not json").unwrap();
     std::fs::write(dir.join("notes.txt"), "ignored").unwrap();
     let (good, bad) = MultivariateModel::load_dir(&dir).unwrap();
@@ -135,10 +162,49 @@ fn engine_emits_model_findings_only_at_complete_instants() {
         }
     }
     engine.finish(&mut out);
-    let pca: Vec<_> = out.findings.iter().filter(|f| f.detector == DetectorId::Pca).collect();
+    let pca: Vec<_> = out
+        .findings
+        .iter()
+        .filter(|f| f.detector == DetectorId::Pca)
+        .collect();
     assert_eq!(pca.len(), 9, "{pca:#?}");
-    assert!(pca.iter().all(|f| f.kind == FindingKind::Deviation && f.time >= t0 + 30 * 5 * MINUTE));
+    assert!(pca
+        .iter()
+        .all(|f| f.kind == FindingKind::Deviation && f.time >= t0 + 30 * 5 * MINUTE));
     assert!(pca.iter().all(|f| f.time != t0 + 35 * 5 * MINUTE));
-    let lead = out.leads.last().expect("the shift makes a lead");
-    assert_eq!(lead.model_versions, vec!["pca:S1:0123456789ab".to_string()]);
+    let event = out
+        .events
+        .iter()
+        .find(|e| e.detectors.contains(&DetectorId::Pca));
+    assert!(
+        event.is_some_and(|e| e.start == t0 + 30 * 5 * MINUTE),
+        "{:#?}",
+        out.events
+    );
+    assert_eq!(
+        engine_versions(&mut engine),
+        vec!["pca:S1:0123456789ab".to_string()]
+    );
+}
+
+/// The versions leads would carry, seen through a lead made by a gross GB 3838 breach.
+fn engine_versions(engine: &mut Engine) -> Vec<String> {
+    let mut out = Output::default();
+    let t0 = 1_800_000_000_000;
+    for i in 0..60 {
+        let r = Reading {
+            station: StationId::new("S1"),
+            parameter: ParamId::new("nh3n"),
+            time: t0 + i * 5 * MINUTE,
+            value: if i >= 40 { 30.0 } else { 0.3 },
+            flag: DataFlag::N,
+        };
+        engine.push(&r, &mut out);
+    }
+    engine.finish(&mut out);
+    out.leads
+        .last()
+        .expect("a gross breach makes a lead")
+        .model_versions
+        .clone()
 }

@@ -335,7 +335,13 @@ pub fn chronic(ctx: &Ctx, plan: &mut Plan, rng: &mut Rng, station: usize, t0: Mi
 /// Correlated small shifts at one station: DO and pH down, conductivity and turbidity up, each
 /// by 3–4 of its noise standard deviations (below the robust z-score and rate thresholds), held
 /// flat over `window`.
-pub fn subtle_shift(ctx: &Ctx, plan: &mut Plan, rng: &mut Rng, station: usize, window: (Millis, Millis)) {
+pub fn subtle_shift(
+    ctx: &Ctx,
+    plan: &mut Plan,
+    rng: &mut Rng,
+    station: usize,
+    window: (Millis, Millis),
+) {
     let truth = plan.truths.len();
     let mut parts = Vec::new();
     for (p, sign) in [(Do, -1.0), (Ph, -1.0), (Cond, 1.0), (Turb, 1.0)] {
@@ -353,6 +359,11 @@ pub fn subtle_shift(ctx: &Ctx, plan: &mut Plan, rng: &mut Rng, station: usize, w
             },
         });
     }
-    let detail = format!("correlated shift at {}: {}", ctx.id(station), parts.join(", "));
-    plan.truths.push(TruthDraft::new(TruthKind::SubtleShift, detail));
+    let detail = format!(
+        "correlated shift at {}: {}",
+        ctx.id(station),
+        parts.join(", ")
+    );
+    plan.truths
+        .push(TruthDraft::new(TruthKind::SubtleShift, detail));
 }
