@@ -4,3 +4,6 @@ mod cli;
 mod decode;
 mod detect;
 mod simulate;
+mod ops;
+mod ops_docs;
+mod ops_demo;
