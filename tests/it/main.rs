@@ -3,7 +3,7 @@
 mod cli;
 mod decode;
 mod detect;
-mod simulate;
 mod ops;
-mod ops_docs;
 mod ops_demo;
+mod ops_docs;
+mod simulate;

@@ -51,7 +51,8 @@ fn service<'a>(c: &'a Value, name: &str) -> &'a Value {
 }
 
 fn str_of(v: &Value) -> &str {
-    v.as_str().unwrap_or_else(|| panic!("expected a string, got {v}"))
+    v.as_str()
+        .unwrap_or_else(|| panic!("expected a string, got {v}"))
 }
 
 /// `${VAR}`, `${VAR:-default}`, `${VAR:?message}` names in a string (`$$` is an escaped `$`).
@@ -164,10 +165,16 @@ fn services_match_what_riverwatch_connects_to() {
     // The broker: the host is the compose service, the port is where Mosquitto listens.
     assert_eq!(cfg.mqtt.host, "mosquitto");
     let conf = read("deploy/mosquitto/mosquitto.conf");
-    let listener: Vec<&str> = conf.lines().filter(|l| l.starts_with("listener ")).collect();
+    let listener: Vec<&str> = conf
+        .lines()
+        .filter(|l| l.starts_with("listener "))
+        .collect();
     assert_eq!(listener, [format!("listener {}", cfg.mqtt.port)]);
     assert!(publishes(service(&c, "mosquitto"), cfg.mqtt.port));
-    assert!(cfg.mqtt.tls_ca.is_none(), "the compose broker has no TLS listener");
+    assert!(
+        cfg.mqtt.tls_ca.is_none(),
+        "the compose broker has no TLS listener"
+    );
 
     // InfluxDB: the service, its port, and the bucket the v1 API maps to `db`.
     let StoreKind::Influx(influx) = &cfg.store.kind else {
@@ -175,13 +182,19 @@ fn services_match_what_riverwatch_connects_to() {
     };
     assert_eq!(influx.url.host_str(), Some("influxdb"));
     let influx_svc = service(&c, "influxdb");
-    assert!(publishes(influx_svc, influx.url.port_or_known_default().unwrap()));
+    assert!(publishes(
+        influx_svc,
+        influx.url.port_or_known_default().unwrap()
+    ));
     let init = &influx_svc["environment"];
     assert_eq!(str_of(&init["DOCKER_INFLUXDB_INIT_MODE"]), "setup");
     assert_eq!(str_of(&init["DOCKER_INFLUXDB_INIT_BUCKET"]), influx.db);
     for k in ["USERNAME", "PASSWORD", "ORG", "ADMIN_TOKEN"] {
         let v = str_of(&init[format!("DOCKER_INFLUXDB_INIT_{k}")]);
-        assert!(v.contains("${"), "DOCKER_INFLUXDB_INIT_{k} should come from .env");
+        assert!(
+            v.contains("${"),
+            "DOCKER_INFLUXDB_INIT_{k} should come from .env"
+        );
     }
     assert!(str_of(&influx_svc["image"]).starts_with("influxdb:2."));
     assert!(str_of(&service(&c, "mosquitto")["image"]).starts_with("eclipse-mosquitto:2"));
@@ -233,12 +246,20 @@ fn secrets_are_the_ones_riverwatch_reads_and_agree_with_the_servers() {
     all_strings(&c, &mut strings);
     let used: BTreeSet<String> = strings.iter().flat_map(|s| interpolated(s)).collect();
     let example: BTreeSet<String> = env_example().into_keys().collect();
-    assert_eq!(used, example, ".env.example and docker-compose.yml disagree");
+    assert_eq!(
+        used, example,
+        ".env.example and docker-compose.yml disagree"
+    );
 }
 
 /// The shell script of a service whose command is `sh -c SCRIPT`.
 fn healthcheck_free_command(svc: &Value) -> String {
-    let cmd: Vec<&str> = svc["command"].as_array().unwrap().iter().map(str_of).collect();
+    let cmd: Vec<&str> = svc["command"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(str_of)
+        .collect();
     assert_eq!(&cmd[..2], ["sh", "-c"]);
     cmd[2].to_string()
 }
@@ -256,8 +277,17 @@ fn every_stateful_path_is_on_a_named_volume() {
         .find_map(|l| l.strip_prefix("sqlite_path = "))
         .map(|p| PathBuf::from(p.trim_matches('"')))
         .expect("sqlite_path");
-    for p in [&cfg.data_dir, &cfg.ledger_path, &cfg.store.spool_dir, &sqlite] {
-        assert!(p.is_absolute(), "{} should be absolute in a container", p.display());
+    for p in [
+        &cfg.data_dir,
+        &cfg.ledger_path,
+        &cfg.store.spool_dir,
+        &sqlite,
+    ] {
+        assert!(
+            p.is_absolute(),
+            "{} should be absolute in a container",
+            p.display()
+        );
         assert!(
             named_volume_of(&c, rw, p).is_some(),
             "riverwatch state {} is not on a named volume",
@@ -277,7 +307,10 @@ fn every_stateful_path_is_on_a_named_volume() {
         assert!(named_volume_of(&c, influx, Path::new(p)).is_some(), "{p}");
     }
     // Bind mounts name files that exist: the config directory and the container settings.
-    for (src, target) in mounts(rw).into_iter().chain(mounts(service(&c, "mosquitto"))) {
+    for (src, target) in mounts(rw)
+        .into_iter()
+        .chain(mounts(service(&c, "mosquitto")))
+    {
         if let Some(rel) = src.strip_prefix("./") {
             assert!(Path::new(ROOT).join(rel).exists(), "{src} does not exist");
         }
@@ -299,7 +332,10 @@ fn health_checks_and_start_order() {
     // The port of config/riverwatch.toml's [http] listen, kept in the container.
     let shipped = ServiceConfig::embedded().unwrap();
     assert_eq!(shipped.http.listen.port(), port);
-    assert!(cfg.http.listen.ip().is_unspecified(), "the container must listen on all interfaces");
+    assert!(
+        cfg.http.listen.ip().is_unspecified(),
+        "the container must listen on all interfaces"
+    );
 
     let rw = service(&c, "riverwatch");
     let check = healthcheck(rw);
@@ -317,7 +353,10 @@ fn health_checks_and_start_order() {
         assert!(!healthcheck(service(&c, dep)).is_empty());
     }
     let mq = healthcheck(service(&c, "mosquitto"));
-    assert!(mq.contains("mosquitto_sub") && mq.contains("-u sensor"), "{mq}");
+    assert!(
+        mq.contains("mosquitto_sub") && mq.contains("-u sensor"),
+        "{mq}"
+    );
     assert!(healthcheck(service(&c, "influxdb")).contains("influx ping"));
     assert_eq!(
         str_of(&rw["command"][0]),
@@ -327,7 +366,10 @@ fn health_checks_and_start_order() {
 
     let sim = service(&c, "simulator");
     assert_eq!(sim["profiles"], serde_json::json!(["demo"]));
-    assert_eq!(str_of(&sim["depends_on"]["riverwatch"]["condition"]), "service_healthy");
+    assert_eq!(
+        str_of(&sim["depends_on"]["riverwatch"]["condition"]),
+        "service_healthy"
+    );
     // The simulator publishes where riverwatch subscribes, as a user the broker knows.
     let prefix = str_of(&sim["environment"]["TOPIC_PREFIX"]);
     assert_eq!(format!("{prefix}/+"), cfg.mqtt.readings_topic);
@@ -347,7 +389,11 @@ fn container_config_has_every_key_of_the_shipped_one() {
         }
     }
     let (mut a, mut b) = (BTreeSet::new(), BTreeSet::new());
-    keys(&toml::from_str(&read("config/riverwatch.toml")).unwrap(), "", &mut a);
+    keys(
+        &toml::from_str(&read("config/riverwatch.toml")).unwrap(),
+        "",
+        &mut a,
+    );
     keys(&toml::from_str(&read(CONTAINER_TOML)).unwrap(), "", &mut b);
     assert_eq!(a, b);
 }
@@ -368,26 +414,45 @@ fn dockerfile() -> Vec<(String, String)> {
 #[test]
 fn dockerfile_is_multi_stage_small_and_non_root() {
     let ins = dockerfile();
-    let froms: Vec<&String> = ins.iter().filter(|(k, _)| k == "FROM").map(|(_, r)| r).collect();
-    assert_eq!(froms.first().map(|s| s.as_str()), Some("rust:1-bookworm AS builder"));
-    assert_eq!(froms.last().map(|s| s.as_str()), Some("debian:bookworm-slim AS runtime"));
-    // The default target is the last stage: the runtime.
-    let runtime_at = ins
+    let froms: Vec<&String> = ins
         .iter()
-        .rposition(|(k, _)| k == "FROM")
-        .unwrap();
+        .filter(|(k, _)| k == "FROM")
+        .map(|(_, r)| r)
+        .collect();
+    assert_eq!(
+        froms.first().map(|s| s.as_str()),
+        Some("rust:1-bookworm AS builder")
+    );
+    assert_eq!(
+        froms.last().map(|s| s.as_str()),
+        Some("debian:bookworm-slim AS runtime")
+    );
+    // The default target is the last stage: the runtime.
+    let runtime_at = ins.iter().rposition(|(k, _)| k == "FROM").unwrap();
     let runtime = &ins[runtime_at + 1..];
-    let has = |k: &str, pred: &dyn Fn(&str) -> bool| runtime.iter().any(|(kk, r)| kk == k && pred(r));
+    let has =
+        |k: &str, pred: &dyn Fn(&str) -> bool| runtime.iter().any(|(kk, r)| kk == k && pred(r));
 
-    let user = runtime.iter().rev().find(|(k, _)| k == "USER").map(|(_, r)| r.as_str());
-    assert!(matches!(user, Some(u) if u != "root" && u != "0"), "runtime user: {user:?}");
-    assert!(has("COPY", &|r| r.starts_with("--from=builder ") && r.ends_with(" /usr/local/bin/riverwatch")));
+    let user = runtime
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "USER")
+        .map(|(_, r)| r.as_str());
+    assert!(
+        matches!(user, Some(u) if u != "root" && u != "0"),
+        "runtime user: {user:?}"
+    );
+    assert!(has("COPY", &|r| r.starts_with("--from=builder ")
+        && r.ends_with(" /usr/local/bin/riverwatch")));
     assert!(
         !has("RUN", &|r| r.contains("apt-get install")),
         "the runtime image installs no packages"
     );
     // Only the binary and the default config go in, and the files exist.
-    for (_, r) in runtime.iter().filter(|(k, _)| k == "COPY" && !r.starts_with("--from")) {
+    for (_, r) in runtime
+        .iter()
+        .filter(|(k, r)| k == "COPY" && !r.starts_with("--from"))
+    {
         let parts: Vec<&str> = r.split_whitespace().collect();
         let (dest, srcs) = parts.split_last().unwrap();
         assert!(dest.starts_with("/etc/riverwatch/"), "{r}");
@@ -397,13 +462,17 @@ fn dockerfile_is_multi_stage_small_and_non_root() {
     }
     let port = ServiceConfig::embedded().unwrap().http.listen.port();
     assert!(has("EXPOSE", &|r| r == port.to_string()));
-    assert!(has("HEALTHCHECK", &|r| r.contains(&format!("/dev/tcp/127.0.0.1/{port}"))
+    assert!(has("HEALTHCHECK", &|r| r
+        .contains(&format!("/dev/tcp/127.0.0.1/{port}"))
         && r.contains("GET /healthz ")));
     assert!(has("CMD", &|r| r == r#"["run", "--config", "/etc/riverwatch"]"#));
     // The container config the image ships is the one compose mounts.
-    assert!(has("COPY", &|r| r == &format!("{CONTAINER_TOML} /etc/riverwatch/riverwatch.toml")));
+    assert!(has("COPY", &|r| r
+        == &format!("{CONTAINER_TOML} /etc/riverwatch/riverwatch.toml")));
     // The build honours the lock file that the tests ran with.
-    assert!(ins.iter().any(|(k, r)| k == "RUN" && r.contains("cargo build --release --locked")));
+    assert!(ins
+        .iter()
+        .any(|(k, r)| k == "RUN" && r.contains("cargo build --release --locked")));
     let ignore = read(".dockerignore");
     assert!(ignore.lines().any(|l| l == "target") && ignore.lines().any(|l| l == ".env"));
 }
@@ -424,7 +493,10 @@ fn systemd_unit_runs_unprivileged_with_secrets_from_a_file() {
     }
     let one = |k: &str| service.get(k).and_then(|v| v.last()).map(String::as_str);
     assert_eq!(one("User"), Some("riverwatch"));
-    assert_eq!(one("ExecStart"), Some("/usr/local/bin/riverwatch run --config /etc/riverwatch"));
+    assert_eq!(
+        one("ExecStart"),
+        Some("/usr/local/bin/riverwatch run --config /etc/riverwatch")
+    );
     assert_eq!(one("Restart"), Some("on-failure"));
     assert_eq!(one("EnvironmentFile"), Some("/etc/riverwatch/secrets.env"));
     assert_eq!(one("StateDirectory"), Some("riverwatch"));
@@ -446,10 +518,12 @@ fn systemd_unit_runs_unprivileged_with_secrets_from_a_file() {
 /// dclint, a Compose file linter that validates against the Compose specification's JSON
 /// schema without a Docker engine (installed by scripts/test.sh from npm).
 fn dclint() -> PathBuf {
-    let path = std::env::var_os("RIVERWATCH_DCLINT").map(PathBuf::from).unwrap_or_else(|| {
-        let home = std::env::var_os("HOME").expect("HOME is set");
-        Path::new(&home).join(".cache/riverwatch-tools/node_modules/.bin/dclint")
-    });
+    let path = std::env::var_os("RIVERWATCH_DCLINT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let home = std::env::var_os("HOME").expect("HOME is set");
+            Path::new(&home).join(".cache/riverwatch-tools/node_modules/.bin/dclint")
+        });
     assert!(
         path.exists(),
         "{} is missing: run scripts/test.sh, or `npm install --prefix ~/.cache/riverwatch-tools dclint@3.1.0`",
@@ -465,7 +539,8 @@ fn lint(file: &Path) -> (bool, String) {
         .arg(file)
         .output()
         .expect("dclint runs");
-    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     (out.status.success(), text)
 }
 

@@ -62,12 +62,19 @@ fn start_broker(dir: &Path, port: u16) -> Owned {
     }
     std::fs::create_dir_all(dir.join("data")).unwrap();
     std::fs::write(dir.join("mosquitto.conf"), text).unwrap();
-    for (i, (user, pw)) in [("riverwatch", "rw-pw"), ("sensor", "sensor-pw")].iter().enumerate() {
+    for (i, (user, pw)) in [("riverwatch", "rw-pw"), ("sensor", "sensor-pw")]
+        .iter()
+        .enumerate()
+    {
         let mut c = Command::new("mosquitto_passwd");
         if i == 0 {
             c.arg("-c");
         }
-        let ok = c.arg("-b").arg(dir.join("passwd")).args([user, pw]).status();
+        let ok = c
+            .arg("-b")
+            .arg(dir.join("passwd"))
+            .args([user, pw])
+            .status();
         assert!(ok.is_ok_and(|s| s.success()), "mosquitto_passwd");
     }
     let log = std::fs::File::create(dir.join("mosquitto.log")).unwrap();
@@ -96,11 +103,23 @@ fn demo_publisher_delivers_every_reading_through_the_shipped_broker_config() {
     let port = free_port();
     let _broker = start_broker(dir.path(), port);
     assert!(!admitted(port, None), "anonymous clients must be refused");
-    assert!(!admitted(port, Some(("sensor", "wrong"))), "a wrong password must be refused");
+    assert!(
+        !admitted(port, Some(("sensor", "wrong"))),
+        "a wrong password must be refused"
+    );
 
     let out_path = dir.path().join("received.txt");
     let sub = Command::new("mosquitto_sub")
-        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-u", "riverwatch", "-P", "rw-pw"])
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-u",
+            "riverwatch",
+            "-P",
+            "rw-pw",
+        ])
         .args(["-v", "-q", "1", "-t", "riverwatch/readings/#"])
         .stdout(std::fs::File::create(&out_path).unwrap())
         .stderr(Stdio::null())
@@ -111,7 +130,16 @@ fn demo_publisher_delivers_every_reading_through_the_shipped_broker_config() {
     // The subscriber is ready once a probe message comes through.
     let ready = eventually(Duration::from_secs(10), || {
         let _ = Command::new("mosquitto_pub")
-            .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-u", "sensor", "-P", "sensor-pw"])
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+                "-u",
+                "sensor",
+                "-P",
+                "sensor-pw",
+            ])
             .args(["-t", "riverwatch/readings/probe", "-m", "probe"])
             .status();
         lines().contains("probe").then_some(())
@@ -131,19 +159,33 @@ fn demo_publisher_delivers_every_reading_through_the_shipped_broker_config() {
         .env("WORK_DIR", &work)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let csv = std::fs::read_to_string(work.join("readings.csv")).unwrap();
     let expected = csv.lines().count() - 1;
-    assert!(expected > 10_000, "a day of 14 stations: {expected} readings");
+    assert!(
+        expected > 10_000,
+        "a day of 14 stations: {expected} readings"
+    );
     let got = eventually(Duration::from_secs(30), || {
         let n = lines().lines().count() - probes;
         (n >= expected).then_some(n)
     });
-    assert_eq!(got, Some(expected), "readings lost between publisher and subscriber");
+    assert_eq!(
+        got,
+        Some(expected),
+        "readings lost between publisher and subscriber"
+    );
 
     // Every message is a station JSON message the real decoder accepts, on its station's topic.
     let cfg = Config::embedded();
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
     let ctx = DecodeContext {
         stations: &cfg.stations,
         received: now,

@@ -36,21 +36,19 @@ fn doc_keys(heading: &str) -> BTreeSet<String> {
         .collect()
 }
 
-/// Where a probe goes: a table key, or the first element of an array of tables.
+/// Where a probe goes: a table key (an array of tables is entered through its first element).
 #[derive(Clone)]
 enum Step {
     Key(String),
-    First,
 }
 
 fn table_at<'a>(t: &'a mut toml::Table, path: &[Step]) -> &'a mut toml::Table {
     let mut v = t;
     for (i, step) in path.iter().enumerate() {
-        let next = match step {
-            Step::Key(k) => v.get_mut(k),
-            Step::First => unreachable!("First follows a Key"),
-        }
-        .unwrap_or_else(|| panic!("no table at step {i}"));
+        let Step::Key(k) = step;
+        let next = v
+            .get_mut(k)
+            .unwrap_or_else(|| panic!("no table at step {i}"));
         v = match next {
             toml::Value::Table(t) => t,
             toml::Value::Array(a) => match a.first_mut() {
@@ -184,7 +182,9 @@ fn every_stations_toml_key_is_documented() {
     let parse = |t: &str| err_text(Stations::parse("stations.toml", t));
     parse(&toml::to_string(&doc).unwrap()).expect("the added examples are valid");
     let (all, leaves) = walk(&parse, &doc, &[], &[]);
-    assert!(leaves.contains("station.maintenance.parameters") && leaves.contains("station.hj212_codes"));
+    assert!(
+        leaves.contains("station.maintenance.parameters") && leaves.contains("station.hj212_codes")
+    );
     assert_documented("stations.toml", &all, &leaves);
 }
 
@@ -197,7 +197,11 @@ fn every_thresholds_toml_key_is_documented() {
 
     // `[[override]]` selectors are read by hand, not by serde: prove the documented ones work.
     let documented = doc_keys("thresholds.toml");
-    for k in ["override.station", "override.parameter", "override.<detector>.<key>"] {
+    for k in [
+        "override.station",
+        "override.parameter",
+        "override.<detector>.<key>",
+    ] {
         assert!(documented.contains(k), "`{k}` is not documented");
     }
     let text = format!(
@@ -206,7 +210,10 @@ fn every_thresholds_toml_key_is_documented() {
     );
     let t = Thresholds::parse("thresholds.toml", &text).unwrap();
     assert_eq!(t.for_stream("DL03", "nh3n").robust_z.threshold, 9.5);
-    assert_eq!(t.for_stream("DL03", "ph").robust_z.threshold, t.defaults.robust_z.threshold);
+    assert_eq!(
+        t.for_stream("DL03", "ph").robust_z.threshold,
+        t.defaults.robust_z.threshold
+    );
 }
 
 #[test]
@@ -238,11 +245,20 @@ pub fn env_secrets() -> BTreeSet<String> {
         .map(str::to_string)
         .collect();
     use riverwatch_live::config as c;
-    let known = [c::ENV_MQTT_PASSWORD, c::ENV_INFLUX_PASSWORD, c::ENV_INFLUX_TOKEN, c::ENV_API_TOKEN];
+    let known = [
+        c::ENV_MQTT_PASSWORD,
+        c::ENV_INFLUX_PASSWORD,
+        c::ENV_INFLUX_TOKEN,
+        c::ENV_API_TOKEN,
+    ];
     for k in known {
         assert!(found.contains(k), "{k} not found by scanning config.rs");
     }
-    assert_eq!(found.len(), known.len(), "config.rs has secrets this test does not import: {found:?}");
+    assert_eq!(
+        found.len(),
+        known.len(),
+        "config.rs has secrets this test does not import: {found:?}"
+    );
     found
 }
 
@@ -287,9 +303,16 @@ fn examples() -> Vec<(String, String, String)> {
     let mut out = Vec::new();
     let mut lines = doc.lines();
     while let Some(l) = lines.next() {
-        let Some(info) = l.strip_prefix("```") else { continue };
-        let Some((lang, topic)) = info.split_once(" topic=") else { continue };
-        let body: Vec<&str> = lines.by_ref().take_while(|l| !l.starts_with("```")).collect();
+        let Some(info) = l.strip_prefix("```") else {
+            continue;
+        };
+        let Some((lang, topic)) = info.split_once(" topic=") else {
+            continue;
+        };
+        let body: Vec<&str> = lines
+            .by_ref()
+            .take_while(|l| !l.starts_with("```"))
+            .collect();
         out.push((lang.to_string(), topic.to_string(), body.join("\n")));
     }
     out
@@ -307,8 +330,13 @@ fn every_example_payload_decodes() {
     let mut formats = BTreeSet::new();
     let examples = examples();
     for (lang, topic, body) in &examples {
-        let payload = if lang == "hj212" { format!("{body}\r\n") } else { body.clone() };
-        let (format, id) = topic_route(topic).unwrap_or_else(|| panic!("`{topic}` is no input topic"));
+        let payload = if lang == "hj212" {
+            format!("{body}\r\n")
+        } else {
+            body.clone()
+        };
+        let (format, id) =
+            topic_route(topic).unwrap_or_else(|| panic!("`{topic}` is no input topic"));
         let station = match format {
             Format::Hj212 => cfg.stations.by_mn(id),
             _ => cfg.stations.get(id),
@@ -317,10 +345,16 @@ fn every_example_payload_decodes() {
         let d = decode(payload.as_bytes(), Some(topic), Format::Auto, &ctx)
             .unwrap_or_else(|e| panic!("example on {topic} is refused: {e}\n{body}"));
         assert!(d.item_errors.is_empty(), "{topic}: {:?}", d.item_errors);
-        assert!(d.readings.iter().all(|r| r.station == station.id), "{topic}");
+        assert!(
+            d.readings.iter().all(|r| r.station == station.id),
+            "{topic}"
+        );
         formats.insert(format.as_str());
     }
-    assert_eq!(formats.into_iter().collect::<Vec<_>>(), ["hj212", "json", "senml"]);
+    assert_eq!(
+        formats.into_iter().collect::<Vec<_>>(),
+        ["hj212", "json", "senml"]
+    );
 
     // The station JSON contract is the one on `decode`'s doc comment, verbatim.
     let src = read("crates/engine/src/decode/mod.rs");
@@ -336,10 +370,16 @@ fn every_example_payload_decodes() {
             contract.push(block.join("\n"));
         }
     }
-    assert_eq!(contract.len(), 2, "decode's doc comment holds two JSON examples");
+    assert_eq!(
+        contract.len(),
+        2,
+        "decode's doc comment holds two JSON examples"
+    );
     for c in contract {
         assert!(
-            examples.iter().any(|(lang, _, body)| lang == "json" && *body == c),
+            examples
+                .iter()
+                .any(|(lang, _, body)| lang == "json" && *body == c),
             "the contract example {c} is not among the tested examples"
         );
     }
