@@ -175,9 +175,12 @@ impl Source {
             match ev {
                 Ok(mqtt::Event::Incoming(mqtt::Incoming::ConnAck(a))) => {
                     self.backoff.reset();
-                    self.health.set_connected(true);
                     info!(session_present = a.session_present, "mqtt connected");
-                    if !a.session_present {
+                    // Connected means receiving: with no session on the broker, only once the
+                    // subscription is acknowledged (a message published before would be lost).
+                    if a.session_present {
+                        self.health.set_connected(true);
+                    } else {
                         self.subscribe();
                     }
                 }
@@ -201,6 +204,7 @@ impl Source {
                 }
                 Ok(mqtt::Event::Incoming(mqtt::Incoming::SubAck(s))) => {
                     debug!(codes = ?s.return_codes, "subscribed");
+                    self.health.set_connected(true);
                 }
                 Ok(_) => {}
                 Err(e) => {

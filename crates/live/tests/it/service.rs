@@ -119,6 +119,11 @@ async fn run_mix(
     let h = service.handle();
     let cancel = service.cancel_token();
     let run = tokio::spawn(service.run_until(async move { cancel.cancelled().await }));
+    let subscribed = eventually_async(Duration::from_secs(10), || async {
+        h.health.snapshot().ingest_connected.then_some(())
+    })
+    .await;
+    assert!(subscribed.is_some(), "ingest never subscribed");
     let mut msgs = Vec::new();
     let mut want = Vec::new();
     for i in 0..10 {
