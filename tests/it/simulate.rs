@@ -1,25 +1,20 @@
 //! `simulate` and `eval` end to end: a data set, a perfect "detector" built from its truth,
 //! and the scores that must follow.
 
-use crate::cli::riverwatch;
+use crate::cli::{riverwatch, succeed};
 use serde_json::{json, Value};
 
 fn simulate(dir: &std::path::Path, extra: &[&str]) -> (String, String) {
     let csv = dir.join("r.csv");
     let truth = dir.join("t.jsonl");
-    let out = riverwatch()
-        .args(["simulate", "--seed", "4", "--days", "6"])
-        .args(extra)
-        .arg("--output")
-        .arg(&csv)
-        .arg("--truth")
-        .arg(&truth)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    succeed(
+        riverwatch()
+            .args(["simulate", "--seed", "4", "--days", "6"])
+            .args(extra)
+            .arg("--output")
+            .arg(&csv)
+            .arg("--truth")
+            .arg(&truth),
     );
     (
         std::fs::read_to_string(csv).unwrap(),

@@ -49,26 +49,39 @@ impl Run {
     }
 }
 
-/// Feeds `steps` readings per parameter at `station`, value = f(param index, step).
-fn run(station: &str, params: &[&str], steps: i64, f: impl Fn(usize, i64) -> Option<f64>) -> Run {
+/// Feeds `steps` readings of every parameter at every station, value = f(station, param index,
+/// step) (None: no reading), time-ordered with stations interleaved as a live feed would be.
+fn feed(
+    stations: &[&str],
+    params: &[&str],
+    steps: i64,
+    f: impl Fn(&str, usize, i64) -> Option<f64>,
+) -> Run {
     let mut engine = Engine::new(Arc::new(Config::embedded())).keep_findings(true);
     let mut out = Output::default();
     for i in 0..steps {
-        for (pi, p) in params.iter().enumerate() {
-            if let Some(v) = f(pi, i) {
-                let r = Reading {
-                    station: station.into(),
-                    parameter: (*p).into(),
-                    time: t0() + i * STEP,
-                    value: v,
-                    flag: DataFlag::N,
-                };
-                engine.push(&r, &mut out);
+        for s in stations {
+            for (pi, p) in params.iter().enumerate() {
+                if let Some(v) = f(s, pi, i) {
+                    let r = Reading {
+                        station: (*s).into(),
+                        parameter: (*p).into(),
+                        time: t0() + i * STEP,
+                        value: v,
+                        flag: DataFlag::N,
+                    };
+                    engine.push(&r, &mut out);
+                }
             }
         }
     }
     engine.finish(&mut out);
     Run { out }
+}
+
+/// Feeds `steps` readings per parameter at `station`, value = f(param index, step).
+fn run(station: &str, params: &[&str], steps: i64, f: impl Fn(usize, i64) -> Option<f64>) -> Run {
+    feed(&[station], params, steps, |_, p, i| f(p, i))
 }
 
 /// A quiet probe series around `level` with 1 % noise.
@@ -98,27 +111,13 @@ fn gaps_only_where_data_is_missing() {
 
 #[test]
 fn no_gaps_across_interleaved_stations() {
-    let mut engine = Engine::new(Arc::new(Config::embedded())).keep_findings(true);
-    let mut out = Output::default();
-    for i in 0..600 {
-        for s in ["DL01", "DL02", "DL03"] {
-            for p in ["cond", "nh3n"] {
-                let r = Reading {
-                    station: s.into(),
-                    parameter: p.into(),
-                    time: t0() + i * STEP,
-                    value: 1.0 + 0.01 * noise(i as u64),
-                    flag: DataFlag::N,
-                };
-                engine.push(&r, &mut out);
-            }
-        }
-    }
-    let gaps: Vec<_> = out
-        .findings
-        .iter()
-        .filter(|f| f.detector == DetectorId::Gap)
-        .collect();
+    let r = feed(
+        &["DL01", "DL02", "DL03"],
+        &["cond", "nh3n"],
+        600,
+        |_, _, i| Some(1.0 + 0.01 * noise(i as u64)),
+    );
+    let gaps = r.findings(DetectorId::Gap);
     assert!(gaps.is_empty(), "{:?}", gaps.first());
 }
 
@@ -477,27 +476,7 @@ fn impossible_values_are_range_findings() {
 
 /// Two configured stations: DL01 → DL02, 32 h apart.
 fn river(f: impl Fn(&str, usize, i64) -> Option<f64>) -> Run {
-    let mut engine = Engine::new(Arc::new(Config::embedded())).keep_findings(true);
-    let mut out = Output::default();
-    let params = ["nh3n", "cond", "codmn"];
-    for i in 0..2000 {
-        for s in ["DL01", "DL02"] {
-            for (pi, p) in params.iter().enumerate() {
-                if let Some(v) = f(s, pi, i) {
-                    let r = Reading {
-                        station: s.into(),
-                        parameter: (*p).into(),
-                        time: t0() + i * STEP,
-                        value: v,
-                        flag: DataFlag::N,
-                    };
-                    engine.push(&r, &mut out);
-                }
-            }
-        }
-    }
-    engine.finish(&mut out);
-    Run { out }
+    feed(&["DL01", "DL02"], &["nh3n", "cond", "codmn"], 2000, f)
 }
 
 const BASE: [f64; 3] = [0.3, 400.0, 3.0];
