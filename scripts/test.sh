@@ -9,6 +9,7 @@ command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mos
 command -v mosquitto_pub >/dev/null 2>&1 || need+=(mosquitto-clients)
 command -v influxd >/dev/null 2>&1 || need+=(influxdb)
 command -v influx >/dev/null 2>&1 || need+=(influxdb-client)
+command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing test dependencies: ${need[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
@@ -19,6 +20,13 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+# The Compose file validator of tests/it/ops.rs (works without a Docker engine).
+tools="$HOME/.cache/riverwatch-tools"
+if [ -z "${RIVERWATCH_DCLINT:-}" ] && [ ! -x "$tools/node_modules/.bin/dclint" ]; then
+  echo "installing dclint (compose validator) into $tools"
+  npm install --silent --no-audit --no-fund --prefix "$tools" dclint@3.1.0 >/dev/null
 fi
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/riverwatch-target}"

@@ -31,6 +31,12 @@ enum Command {
     Run(cmd::run::Args),
     /// Run the whole service in one process with an embedded broker and simulated stations.
     Demo(cmd::demo::Args),
+    /// Run a past window through the engine into a report (leads, events, charts); never publishes.
+    Replay(cmd::replay::Args),
+    /// Replay a window for a grid of candidate thresholds and score each against labels.
+    Tune(cmd::tune::Args),
+    /// Fit per-station multivariate models (PCA or Gaussian mixture) on a window.
+    Train(cmd::train::Args),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +57,9 @@ fn main() -> ExitCode {
         Command::Leads(a) => cmd::leads::run(a),
         Command::Run(a) => cmd::run::run(a),
         Command::Demo(a) => cmd::demo::run(a),
+        Command::Replay(a) => cmd::replay::run(a),
+        Command::Tune(a) => cmd::tune::run(a),
+        Command::Train(a) => cmd::train::run(a),
     };
     match result {
         Ok(code) => code,

@@ -5,4 +5,7 @@ mod decode;
 mod demo;
 mod detect;
 mod leads;
+mod ops;
+mod ops_demo;
+mod ops_docs;
 mod simulate;
