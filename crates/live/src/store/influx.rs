@@ -91,6 +91,7 @@ struct Shared {
     opts: InfluxOpts,
     write_url: Url,
     query_url: Url,
+    ping_url: Url,
 }
 
 impl InfluxStore {
@@ -112,11 +113,13 @@ impl InfluxStore {
             .append_pair("db", &opts.db)
             .append_pair("precision", "ms");
         let query_url = endpoint(&opts.url, "query")?;
+        let ping_url = endpoint(&opts.url, "ping")?;
         let shared = Shared {
             http,
             opts,
             write_url,
             query_url,
+            ping_url,
         };
         Ok(Self {
             shared: Arc::new(shared),
@@ -246,6 +249,31 @@ impl ReadingStore for InfluxStore {
             report.merge(self.write_lines(part, batch).await?);
         }
         Ok(report)
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        let url = self.shared.ping_url.as_str();
+        let req = self
+            .shared
+            .http
+            .get(self.shared.ping_url.clone())
+            .timeout(self.shared.opts.timeout);
+        let resp = self
+            .authorize(req)
+            .send()
+            .await
+            .map_err(|source| StoreError::Unreachable {
+                url: url.to_string(),
+                source,
+            })?;
+        match resp.status() {
+            s if s.is_success() => Ok(()),
+            s => Err(StoreError::Rejected {
+                url: url.to_string(),
+                status: s.as_u16(),
+                body: error_text(resp).await,
+            }),
+        }
     }
 
     async fn query_chunks(
