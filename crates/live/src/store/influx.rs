@@ -198,17 +198,20 @@ impl InfluxStore {
     }
 
     async fn post_write(&self, gz: Vec<u8>) -> Result<(), StoreError> {
-        let url = self.shared.write_url.as_str();
         let req = self
             .shared
             .http
             .post(self.shared.write_url.clone())
             .header(CONTENT_ENCODING, "gzip")
             .header(CONTENT_TYPE, "text/plain; charset=utf-8")
-            .timeout(self.shared.opts.timeout)
             .body(gz);
+        self.expect_success(req, &self.shared.write_url).await
+    }
+
+    /// Sends `req` (authorized, with the request timeout); an error unless the answer is 2xx.
+    async fn expect_success(&self, req: RequestBuilder, url: &Url) -> Result<(), StoreError> {
         let resp = self
-            .authorize(req)
+            .authorize(req.timeout(self.shared.opts.timeout))
             .send()
             .await
             .map_err(|source| StoreError::Unreachable {
@@ -252,28 +255,9 @@ impl ReadingStore for InfluxStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        let url = self.shared.ping_url.as_str();
-        let req = self
-            .shared
-            .http
-            .get(self.shared.ping_url.clone())
-            .timeout(self.shared.opts.timeout);
-        let resp = self
-            .authorize(req)
-            .send()
+        let url = &self.shared.ping_url;
+        self.expect_success(self.shared.http.get(url.clone()), url)
             .await
-            .map_err(|source| StoreError::Unreachable {
-                url: url.to_string(),
-                source,
-            })?;
-        match resp.status() {
-            s if s.is_success() => Ok(()),
-            s => Err(StoreError::Rejected {
-                url: url.to_string(),
-                status: s.as_u16(),
-                body: error_text(resp).await,
-            }),
-        }
     }
 
     async fn query_chunks(
