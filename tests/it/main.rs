@@ -1,6 +1,7 @@
 //! End-to-end tests of the `riverwatch` binary.
 
 mod cli;
+mod crash;
 mod decode;
 mod demo;
 mod detect;

@@ -1,12 +1,24 @@
-//! Engine stage: the core engine over durable readings in arrival order, and its threshold
-//! reloads. The same [`Detector`] runs the start-up replay of the store, so live and replayed
-//! readings go through one code path (DESIGN.md, "one engine, two drivers").
+//! Engine stage: the core engine over durable readings, and its threshold reloads. The same
+//! [`Detector`] runs the start-up replay of the store, so live and replayed readings go through
+//! one code path (DESIGN.md, "one engine, two drivers").
+//!
+//! Canonical order: the engine's output (which station's event roots a lead, hence the lead id,
+//! and how revisions are numbered) depends on the order readings of one instant are fed in. The
+//! live order is arrival order — stations publish independently, a message lists its values in
+//! any order — while the start-up replay reads the store in time, station, parameter order. So
+//! the detector holds readings back for the engine's `allowed_lateness` (event time, against the
+//! newest reading seen) and feeds them in (time, station, parameter) order: live, replayed after
+//! a crash, or replayed by `replay`, the same readings give the same leads, ids and revisions.
+//! A reading re-sent for a held-back point replaces it, as it does in the store. Held-back
+//! readings are already durable; after a crash the replay feeds them.
 
 use super::{LeadRevision, Stored};
 use crate::health::Health;
 use crate::metrics::Metrics;
 use riverwatch_engine::detect::Stats;
-use riverwatch_engine::{Config, Engine, Lead, Output, Reading};
+use riverwatch_engine::time::Millis;
+use riverwatch_engine::{Config, Engine, Lead, Output, ParamId, Reading, StationId};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 use tracing::info;
@@ -14,6 +26,11 @@ use tracing::info;
 /// The engine with the service's bookkeeping around it.
 pub(crate) struct Detector {
     engine: Engine,
+    /// Readings waiting for their turn, in the order they will be fed.
+    held: BTreeMap<(Millis, StationId, ParamId), Reading>,
+    /// Newest reading time seen.
+    newest: Millis,
+    lateness: Millis,
     out: Output,
     seen: Stats,
     metrics: Arc<Metrics>,
@@ -23,7 +40,10 @@ pub(crate) struct Detector {
 impl Detector {
     pub fn new(cfg: Arc<Config>, metrics: Arc<Metrics>, health: Health) -> Self {
         Self {
+            lateness: cfg.thresholds.engine.allowed_lateness,
             engine: Engine::new(cfg),
+            held: BTreeMap::new(),
+            newest: Millis::MIN,
             out: Output::default(),
             seen: Stats::default(),
             metrics,
@@ -31,11 +51,22 @@ impl Detector {
         }
     }
 
-    /// Feeds readings in order; appends the lead revisions they produced to `leads`.
+    /// Takes readings and feeds the engine those whose turn has come (module doc); appends the
+    /// lead revisions they produced to `leads`.
     pub fn push(&mut self, readings: &[Reading], leads: &mut Vec<Lead>) {
         for r in readings {
-            self.engine.push(r, &mut self.out);
             self.health.saw(&r.station, r.time);
+            self.newest = self.newest.max(r.time);
+            self.held
+                .insert((r.time, r.station.clone(), r.parameter.clone()), r.clone());
+        }
+        let upto = self.newest.saturating_sub(self.lateness);
+        while let Some(entry) = self.held.first_entry() {
+            if entry.key().0 > upto {
+                break;
+            }
+            let r = entry.remove();
+            self.engine.push(&r, &mut self.out);
             leads.append(&mut self.out.leads);
             self.out.events.clear();
         }
@@ -51,6 +82,7 @@ impl Detector {
 
     fn set_config(&mut self, cfg: Arc<Config>) {
         info!(config_hash = %cfg.hash, "thresholds reloaded");
+        self.lateness = cfg.thresholds.engine.allowed_lateness;
         self.engine.set_config(cfg);
     }
 }
@@ -88,5 +120,50 @@ impl EngineStage {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use riverwatch_engine::sim::{Scenario, SimOptions, Simulator};
+    use riverwatch_engine::time::DAY;
+
+    /// Lead revisions (id, revision, category, severity, stations) from feeding `readings`
+    /// one message (station and instant) at a time.
+    fn leads(cfg: &Arc<Config>, readings: &[Reading]) -> Vec<String> {
+        let mut d = Detector::new(Arc::clone(cfg), Arc::default(), Health::default());
+        let mut out = Vec::new();
+        for msg in readings.chunk_by(|a, b| (a.time, &a.station) == (b.time, &b.station)) {
+            d.push(msg, &mut out);
+        }
+        out.iter()
+            .map(|l| {
+                format!(
+                    "{} r{} {:?} {:?} {:?}",
+                    l.id, l.revision, l.category, l.severity, l.stations
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn arrival_order_within_the_lateness_does_not_change_leads() {
+        let cfg = Arc::new(Config::embedded());
+        let start = 1_719_792_000_000; // 2024-07-01
+        let opts = SimOptions::new(Scenario::Typical, 5, start, 5 * DAY);
+        let mut sim = Simulator::new(&cfg.stations, &cfg.gb3838, opts).unwrap();
+        let (mut as_simulated, mut tick) = (Vec::new(), Vec::new());
+        while sim.next_tick(&mut tick).is_some() {
+            as_simulated.extend(tick.iter().map(|r| sim.to_reading(r)));
+        }
+        // Another arrival order: within each instant, stations and parameters reversed.
+        let mut reversed = Vec::with_capacity(as_simulated.len());
+        for instant in as_simulated.chunk_by(|a, b| a.time == b.time) {
+            reversed.extend(instant.iter().rev().cloned());
+        }
+        let want = leads(&cfg, &as_simulated);
+        assert!(want.len() >= 3, "{want:?}");
+        assert_eq!(leads(&cfg, &reversed), want);
     }
 }
