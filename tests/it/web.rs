@@ -56,7 +56,7 @@ fn get(rt: &tokio::runtime::Runtime, url: &str) -> serde_json::Value {
     })
 }
 
-/// Starts the demo fast (30 simulated days in a few seconds) and waits until the simulator has
+/// Starts the demo fast (5 simulated days in a few seconds) and waits until the simulator has
 /// caught up with the present and the ledger stopped growing, so the browser sees a still inbox.
 fn start_demo(rt: &tokio::runtime::Runtime) -> Demo {
     let dir = tempfile::tempdir().expect("tmp");
@@ -65,7 +65,8 @@ fn start_demo(rt: &tokio::runtime::Runtime) -> Demo {
         .expect("free port")
         .port();
     let child = super::cli::riverwatch()
-        .args(["demo", "--speed", "600000", "--port", &port.to_string()])
+        .args(["demo", "--days", "5", "--speed", "600000"])
+        .args(["--port", &port.to_string()])
         .arg("--data-dir")
         .arg(dir.path())
         .env("RIVERWATCH_API_TOKEN", TOKEN)
@@ -83,7 +84,10 @@ fn start_demo(rt: &tokio::runtime::Runtime) -> Demo {
     let mut last_total = None;
     let mut still_since = Instant::now();
     loop {
-        assert!(Instant::now() < deadline, "the demo did not settle in 120 s");
+        assert!(
+            Instant::now() < deadline,
+            "the demo did not settle in 120 s"
+        );
         std::thread::sleep(Duration::from_millis(500));
         let up = rt.block_on(reqwest::get(format!("{}/healthz", demo.base)));
         if up.is_err() {

@@ -6,7 +6,7 @@ import { cached, credentials, get, setStatus } from "./api.js";
 import { askToken, toast } from "./token.js";
 import { chart } from "./chart.js";
 import { t } from "./i18n.js";
-import { badge, el, errorLine, num, paramName, replace, stationLabel, time, timeEl } from "./format.js";
+import { badge, detectorName, el, errorLine, leadLine, num, paramName, replace, stationLabel, time, timeEl } from "./format.js";
 
 /** Rows of the evidence table shown at once (the CSV has them all). */
 const TABLE_ROWS = 300;
@@ -105,7 +105,7 @@ function place(lead) {
 
 function summary(lead, stations, parameters) {
   const w = lead.window;
-  const params = [...new Set(lead.parameters.map((p) => paramName(parameters, p.parameter)))].join("、");
+  const params = [...new Set(lead.parameters.map((p) => paramName(parameters, p.parameter)))].join(t("list.sep"));
   const where = [place(lead), ...lead.stations.map((s) => stationLabel(stations, s))];
   const far = lead.parameters.map((p) => {
     const unit = p.unit;
@@ -124,12 +124,12 @@ function summary(lead, stations, parameters) {
     if (p.baseline !== null && p.baseline !== undefined) parts.push(t("detail.baseline", { b: num(p.baseline, 4), unit }));
     return el("li", {}, parts.join("；"));
   });
-  const detectors = lead.detectors.map((x) => el("li", {}, `${x.detector} (${num(x.score, 2)})`));
+  const detectors = lead.detectors.map((x) => el("li", { title: x.detector }, `${detectorName(x.detector)} (${num(x.score, 2)})`));
   return el(
     "dl",
     { class: "facts" },
     el("dt", {}, t("detail.what")),
-    el("dd", {}, `${t(`category.${lead.category}`)}：${params}`),
+    el("dd", {}, t("detail.what_line", { cat: t(`category.${lead.category}`), params, line: leadLine(lead, parameters, 3) })),
     el("dt", {}, t("detail.where")),
     el("dd", {}, where.join(" — ")),
     el("dt", {}, t("detail.when")),
@@ -230,7 +230,7 @@ function revisions(list) {
         " ",
         badge("severity", r.severity),
         " ",
-        el("span", { lang: "en" }, r.summary),
+        el("span", { title: r.summary }, r.window ? `${time(r.window.start)} – ${time(r.window.end)}` : ""),
       ),
     ),
   );

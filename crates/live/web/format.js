@@ -111,3 +111,35 @@ export function replace(node, ...children) {
 export function errorLine(e) {
   return el("p", { class: "error", role: "alert" }, t("error", { e: e.message ?? e }));
 }
+
+/** A detector's name in the page's language (its id when unknown). */
+export function detectorName(id) {
+  const key = `detector.${id}`;
+  const text = t(key);
+  return text === key ? id : text;
+}
+
+/**
+ * One line in the page's language saying what a lead's parameters did: the ones past their
+ * GB 3838 limit first, at most `max` of them.
+ */
+export function leadLine(lead, params, max = 2) {
+  const worst = [...lead.parameters].sort((a, b) => (b.ratio ?? 0) - (a.ratio ?? 0));
+  const parts = worst.slice(0, max).map((p) => {
+    const vars = {
+      param: `${p.station} ${paramName(params, p.parameter)}`,
+      peak: num(p.peak, 4),
+      unit: p.unit,
+      cls: p.limit_class ?? "",
+      limit: num(p.limit),
+      ratio: num(p.ratio),
+      baseline: num(p.baseline, 4),
+      dir: t(p.direction < 0 ? "line.fell" : "line.rose"),
+    };
+    if (p.limit !== null && p.ratio !== null && p.ratio > 1) return t("line.exceed", vars);
+    if (p.baseline !== null && p.baseline !== undefined) return t("line.change", vars);
+    return t("line.peak", vars);
+  });
+  if (worst.length > max) parts.push(t("line.more", { n: worst.length }));
+  return parts.join(lang() === "en" ? "; " : "；");
+}

@@ -4,7 +4,7 @@
 
 import { cached, get } from "./api.js";
 import { t } from "./i18n.js";
-import { badge, el, errorLine, isoToLocal, localToIso, replace, stationLabel, time, timeEl } from "./format.js";
+import { badge, el, errorLine, isoToLocal, leadLine, localToIso, replace, stationLabel, time, timeEl } from "./format.js";
 
 const PAGE = 50;
 const POLL_MS = 4000;
@@ -35,12 +35,16 @@ export function renderInbox(main, route) {
     const params = { limit: PAGE, offset };
     for (const k of FILTERS) params[k] = q.get(k) ?? "";
     try {
-      const [page, { stations }] = await Promise.all([get("/api/leads", params), cached("/api/stations")]);
+      const [page, { stations }, { parameters }] = await Promise.all([
+        get("/api/leads", params),
+        cached("/api/stations"),
+        cached("/api/parameters"),
+      ]);
       if (stopped) return;
       const fresh = seen ? page.leads.filter((l) => !seen.has(l.id)).map((l) => l.id) : [];
       seen = new Set(page.leads.map((l) => l.id));
       drawCounts(counts, q, page.counts);
-      drawList(list, page, offset, q, stations, new Set(fresh));
+      drawList(list, page, offset, q, stations, parameters, new Set(fresh));
       stamp.textContent =
         (fresh.length ? `${t("inbox.new_arrived", { n: fresh.length })} · ` : "") +
         t("inbox.updated", { time: time(new Date().toISOString()) });
@@ -148,7 +152,7 @@ function place(lead) {
   return lead.station;
 }
 
-function drawList(box, page, offset, q, stations, fresh) {
+function drawList(box, page, offset, q, stations, parameters, fresh) {
   if (page.leads.length === 0) {
     replace(box, el("p", { class: "empty" }, t("inbox.empty")));
     return;
@@ -161,7 +165,11 @@ function drawList(box, page, offset, q, stations, fresh) {
       el("td", {}, badge("category", lead.category)),
       el("td", {}, badge("severity", lead.severity)),
       el("td", { title: stationLabel(stations, lead.station) }, place(lead)),
-      el("td", { class: "summary" }, el("a", { href: `#/leads/${encodeURIComponent(lead.id)}` }, lead.summary)),
+      el(
+        "td",
+        { class: "summary" },
+        el("a", { href: `#/leads/${encodeURIComponent(lead.id)}`, title: lead.summary }, leadLine(lead, parameters) || lead.summary),
+      ),
       el("td", {}, badge("status", lead.status)),
     ),
   );

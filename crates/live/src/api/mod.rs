@@ -121,7 +121,10 @@ pub fn router<S: ReadingStore + 'static>(state: ApiState<S>) -> Router {
         .route("/api/leads", get(leads::list::<S>))
         .route("/api/leads/{id}", get(leads::detail::<S>))
         .route("/api/leads/{id}/status", post(leads::set_status::<S>))
-        .route("/api/leads/{id}/evidence.csv", get(leads::evidence_csv::<S>))
+        .route(
+            "/api/leads/{id}/evidence.csv",
+            get(leads::evidence_csv::<S>),
+        )
         .route("/api/stations", get(stations::list::<S>))
         .route("/api/readings", get(stations::readings::<S>))
         .route("/api/parameters", get(standard::parameters))

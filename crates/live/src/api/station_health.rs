@@ -54,7 +54,11 @@ pub(super) fn assess(
         return h;
     };
     let behind = network_last.map_or(0, |n| n - last);
-    let quiet = cfg.thresholds.for_stream(station.as_str(), "").gap.min_silence;
+    let quiet = cfg
+        .thresholds
+        .for_stream(station.as_str(), "")
+        .gap
+        .min_silence;
     if behind > quiet {
         h.states.push("silent");
         h.silent_for_s = Some(behind / SECOND);
@@ -107,7 +111,10 @@ fn stuck(series: &[&Reading], c: FlatlineCfg, info: Option<&ParamInfo>) -> bool 
     let since = series[series.len() - run].time;
     let before = &series[..series.len() - run];
     let pairs = before.len().saturating_sub(1);
-    let repeats = before.windows(2).filter(|w| w[0].value == w[1].value).count();
+    let repeats = before
+        .windows(2)
+        .filter(|w| w[0].value == w[1].value)
+        .count();
     let rate = if pairs == 0 {
         0.0
     } else {
@@ -190,7 +197,11 @@ mod tests {
         quantised.extend(vec![0.42; run]);
         assert!(judge(&quantised).is_empty(), "a quantised stream");
         quantised.extend(vec![0.42; run * 2]);
-        assert_eq!(judge(&quantised), [ParamId::from("nh3n")], "…until the run is long");
+        assert_eq!(
+            judge(&quantised),
+            [ParamId::from("nh3n")],
+            "…until the run is long"
+        );
         // At the resolution floor (a value of 0 reported as 0) nothing is stuck.
         assert!(judge(&vec![0.0; run * 2]).is_empty(), "zero at the floor");
     }

@@ -100,10 +100,18 @@ async fn start(token: Option<&str>) -> Server {
     );
     // DL03 now: pH stuck on one value long enough for the flatline threshold, and an
     // impossible (negative) turbidity.
-    let flat = Config::embedded().thresholds.for_stream("DL03", "ph").flatline;
+    let flat = Config::embedded()
+        .thresholds
+        .for_stream("DL03", "ph")
+        .flatline;
     let run = (flat.run as i64).max(flat.min_duration / (5 * MINUTE) + 1);
     for i in 0..run {
-        written.push(reading("DL03", "ph", T0 + 5 * MINUTE - i * 5 * MINUTE, 7.25));
+        written.push(reading(
+            "DL03",
+            "ph",
+            T0 + 5 * MINUTE - i * 5 * MINUTE,
+            7.25,
+        ));
     }
     written.push(reading("DL03", "turb", T0 + 5 * MINUTE, -5.0));
     store.write(&written).await.expect("write");
@@ -520,7 +528,10 @@ async fn lead_detail_lists_revisions_and_the_evidence_downloads_as_csv() {
     let (_, d) = s.get("/api/leads/A").await;
     let revs = d["revisions"].as_array().expect("revisions");
     assert_eq!(revs.len(), 2);
-    assert_eq!((&revs[0]["revision"], &revs[1]["revision"]), (&json!(1), &json!(2)));
+    assert_eq!(
+        (&revs[0]["revision"], &revs[1]["revision"]),
+        (&json!(1), &json!(2))
+    );
     assert_eq!(revs[1]["recorded"], t(T0 + HOUR));
     assert_eq!(revs[1]["window"]["end"], t(T0 + 2 * HOUR));
 
@@ -553,7 +564,10 @@ async fn lead_detail_lists_revisions_and_the_evidence_downloads_as_csv() {
         .collect();
     assert_eq!(got.len(), want.len());
     for (g, w) in got.iter().zip(want) {
-        assert_eq!(g, w, "the CSV reads back to the stored readings, flags included");
+        assert_eq!(
+            g, w,
+            "the CSV reads back to the stored readings, flags included"
+        );
     }
     let (code, _) = s.get("/api/leads/nope/evidence.csv").await;
     assert_eq!(code, 404);
@@ -564,7 +578,10 @@ async fn limits_follow_the_station_class_and_parameters_carry_names() {
     let s = start(None).await;
     let (code, l) = s.get("/api/limits?station=DL03").await;
     assert_eq!(code, 200, "{l}");
-    assert_eq!((&l["target_class"], &l["water_body"]), (&json!("IV"), &json!("river")));
+    assert_eq!(
+        (&l["target_class"], &l["water_body"]),
+        (&json!("IV"), &json!("river"))
+    );
     let find = |p: &str| {
         l["limits"]
             .as_array()
@@ -574,8 +591,14 @@ async fn limits_follow_the_station_class_and_parameters_carry_names() {
             .cloned()
     };
     // GB 3838-2002 Table 1, class IV: NH3-N ≤ 1.5, DO ≥ 3, pH 6–9; no limit for conductivity.
-    assert_eq!(find("nh3n"), Some(json!({"parameter": "nh3n", "kind": "max", "value": 1.5})));
-    assert_eq!(find("do"), Some(json!({"parameter": "do", "kind": "min", "value": 3.0})));
+    assert_eq!(
+        find("nh3n"),
+        Some(json!({"parameter": "nh3n", "kind": "max", "value": 1.5}))
+    );
+    assert_eq!(
+        find("do"),
+        Some(json!({"parameter": "do", "kind": "min", "value": 3.0}))
+    );
     assert_eq!(
         find("ph"),
         Some(json!({"parameter": "ph", "kind": "range", "low": 6.0, "high": 9.0}))
@@ -599,7 +622,10 @@ async fn limits_follow_the_station_class_and_parameters_carry_names() {
         .iter()
         .find(|x| x["id"] == "nh3n")
         .expect("nh3n");
-    assert_eq!((&nh3n["name_zh"], &nh3n["unit"]), (&json!("氨氮"), &json!("mg/L")));
+    assert_eq!(
+        (&nh3n["name_zh"], &nh3n["unit"]),
+        (&json!("氨氮"), &json!("mg/L"))
+    );
 }
 
 #[tokio::test]
@@ -615,11 +641,15 @@ async fn stations_report_silent_stuck_and_out_of_range() {
             .map(|x| x["health"].clone())
             .expect("station")
     };
+    // `readings` writes DO values around 12345 mg/L: out of range at both stations.
     let dl03 = health("DL03");
     assert_eq!(dl03["states"], json!(["out_of_range", "stuck"]), "{dl03}");
-    assert_eq!((&dl03["stuck"], &dl03["out_of_range"]), (&json!(["ph"]), &json!(["turb"])));
+    assert_eq!(
+        (&dl03["stuck"], &dl03["out_of_range"]),
+        (&json!(["ph"]), &json!(["do", "turb"]))
+    );
     let dl04 = health("DL04");
-    assert_eq!(dl04["states"], json!(["silent"]), "{dl04}");
+    assert_eq!(dl04["states"], json!(["silent", "out_of_range"]), "{dl04}");
     assert_eq!(dl04["silent_for_s"], 2 * 3600 + 5 * 60);
     assert_eq!(health("DL01")["states"], json!(["no_data"]));
 }
@@ -633,7 +663,10 @@ async fn the_web_page_and_every_module_it_imports_are_served_from_this_origin() 
         async move {
             let resp = http.get(&url).send().await.expect("GET");
             let code = resp.status().as_u16();
-            let ctype = resp.headers()["content-type"].to_str().unwrap_or("").to_string();
+            let ctype = resp.headers()["content-type"]
+                .to_str()
+                .unwrap_or("")
+                .to_string();
             let csp = resp
                 .headers()
                 .get("content-security-policy")
@@ -668,7 +701,14 @@ async fn the_web_page_and_every_module_it_imports_are_served_from_this_origin() 
         assert!(!external, "{file} refers to another host");
     }
     assert!(seen.len() >= 9, "{seen:?}");
-    for m in ["app.js", "inbox.js", "detail.js", "chart.js", "stations.js", "i18n.js"] {
+    for m in [
+        "app.js",
+        "inbox.js",
+        "detail.js",
+        "chart.js",
+        "stations.js",
+        "i18n.js",
+    ] {
         assert!(seen.contains(m), "{m} is reachable from the page: {seen:?}");
     }
     let (code, _, _, body) = fetch("/ui/nothing.js".into()).await;
