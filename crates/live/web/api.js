@@ -87,3 +87,23 @@ export function setCredentials(c) {
   }
   window.dispatchEvent(new Event("tokenchange"));
 }
+
+/**
+ * Runs `step` now and again `ms` after each run ends, until the returned function is called.
+ * `step(live)` gets a function that says whether its answer is still wanted, and handles its
+ * own errors.
+ */
+export function poll(step, ms) {
+  let stopped = false;
+  let timer = null;
+  const live = () => !stopped;
+  const run = async () => {
+    await step(live);
+    if (!stopped) timer = setTimeout(run, ms);
+  };
+  run();
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
+}

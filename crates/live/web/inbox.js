@@ -2,7 +2,7 @@
 // counts per status, pages of 50, and a poll every few seconds that shows new leads without a
 // reload (new rows are marked until the next poll).
 
-import { cached, get } from "./api.js";
+import { cached, get, poll } from "./api.js";
 import { t } from "./i18n.js";
 import { badge, el, errorLine, isoToLocal, leadLine, localToIso, replace, stationLabel, time, timeEl } from "./format.js";
 
@@ -24,23 +24,20 @@ export function renderInbox(main, route) {
   replace(main, el("h1", {}, t("inbox.title")), counts, form, stamp, list);
 
   let seen = null;
-  let stopped = false;
-  let timer = null;
-
   cached("/api/stations")
     .then(({ stations }) => buildFilters(form, q, stations))
     .catch((e) => form.append(errorLine(e)));
 
-  async function refresh() {
-    const params = { limit: PAGE, offset };
-    for (const k of FILTERS) params[k] = q.get(k) ?? "";
+  const params = { limit: PAGE, offset };
+  for (const k of FILTERS) params[k] = q.get(k) ?? "";
+  return poll(async (live) => {
     try {
       const [page, { stations }, { parameters }] = await Promise.all([
         get("/api/leads", params),
         cached("/api/stations"),
         cached("/api/parameters"),
       ]);
-      if (stopped) return;
+      if (!live()) return;
       const fresh = seen ? page.leads.filter((l) => !seen.has(l.id)).map((l) => l.id) : [];
       seen = new Set(page.leads.map((l) => l.id));
       drawCounts(counts, q, page.counts);
@@ -49,15 +46,9 @@ export function renderInbox(main, route) {
         (fresh.length ? `${t("inbox.new_arrived", { n: fresh.length })} · ` : "") +
         t("inbox.updated", { time: time(new Date().toISOString()) });
     } catch (e) {
-      if (!stopped) replace(list, errorLine(e));
+      if (live()) replace(list, errorLine(e));
     }
-    if (!stopped) timer = setTimeout(refresh, POLL_MS);
-  }
-  refresh();
-  return () => {
-    stopped = true;
-    clearTimeout(timer);
-  };
+  }, POLL_MS);
 }
 
 /** The hash for the inbox with `changes` applied to `q` (any filter change resets the page). */

@@ -2,7 +2,7 @@
 // stations with travel times, last reading, health (silent, stuck, out of range) and open leads.
 // Refreshed every few seconds while shown.
 
-import { forget, get } from "./api.js";
+import { forget, get, poll } from "./api.js";
 import { t } from "./i18n.js";
 import { el, errorLine, num, replace, timeEl } from "./format.js";
 
@@ -12,27 +12,19 @@ const POLL_MS = 5000;
 export function renderStations(main) {
   const box = el("div", {}, t("loading"));
   replace(main, el("h1", {}, t("stations.title")), box);
-  let stopped = false;
-  let timer = null;
-  async function refresh() {
+  return poll(async (live) => {
     try {
       const { stations } = await get("/api/stations");
       forget("/api/stations");
-      if (!stopped) draw(box, order(stations));
+      if (live()) draw(box, order(stations));
     } catch (e) {
-      if (!stopped) replace(box, errorLine(e));
+      if (live()) replace(box, errorLine(e));
     }
-    if (!stopped) timer = setTimeout(refresh, POLL_MS);
-  }
-  refresh();
-  return () => {
-    stopped = true;
-    clearTimeout(timer);
-  };
+  }, POLL_MS);
 }
 
 /** Upstream before downstream (a topological order), ties by river km. */
-export function order(stations) {
+function order(stations) {
   const byKm = [...stations].sort((a, b) => a.river_km - b.river_km);
   const placed = new Set();
   const out = [];

@@ -39,6 +39,20 @@ fn lead_id(p: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
         .map_err(|e| ApiError::bad_request(format!("lead id: {}", e.body_text())))
 }
 
+/// The lead the path names, with its id; 404 when the ledger has none.
+async fn lead_of<S: ReadingStore>(
+    st: &ApiState<S>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<(String, Lead), ApiError> {
+    let id = lead_id(id)?;
+    let lead = st
+        .ledger
+        .get(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("lead {id} not found")))?;
+    Ok((id, lead))
+}
+
 /// `GET /api/leads`: `{total, leads, counts}`, newest window first. `counts` holds, per status,
 /// how many leads match every filter but `status` (what an inbox shows beside its tabs).
 pub(super) async fn list<S: ReadingStore>(
@@ -120,12 +134,7 @@ pub(super) async fn detail<S: ReadingStore>(
     State(st): State<ApiState<S>>,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let id = lead_id(id)?;
-    let lead = st
-        .ledger
-        .get(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("lead {id} not found")))?;
+    let (id, lead) = lead_of(&st, id).await?;
     let history = history_view(st.ledger.history(&id).await?);
     let revisions: Vec<Value> = st
         .ledger
@@ -166,12 +175,7 @@ pub(super) async fn evidence_csv<S: ReadingStore>(
     State(st): State<ApiState<S>>,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let id = lead_id(id)?;
-    let lead = st
-        .ledger
-        .get(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("lead {id} not found")))?;
+    let (id, lead) = lead_of(&st, id).await?;
     let (readings, _) = evidence(&*st.store, &lead).await?;
     let mut body = String::from("time,station,parameter,value,flag\n");
     for r in &readings {

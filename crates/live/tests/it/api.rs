@@ -26,13 +26,28 @@ struct Server {
 
 impl Server {
     async fn get(&self, path: &str) -> (u16, Value) {
-        let resp = self
-            .http
+        answer(path, self.raw(path).await).await
+    }
+
+    /// The response to `GET path`, for its headers and non-JSON bodies.
+    async fn raw(&self, path: &str) -> reqwest::Response {
+        self.http
             .get(format!("{}{path}", self.base))
             .send()
             .await
-            .expect("GET");
-        answer(path, resp).await
+            .expect("GET")
+    }
+
+    /// What the store holds of lead A's evidence: DL03 NH3-N from an hour before T0 to two after.
+    fn evidence_of_a(&self) -> Vec<&Reading> {
+        self.written
+            .iter()
+            .filter(|r| {
+                r.station.as_str() == "DL03"
+                    && r.parameter.as_str() == "nh3n"
+                    && (T0 - HOUR..T0 + 2 * HOUR).contains(&r.time)
+            })
+            .collect()
     }
 
     async fn post_status(&self, id: &str, token: Option<&str>, body: Value) -> (u16, Value) {
@@ -240,16 +255,7 @@ async fn lead_detail_carries_its_evidence_readings_from_the_store() {
     assert_eq!(d["lead"]["id"], "A");
     assert_eq!(d["history"], json!([]));
     assert_eq!(d["evidence"]["truncated"], false);
-    // Lead A's evidence: DL03 NH3-N from an hour before T0 to two hours after.
-    let want: Vec<&Reading> = s
-        .written
-        .iter()
-        .filter(|r| {
-            r.station.as_str() == "DL03"
-                && r.parameter.as_str() == "nh3n"
-                && (T0 - HOUR..T0 + 2 * HOUR).contains(&r.time)
-        })
-        .collect();
+    let want = s.evidence_of_a();
     assert_eq!(want.len(), 18);
     let got = d["evidence"]["readings"].as_array().expect("readings");
     assert_eq!(got.len(), want.len());
@@ -436,12 +442,7 @@ async fn health_readiness_and_metrics() {
     assert_eq!(code, 200, "{r}");
     assert_eq!(r["last_reading"]["DL03"], t(T0 + 5 * MINUTE));
 
-    let resp = s
-        .http
-        .get(format!("{}/metrics", s.base))
-        .send()
-        .await
-        .expect("metrics");
+    let resp = s.raw("/metrics").await;
     assert_eq!(resp.status().as_u16(), 200);
     assert_eq!(
         resp.headers()["content-type"].to_str().ok(),
@@ -535,12 +536,7 @@ async fn lead_detail_lists_revisions_and_the_evidence_downloads_as_csv() {
     assert_eq!(revs[1]["recorded"], t(T0 + HOUR));
     assert_eq!(revs[1]["window"]["end"], t(T0 + 2 * HOUR));
 
-    let resp = s
-        .http
-        .get(format!("{}/api/leads/A/evidence.csv", s.base))
-        .send()
-        .await
-        .expect("csv");
+    let resp = s.raw("/api/leads/A/evidence.csv").await;
     assert_eq!(resp.status().as_u16(), 200);
     assert_eq!(
         resp.headers()["content-type"].to_str().ok(),
@@ -553,15 +549,7 @@ async fn lead_detail_lists_revisions_and_the_evidence_downloads_as_csv() {
     assert_eq!(lines.next(), Some("time,station,parameter,value,flag"));
     let mut reader = riverwatch_engine::csv::LineReader::default();
     let got: Vec<Reading> = lines.map(|l| reader.parse(l).expect(l)).collect();
-    let want: Vec<&Reading> = s
-        .written
-        .iter()
-        .filter(|r| {
-            r.station.as_str() == "DL03"
-                && r.parameter.as_str() == "nh3n"
-                && (T0 - HOUR..T0 + 2 * HOUR).contains(&r.time)
-        })
-        .collect();
+    let want = s.evidence_of_a();
     assert_eq!(got.len(), want.len());
     for (g, w) in got.iter().zip(want) {
         assert_eq!(
@@ -656,25 +644,19 @@ async fn stations_report_silent_stuck_and_out_of_range() {
 
 #[tokio::test]
 async fn the_web_page_and_every_module_it_imports_are_served_from_this_origin() {
-    let s = start(None).await;
-    let fetch = |path: String| {
-        let http = s.http.clone();
-        let url = format!("{}{path}", s.base);
-        async move {
-            let resp = http.get(&url).send().await.expect("GET");
-            let code = resp.status().as_u16();
-            let ctype = resp.headers()["content-type"]
-                .to_str()
-                .unwrap_or("")
-                .to_string();
-            let csp = resp
-                .headers()
-                .get("content-security-policy")
+    let s = &start(None).await;
+    let fetch = |path: String| async move {
+        let resp = s.raw(&path).await;
+        let header = |name: &str| {
+            resp.headers()
+                .get(name)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("")
-                .to_string();
-            (code, ctype, csp, resp.text().await.expect("body"))
-        }
+                .to_string()
+        };
+        let (ctype, csp) = (header("content-type"), header("content-security-policy"));
+        let code = resp.status().as_u16();
+        (code, ctype, csp, resp.text().await.expect("body"))
     };
     let (code, ctype, csp, html) = fetch("/".into()).await;
     assert_eq!((code, ctype.as_str()), (200, "text/html; charset=utf-8"));
