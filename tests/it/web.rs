@@ -1,7 +1,8 @@
 //! The analysts' web page end to end: `riverwatch demo` with an API token, Debian's headless
 //! Chromium driven by Playwright (`tests/web/e2e.cjs`) through the inbox, filters, a lead's chart
 //! and its confirmation, and the stations list; then the API is asked whether the confirmation
-//! took. Screenshots of the inbox and the lead land in `<target>/tmp/web-e2e/`.
+//! took. Screenshots of the inbox and the lead (and the lead at tablet size) land in
+//! `<target>/tmp/web-e2e/`.
 //!
 //! Needs `chromium` (Debian package) and `playwright-core` (npm, under
 //! `~/.cache/riverwatch-tools`); `scripts/test.sh` installs both. `RIVERWATCH_CHROMIUM` and
@@ -131,7 +132,7 @@ fn web_page_in_headless_chromium() {
     );
     let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("web-e2e");
     std::fs::create_dir_all(&out).expect("screenshot dir");
-    for f in ["inbox.png", "lead.png"] {
+    for f in ["inbox.png", "lead.png", "lead-tablet.png"] {
         let _ = std::fs::remove_file(out.join(f));
     }
 
@@ -170,7 +171,7 @@ fn web_page_in_headless_chromium() {
     assert!(report["inbox_rows"].as_u64() > Some(0), "{report}");
     assert!(report["chart"]["main"].as_u64() > Some(10), "{report}");
     assert!(report["requests"].as_u64() > Some(5), "{report}");
-    for f in ["inbox.png", "lead.png"] {
+    for f in ["inbox.png", "lead.png", "lead-tablet.png"] {
         let size = std::fs::metadata(out.join(f)).map_or(0, |m| m.len());
         assert!(size > 10_000, "screenshot {f} is {size} bytes");
     }

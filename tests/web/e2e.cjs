@@ -157,6 +157,16 @@ async function main() {
   report.chart = chart;
   await page.screenshot({ path: path.join(OUT, "lead.png"), fullPage: true });
 
+  // A second tab watching the confirmed leads; it must pick the change up without a reload.
+  const watcher = await context.newPage();
+  watcher.on("pageerror", (e) => problems.push(`watcher page error: ${e.message}`));
+  await watcher.goto(`${BASE}/#/leads?status=confirmed`);
+  await watcher.waitForSelector(".list .empty, table.leads", { timeout: WAIT });
+  check(!(await rowIds(watcher)).includes(lead.id), "the lead is not confirmed yet");
+  await watcher.evaluate(() => {
+    window.stillTheSamePage = true;
+  });
+
   // Confirming with the token: the dialog asks once, the API then says confirmed.
   const note = "现场采样已确认 e2e";
   await page.fill("#note", note);
@@ -173,6 +183,23 @@ async function main() {
   check((await page.textContent("#history")).includes("e2e-analyst"), "the page shows the history");
   check((await page.evaluate(() => sessionStorage.getItem("riverwatch.token"))) === TOKEN, "the token is kept for the tab");
   report.confirmed = lead.id;
+  await eventually("the watching tab shows the confirmed lead", async () => {
+    check((await rowIds(watcher)).includes(lead.id), "the confirmed lead appears in the other tab");
+  });
+  check(await watcher.evaluate(() => window.stillTheSamePage === true), "without a reload");
+  await watcher.close();
+
+  // Tablet size: nothing wider than the screen, on the lead and on the inbox.
+  const fits = () => page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
+  check(await fits(), "the lead page fits 1366 px");
+  await page.setViewportSize({ width: 820, height: 1180 });
+  check(await fits(), "the lead page fits a tablet");
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: path.join(OUT, "lead-tablet.png"), fullPage: false });
+  await page.click("[data-nav=leads]");
+  await page.waitForSelector("table.leads tbody tr", { timeout: WAIT });
+  check(await fits(), "the inbox fits a tablet");
+  await page.setViewportSize({ width: 1366, height: 768 });
 
   // Stations, upstream to downstream, each with its health.
   await page.click("[data-nav=stations]");
