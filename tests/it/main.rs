@@ -10,3 +10,4 @@ mod ops;
 mod ops_demo;
 mod ops_docs;
 mod simulate;
+mod web;

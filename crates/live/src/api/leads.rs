@@ -3,15 +3,16 @@
 
 use super::params::{snake_name, STATUSES};
 use super::{now, ApiError, ApiState};
-use crate::ledger::StatusChange;
+use crate::ledger::{LeadFilter, StatusChange};
 use crate::store::{ReadingChunks, ReadingStore, DEFAULT_CHUNK};
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::IntoResponse;
 use axum::Json;
 use riverwatch_engine::leads::{Lead, Status};
 use riverwatch_engine::time::rfc3339_serde;
-use riverwatch_engine::time::Millis;
+use riverwatch_engine::time::{Millis, Rfc3339};
 use riverwatch_engine::Reading;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -38,14 +39,46 @@ fn lead_id(p: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
         .map_err(|e| ApiError::bad_request(format!("lead id: {}", e.body_text())))
 }
 
-/// `GET /api/leads`: `{total, leads}`, newest window first.
+/// The lead the path names, with its id; 404 when the ledger has none.
+async fn lead_of<S: ReadingStore>(
+    st: &ApiState<S>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<(String, Lead), ApiError> {
+    let id = lead_id(id)?;
+    let lead = st
+        .ledger
+        .get(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("lead {id} not found")))?;
+    Ok((id, lead))
+}
+
+/// `GET /api/leads`: `{total, leads, counts}`, newest window first. `counts` holds, per status,
+/// how many leads match every filter but `status` (what an inbox shows beside its tabs).
 pub(super) async fn list<S: ReadingStore>(
     State(st): State<ApiState<S>>,
     q: Pairs,
 ) -> Result<Json<Value>, ApiError> {
     let filter = super::params::lead_filter(&pairs(q)?)?;
+    let mut counts = serde_json::Map::new();
+    for status in [
+        Status::New,
+        Status::Acknowledged,
+        Status::Confirmed,
+        Status::Dismissed,
+    ] {
+        let only = LeadFilter {
+            status: Some(status),
+            limit: 0,
+            offset: 0,
+            ..filter.clone()
+        };
+        counts.insert(snake_name(&status), st.ledger.list(only).await?.1.into());
+    }
     let (leads, total) = st.ledger.list(filter).await?;
-    Ok(Json(json!({ "total": total, "leads": leads })))
+    Ok(Json(
+        json!({ "total": total, "leads": leads, "counts": counts }),
+    ))
 }
 
 /// One status change as the API shows it.
@@ -94,19 +127,32 @@ impl<'a> From<&'a Reading> for ReadingView<'a> {
     }
 }
 
-/// `GET /api/leads/{id}`: `{lead, history, evidence: {readings, truncated} | {error}}`. A store
-/// failure does not hide the lead: the evidence part carries the error instead.
+/// `GET /api/leads/{id}`: `{lead, history, revisions, evidence: {readings, truncated} | {error}}`
+/// (`revisions`: each recorded revision's time, window, severity, confidence and summary, oldest
+/// first). A store failure does not hide the lead: the evidence part carries the error instead.
 pub(super) async fn detail<S: ReadingStore>(
     State(st): State<ApiState<S>>,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let id = lead_id(id)?;
-    let lead = st
-        .ledger
-        .get(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("lead {id} not found")))?;
+    let (id, lead) = lead_of(&st, id).await?;
     let history = history_view(st.ledger.history(&id).await?);
+    let revisions: Vec<Value> = st
+        .ledger
+        .revisions(&id)
+        .await?
+        .into_iter()
+        .map(|r| {
+            json!({
+                "revision": r.lead.revision,
+                "recorded": Rfc3339(r.recorded).to_string(),
+                "window": r.lead.window,
+                "severity": r.lead.severity,
+                "confidence": r.lead.confidence,
+                "open": r.lead.open,
+                "summary": r.lead.summary,
+            })
+        })
+        .collect();
     let evidence = match evidence(&*st.store, &lead).await {
         Ok((readings, truncated)) => json!({
             "readings": readings.iter().map(ReadingView::from).collect::<Vec<_>>(),
@@ -114,8 +160,41 @@ pub(super) async fn detail<S: ReadingStore>(
         }),
         Err(e) => json!({ "error": e.message }),
     };
-    Ok(Json(
-        json!({ "lead": lead, "history": history, "evidence": evidence }),
+    Ok(Json(json!({
+        "lead": lead,
+        "history": history,
+        "revisions": revisions,
+        "evidence": evidence,
+    })))
+}
+
+/// `GET /api/leads/{id}/evidence.csv`: the lead's evidence readings as the long CSV of the
+/// offline contract (`time,station,parameter,value[,flag]`), so an analyst can keep them and
+/// `riverwatch detect` can read them back. Refused (503) rather than cut when the store fails.
+pub(super) async fn evidence_csv<S: ReadingStore>(
+    State(st): State<ApiState<S>>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    let (id, lead) = lead_of(&st, id).await?;
+    let (readings, _) = evidence(&*st.store, &lead).await?;
+    let mut body = String::from("time,station,parameter,value,flag\n");
+    for r in &readings {
+        riverwatch_engine::csv::write_line(&mut body, r);
+    }
+    // Only the lead id's safe characters go into the file name.
+    let name: String = id
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"evidence-{name}.csv\""),
+            ),
+        ],
+        body,
     ))
 }
 

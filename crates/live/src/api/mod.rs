@@ -1,6 +1,7 @@
 //! The HTTP API of the live service: leads (list, detail with evidence readings, analyst status
-//! changes), stations, bounded reading windows, the lead JSON schema, and the operational
-//! endpoints (`/healthz`, `/readyz`, `/metrics`).
+//! changes), stations with their health, bounded reading windows, parameters and GB 3838 limits,
+//! the lead JSON schema, the operational endpoints (`/healthz`, `/readyz`, `/metrics`), and the
+//! analysts' web page (`/` and `/ui/...`) that uses them.
 //!
 //! The API owns no state of its own. It reads the [`Ledger`] and a [`ReadingStore`], and asks two
 //! closures for what the pipeline knows (its Prometheus text and its [`Health`]), so the pipeline
@@ -15,7 +16,10 @@ mod error;
 mod leads;
 mod ops;
 mod params;
+mod standard;
+mod station_health;
 mod stations;
+mod web;
 
 pub use error::ApiError;
 pub use params::{lead_filter, lead_query};
@@ -117,9 +121,17 @@ pub fn router<S: ReadingStore + 'static>(state: ApiState<S>) -> Router {
         .route("/api/leads", get(leads::list::<S>))
         .route("/api/leads/{id}", get(leads::detail::<S>))
         .route("/api/leads/{id}/status", post(leads::set_status::<S>))
+        .route(
+            "/api/leads/{id}/evidence.csv",
+            get(leads::evidence_csv::<S>),
+        )
         .route("/api/stations", get(stations::list::<S>))
         .route("/api/readings", get(stations::readings::<S>))
+        .route("/api/parameters", get(standard::parameters))
+        .route("/api/limits", get(standard::limits::<S>))
         .route("/api/schema/lead", get(ops::lead_schema))
+        .route("/", get(web::index))
+        .route("/ui/{file}", get(web::asset))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz::<S>))
         .route("/metrics", get(ops::metrics::<S>))
