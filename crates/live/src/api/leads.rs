@@ -4,20 +4,19 @@
 use super::params::{snake_name, STATUSES};
 use super::{now, ApiError, ApiState};
 use crate::ledger::StatusChange;
-use crate::store::{ReadingChunks, ReadingStore, DEFAULT_CHUNK};
+use crate::report;
+use crate::store::ReadingStore;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
-use riverwatch_engine::leads::{Lead, Status};
+use riverwatch_engine::leads::Status;
 use riverwatch_engine::time::rfc3339_serde;
 use riverwatch_engine::time::Millis;
 use riverwatch_engine::Reading;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-/// Most evidence readings one lead detail carries; beyond it the answer says `truncated`.
-pub(super) const MAX_EVIDENCE: usize = 50_000;
 /// Longest analyst name, in characters.
 const MAX_ANALYST: usize = 200;
 /// Longest note, in characters.
@@ -33,7 +32,7 @@ pub(super) fn pairs(q: Pairs) -> Result<Vec<(String, String)>, ApiError> {
 }
 
 /// The lead id of the path, or a 400 when it does not decode (not UTF-8).
-fn lead_id(p: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
+pub(super) fn lead_id(p: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
     p.map(|Path(id)| id)
         .map_err(|e| ApiError::bad_request(format!("lead id: {}", e.body_text())))
 }
@@ -94,8 +93,9 @@ impl<'a> From<&'a Reading> for ReadingView<'a> {
     }
 }
 
-/// `GET /api/leads/{id}`: `{lead, history, evidence: {readings, truncated} | {error}}`. A store
-/// failure does not hide the lead: the evidence part carries the error instead.
+/// `GET /api/leads/{id}`: `{lead, history, evidence: {readings, truncated, total, digest} |
+/// {error}}`. A store failure does not hide the lead: the evidence part carries the error
+/// instead. `digest` is the SHA-256 of all `total` readings (see [`crate::report`]).
 pub(super) async fn detail<S: ReadingStore>(
     State(st): State<ApiState<S>>,
     id: Result<Path<String>, PathRejection>,
@@ -107,39 +107,18 @@ pub(super) async fn detail<S: ReadingStore>(
         .await?
         .ok_or_else(|| ApiError::not_found(format!("lead {id} not found")))?;
     let history = history_view(st.ledger.history(&id).await?);
-    let evidence = match evidence(&*st.store, &lead).await {
-        Ok((readings, truncated)) => json!({
-            "readings": readings.iter().map(ReadingView::from).collect::<Vec<_>>(),
-            "truncated": truncated,
+    let evidence = match report::fetch_evidence(&*st.store, &lead.evidence, report::MAX_EVIDENCE).await {
+        Ok(ev) => json!({
+            "readings": ev.readings.iter().map(ReadingView::from).collect::<Vec<_>>(),
+            "truncated": ev.truncated,
+            "total": ev.total,
+            "digest": ev.digest,
         }),
-        Err(e) => json!({ "error": e.message }),
+        Err(e) => json!({ "error": ApiError::from(e).message }),
     };
     Ok(Json(
         json!({ "lead": lead, "history": history, "evidence": evidence }),
     ))
-}
-
-/// The readings `lead.evidence` describes, at most [`MAX_EVIDENCE`]; true when there were more.
-async fn evidence<S: ReadingStore>(
-    store: &S,
-    lead: &Lead,
-) -> Result<(Vec<Reading>, bool), ApiError> {
-    let q = &lead.evidence;
-    let mut chunks = store
-        .query_chunks(&q.stations, q.from, q.to, DEFAULT_CHUNK)
-        .await?;
-    let mut out = Vec::new();
-    while let Some(chunk) = chunks.next_chunk().await? {
-        for r in chunk {
-            if q.parameters.is_empty() || q.parameters.contains(&r.parameter) {
-                if out.len() == MAX_EVIDENCE {
-                    return Ok((out, true));
-                }
-                out.push(r);
-            }
-        }
-    }
-    Ok((out, false))
 }
 
 /// Body of `POST /api/leads/{id}/status`.

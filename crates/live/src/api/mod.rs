@@ -1,5 +1,5 @@
 //! The HTTP API of the live service: leads (list, detail with evidence readings, analyst status
-//! changes), stations, bounded reading windows, the lead JSON schema, and the operational
+//! changes, the printable dossier and the intake-sheet export), stations, bounded reading windows, the lead JSON schema, and the operational
 //! endpoints (`/healthz`, `/readyz`, `/metrics`).
 //!
 //! The API owns no state of its own. It reads the [`Ledger`] and a [`ReadingStore`], and asks two
@@ -7,10 +7,11 @@
 //! can change how it counts without this module knowing. The store is a type parameter because
 //! [`ReadingStore`] is not object safe; the service passes its [`AnyStore`].
 //!
-//! Every answer is JSON; every error is `{"error": "..."}` with a status code that says whose
+//! Every answer is JSON (but the dossier, HTML, and the export, CSV or xlsx); every error is `{"error": "..."}` with a status code that says whose
 //! fault it is (400 names the bad parameter, 401/403 for status changes, 404 unknown lead or
 //! route, 500/503 for ledger and store failures). Input never panics a handler.
 
+mod documents;
 mod error;
 mod leads;
 mod ops;
@@ -115,8 +116,10 @@ pub async fn serve<S: ReadingStore + 'static>(
 pub fn router<S: ReadingStore + 'static>(state: ApiState<S>) -> Router {
     Router::new()
         .route("/api/leads", get(leads::list::<S>))
+        .route("/api/leads/export", get(documents::export::<S>))
         .route("/api/leads/{id}", get(leads::detail::<S>))
         .route("/api/leads/{id}/status", post(leads::set_status::<S>))
+        .route("/api/leads/{id}/dossier", get(documents::dossier::<S>))
         .route("/api/stations", get(stations::list::<S>))
         .route("/api/readings", get(stations::readings::<S>))
         .route("/api/schema/lead", get(ops::lead_schema))

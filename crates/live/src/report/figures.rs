@@ -82,6 +82,8 @@ fn figure<'a>(
                 // A config changed since the lead: keep the lead's number as a maximum.
                 .unwrap_or(Limit::Max(l)),
         ),
+        // A lead that recorded a limit without its class: the number is all there is.
+        (Some(l), None) => Some(Limit::Max(l)),
         _ => None,
     };
     let breach = limit.is_some_and(|l| l.exceeded_by(p.peak));

@@ -35,6 +35,24 @@ impl Server {
         answer(path, resp).await
     }
 
+    /// Status, content type and body bytes of a GET.
+    async fn raw(&self, path: &str) -> (u16, String, Vec<u8>) {
+        let resp = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("GET");
+        let code = resp.status().as_u16();
+        let kind = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        (code, kind, resp.bytes().await.expect("body").to_vec())
+    }
+
     async fn post_status(&self, id: &str, token: Option<&str>, body: Value) -> (u16, Value) {
         let mut req = self
             .http
@@ -447,4 +465,71 @@ async fn odd_requests_get_a_json_refusal_never_a_server_error() {
         d["lead"]["status"], "new",
         "no refused body changed anything"
     );
+}
+
+#[tokio::test]
+async fn dossier_and_intake_export_are_served_as_files() {
+    use calamine::{Data, Reader, Xlsx};
+    let s = start(None).await;
+    let (code, kind, body) = s.raw("/api/leads/A/dossier").await;
+    assert_eq!((code, kind.as_str()), (200, "text/html; charset=utf-8"));
+    let html = String::from_utf8(body).expect("utf-8");
+    let (_, detail) = s.get("/api/leads/A").await;
+    let digest = detail["evidence"]["digest"].as_str().expect("digest");
+    let mine: Vec<Reading> = s
+        .written
+        .iter()
+        .filter(|r| {
+            r.station.as_str() == "DL03"
+                && r.parameter.as_str() == "nh3n"
+                && (T0 - HOUR..T0 + 2 * HOUR).contains(&r.time)
+        })
+        .cloned()
+        .collect();
+    assert_eq!(digest, riverwatch_live::report::evidence_digest(&mine));
+    assert_eq!(detail["evidence"]["total"], 18);
+    for want in ["线索编号", "疑似偷排", "东辽河", "超标倍数", "1.50", digest, "未封存"] {
+        assert!(html.contains(want), "dossier lacks {want}");
+    }
+    let (_, _, en) = s.raw("/api/leads/A/dossier?lang=en").await;
+    assert!(String::from_utf8_lossy(&en).contains("Lead number"));
+    let (code, e) = s.get("/api/leads/A/dossier?lang=fr").await;
+    assert_eq!(code, 400);
+    assert!(e["error"].as_str().unwrap().contains("`lang`"), "{e}");
+    let (code, e) = s.get("/api/leads/ZZ/dossier").await;
+    assert_eq!(code, 404, "{e}");
+
+    let (code, kind, body) = s.raw("/api/leads/export?format=xlsx&station=DL03").await;
+    assert_eq!(code, 200);
+    assert_eq!(
+        kind,
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    );
+    let mut book: Xlsx<_> = Xlsx::new(std::io::Cursor::new(body)).expect("xlsx");
+    let sheet = book.worksheet_range("线索").expect("sheet");
+    let ids: Vec<&Data> = sheet.rows().map(|r| &r[0]).collect();
+    assert_eq!(
+        ids,
+        [
+            &Data::String("线索编号".into()),
+            &Data::String("E".into()),
+            &Data::String("B".into()),
+            &Data::String("A".into())
+        ]
+    );
+    assert_eq!(sheet.get((3, 11)), Some(&Data::String(digest.into())));
+
+    let (code, kind, body) = s
+        .raw("/api/leads/export?format=csv&lang=en&category=monitoring_anomaly")
+        .await;
+    assert_eq!((code, kind.as_str()), (200, "text/csv; charset=utf-8"));
+    let text = String::from_utf8(body).expect("utf-8");
+    assert!(text.starts_with("\u{feff}Lead number,Detected at,River,"), "{text}");
+    assert_eq!(text.lines().count(), 2, "{text}");
+    assert!(text.contains(",东辽河,"), "{text}");
+    for (q, name) in [("format=pdf", "`format`"), ("limit=5", "`limit`"), ("lang=de", "`lang`")] {
+        let (code, e) = s.get(&format!("/api/leads/export?{q}")).await;
+        assert_eq!(code, 400, "{q}");
+        assert!(e["error"].as_str().unwrap().contains(name), "{q}: {e}");
+    }
 }
