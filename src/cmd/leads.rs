@@ -260,9 +260,9 @@ impl Backend {
                 Ledger::open(path).with_context(|| format!("opening {}", path.display()))?;
             let store = match &args.store {
                 Some(p) if !p.is_file() => bail!("no readings file at {}", p.display()),
-                Some(p) => Some(
-                    SqliteStore::open(p).with_context(|| format!("opening {}", p.display()))?,
-                ),
+                Some(p) => {
+                    Some(SqliteStore::open(p).with_context(|| format!("opening {}", p.display()))?)
+                }
                 None => None,
             };
             let config = match &args.config {
@@ -384,7 +384,9 @@ impl Backend {
                 ledger,
                 store,
                 config,
-            } => Ok(report::intake_sheet(ledger, store.as_ref(), config, filter, format, lang).await?),
+            } => Ok(
+                report::intake_sheet(ledger, store.as_ref(), config, filter, format, lang).await?,
+            ),
             Self::Http { client, base, .. } => {
                 let mut query: Vec<(String, String)> = lead_query(&filter)
                     .into_iter()
@@ -451,7 +453,8 @@ fn print_pdf(html: &str, pdf: &std::path::Path) -> Result<()> {
     let dir = tempfile::tempdir().context("creating a temporary directory")?;
     let page = dir.path().join("dossier.html");
     std::fs::write(&page, html)?;
-    let target = std::path::absolute(pdf).with_context(|| format!("resolving {}", pdf.display()))?;
+    let target =
+        std::path::absolute(pdf).with_context(|| format!("resolving {}", pdf.display()))?;
     let out = std::process::Command::new(&browser)
         .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer"])
         .arg(format!("--print-to-pdf={}", target.display()))

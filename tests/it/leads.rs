@@ -4,9 +4,9 @@
 use crate::cli::riverwatch;
 use riverwatch_engine::config::Config;
 use riverwatch_engine::leads::Lead;
-use riverwatch_live::api::{router, ApiState, Health};
 use riverwatch_engine::time::{parse_rfc3339, MINUTE};
 use riverwatch_engine::{DataFlag, Reading};
+use riverwatch_live::api::{router, ApiState, Health};
 use riverwatch_live::report::evidence_digest;
 use riverwatch_live::store::{ReadingStore, SqliteStore};
 use riverwatch_live::{Ledger, Secret};
@@ -230,9 +230,14 @@ fn offline_list_show_confirm_export() {
         "b2,2025-07-02 08:00,东辽河,DL04（二龙山入库 reservoir inflow (illustrative)）,疑似偷排,无,—,3小时,中,70%,已确认,未计算（未读取证据读数）",
         "{csv}"
     );
-    let en = ok(leads(&["export", "--ledger", ledger, "--format", "csv", "--lang", "en"]));
+    let en = ok(leads(&[
+        "export", "--ledger", ledger, "--format", "csv", "--lang", "en",
+    ]));
     assert!(en.starts_with("\u{feff}Lead number,Detected at,"), "{en}");
-    assert!(en.contains(",suspected discharge,none,—,3 h,medium,70%,confirmed,"), "{en}");
+    assert!(
+        en.contains(",suspected discharge,none,—,3 h,medium,70%,confirmed,"),
+        "{en}"
+    );
     let err = failed(leads(&["export", "--ledger", ledger, "--format", "xlsx"]));
     assert!(err.contains("--out"), "{err}");
 
@@ -251,11 +256,25 @@ fn offline_list_show_confirm_export() {
         page.to_str().unwrap(),
     ]));
     let html = std::fs::read_to_string(&page).unwrap();
-    for want in ["线索编号", "a1", "水质超标", "东辽河", "c0ffee", &digest, "证据读数条数</th><td>6</td>", "未封存"] {
+    for want in [
+        "线索编号",
+        "a1",
+        "水质超标",
+        "东辽河",
+        "c0ffee",
+        &digest,
+        "证据读数条数</th><td>6</td>",
+        "未封存",
+    ] {
         assert!(html.contains(want), "dossier lacks {want}");
     }
-    let html = ok(leads(&["dossier", "a1", "--ledger", ledger, "--lang", "en"]));
-    assert!(html.contains("Lead number") && html.contains("no reading store given"), "{html}");
+    let html = ok(leads(&[
+        "dossier", "a1", "--ledger", ledger, "--lang", "en",
+    ]));
+    assert!(
+        html.contains("Lead number") && html.contains("no reading store given"),
+        "{html}"
+    );
     let err = failed(leads(&["dossier", "a1", "--store", store]));
     assert!(err.contains("--ledger"), "{err}");
     let pdf = dir.path().join("a1.pdf");
@@ -268,7 +287,10 @@ fn offline_list_show_confirm_export() {
         .output()
         .unwrap();
     let err = failed(out);
-    assert!(err.contains("cannot run") && err.contains("chromium"), "{err}");
+    assert!(
+        err.contains("cannot run") && err.contains("chromium"),
+        "{err}"
+    );
     assert!(page.is_file() && !pdf.exists());
 
     let err = failed(leads(&["show", "zz", "--ledger", ledger]));
@@ -371,9 +393,20 @@ fn over_http_with_and_without_the_token() {
     ]));
     let bytes = std::fs::read(&xlsx).unwrap();
     assert!(bytes.starts_with(b"PK\x03\x04"), "an xlsx is a zip file");
-    let csv = ok(leads(&["export", "--format", "csv", "--station", "DL03", "--url", &url]));
+    let csv = ok(leads(&[
+        "export",
+        "--format",
+        "csv",
+        "--station",
+        "DL03",
+        "--url",
+        &url,
+    ]));
     assert_eq!(csv.lines().count(), 3, "{csv}");
-    assert!(csv.contains(&digest), "the service digests a1's evidence: {csv}");
+    assert!(
+        csv.contains(&digest),
+        "the service digests a1's evidence: {csv}"
+    );
 
     let err = failed(leads(&["show", "zz", "--url", &url]));
     assert!(err.contains("HTTP 404") && err.contains("zz"), "{err}");

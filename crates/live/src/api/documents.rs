@@ -47,7 +47,10 @@ pub(super) async fn export<S: ReadingStore>(
         .partition(|(k, _)| k == "format" || k == "lang");
     let p = Params::new(&own, &["format", "lang"])?;
     if let Some((k, _)) = filters.iter().find(|(k, _)| k == "limit" || k == "offset") {
-        return Err(ApiError::bad_param(k, "an export holds every matching lead"));
+        return Err(ApiError::bad_param(
+            k,
+            "an export holds every matching lead",
+        ));
     }
     let format = match p.text("format") {
         None => SheetFormat::Csv,
@@ -77,13 +80,20 @@ pub(super) async fn export<S: ReadingStore>(
 
 /// `lang`, Chinese when absent.
 fn lang(p: &Params) -> Result<Lang, ApiError> {
-    p.text("lang")
-        .map_or(Ok(Lang::Zh), |l| l.parse().map_err(|e| ApiError::bad_param("lang", e)))
+    p.text("lang").map_or(Ok(Lang::Zh), |l| {
+        l.parse().map_err(|e| ApiError::bad_param("lang", e))
+    })
 }
 
 /// `id` with anything but ASCII letters, digits, `-` and `_` replaced, for a file name.
 fn file_safe(id: &str) -> String {
     id.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }

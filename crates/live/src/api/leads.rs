@@ -107,15 +107,16 @@ pub(super) async fn detail<S: ReadingStore>(
         .await?
         .ok_or_else(|| ApiError::not_found(format!("lead {id} not found")))?;
     let history = history_view(st.ledger.history(&id).await?);
-    let evidence = match report::fetch_evidence(&*st.store, &lead.evidence, report::MAX_EVIDENCE).await {
-        Ok(ev) => json!({
-            "readings": ev.readings.iter().map(ReadingView::from).collect::<Vec<_>>(),
-            "truncated": ev.truncated,
-            "total": ev.total,
-            "digest": ev.digest,
-        }),
-        Err(e) => json!({ "error": ApiError::from(e).message }),
-    };
+    let evidence =
+        match report::fetch_evidence(&*st.store, &lead.evidence, report::MAX_EVIDENCE).await {
+            Ok(ev) => json!({
+                "readings": ev.readings.iter().map(ReadingView::from).collect::<Vec<_>>(),
+                "truncated": ev.truncated,
+                "total": ev.total,
+                "digest": ev.digest,
+            }),
+            Err(e) => json!({ "error": ApiError::from(e).message }),
+        };
     Ok(Json(
         json!({ "lead": lead, "history": history, "evidence": evidence }),
     ))

@@ -94,10 +94,16 @@ pub fn svg(panel: &Panel, x0: Millis, x1: Millis) -> String {
     for t in time_ticks(x0, x1) {
         let x = sx(t);
         s.push_str(&format!(
-            r##"<line x1="{x:.1}" x2="{x:.1}" y1="{TOP}" y2="{BOTTOM}" stroke="#EEE" stroke-width="0.5"/><text x="{x:.1}" y="{}" class="xl">{}</text>"##,
-            BOTTOM + 13.0,
-            time_label(t)
+            r##"<line x1="{x:.1}" x2="{x:.1}" y1="{TOP}" y2="{BOTTOM}" stroke="#EEE" stroke-width="0.5"/>"##
         ));
+        // A label centred on the right edge would be cut off by the picture's border.
+        if x <= RIGHT - 30.0 {
+            s.push_str(&format!(
+                r#"<text x="{x:.1}" y="{}" class="xl">{}</text>"#,
+                BOTTOM + 13.0,
+                time_label(t)
+            ));
+        }
     }
     s.push_str(&format!(
         r##"<rect x="{LEFT}" y="{TOP}" width="{}" height="{}" fill="none" stroke="#888" stroke-width="0.8"/>"##,
@@ -253,10 +259,19 @@ fn ticks(lo: f64, hi: f64) -> Vec<f64> {
 /// Time ticks at round Beijing-time hours or days, at most about eight.
 fn time_ticks(x0: Millis, x1: Millis) -> Vec<Millis> {
     let span = x1 - x0;
-    let step = [HOUR, 2 * HOUR, 3 * HOUR, 6 * HOUR, 12 * HOUR, DAY, 2 * DAY, 7 * DAY]
-        .into_iter()
-        .find(|s| span / s <= 8)
-        .unwrap_or(span / 8 / DAY * DAY + DAY);
+    let step = [
+        HOUR,
+        2 * HOUR,
+        3 * HOUR,
+        6 * HOUR,
+        12 * HOUR,
+        DAY,
+        2 * DAY,
+        7 * DAY,
+    ]
+    .into_iter()
+    .find(|s| span / s <= 8)
+    .unwrap_or(span / 8 / DAY * DAY + DAY);
     let first = (x0 + OFFSET).div_euclid(step) * step - OFFSET;
     (0..)
         .map(|i| first + i * step)

@@ -35,10 +35,7 @@ pub struct DossierInput<'a> {
 /// The dossier as one HTML document.
 pub fn render(input: &DossierInput) -> String {
     let DossierInput {
-        lead,
-        config,
-        lang,
-        ..
+        lead, config, lang, ..
     } = *input;
     let w = lang.words();
     let figs = figures::figures(lead, config, lang);
@@ -145,7 +142,11 @@ fn narrative(input: &DossierInput, figs: &[Figure]) -> String {
             .partial_cmp(&(a.breach, a.summary.ratio.unwrap_or(0.0)))
             .unwrap_or(std::cmp::Ordering::Equal)
     });
-    let items: Vec<String> = ranked.iter().take(4).map(|f| item_sentence(f, lang)).collect();
+    let items: Vec<String> = ranked
+        .iter()
+        .take(4)
+        .map(|f| item_sentence(f, lang))
+        .collect();
     let place = station_label(input.config, lead.station.as_str(), lang);
     let (from, to) = (words::time(lead.window.start), words::time(lead.window.end));
     let category = words::category(lang, lead.category);
@@ -194,7 +195,10 @@ fn item_sentence(f: &Figure, lang: Lang) -> String {
         let _ = match (zh, f.multiple) {
             (true, Some(m)) => write!(s, "，不符合{class}限值 {limit}，超标 {m:.2} 倍"),
             (true, None) => write!(s, "，不符合{class}限值 {limit}"),
-            (false, Some(m)) => write!(s, ", beyond the {class} limit {limit}, exceedance multiple {m:.2}"),
+            (false, Some(m)) => write!(
+                s,
+                ", beyond the {class} limit {limit}, exceedance multiple {m:.2}"
+            ),
             (false, None) => write!(s, ", outside the {class} limit {limit}"),
         };
     }
@@ -249,7 +253,11 @@ fn place_time(h: &mut String, input: &DossierInput) {
             (w.station_segment, esc(&place)),
             (
                 w.river_km,
-                esc(&if km.is_empty() { "—".into() } else { km.join(list_sep(lang)) }),
+                esc(&if km.is_empty() {
+                    "—".into()
+                } else {
+                    km.join(list_sep(lang))
+                }),
             ),
             (w.stations, esc(&stations.join(list_sep(lang)))),
             (
@@ -525,7 +533,11 @@ fn seal(h: &mut String, input: &DossierInput) {
     };
     let mut config = format!("<span class=\"mono\">{}</span>", esc(&lead.config_hash));
     if lead.config_hash != cfg.hash {
-        let _ = write!(config, "<br><span class=\"note\">{}</span>", esc(w.config_differs));
+        let _ = write!(
+            config,
+            "<br><span class=\"note\">{}</span>",
+            esc(w.config_differs)
+        );
     }
     let models = if lead.model_versions.is_empty() {
         esc(w.seal_no_models)

@@ -124,7 +124,10 @@ mod tests {
             value: 7.57,
             flag: DataFlag::N,
         };
-        assert_eq!(canonical_line(&r), "2024-07-06T04:00:00Z,DL08,nh3n,7.57,N\n");
+        assert_eq!(
+            canonical_line(&r),
+            "2024-07-06T04:00:00Z,DL08,nh3n,7.57,N\n"
+        );
         // sha256 of the empty string: no readings digest to the well-known value.
         assert_eq!(
             digest(&[]),

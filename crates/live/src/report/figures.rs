@@ -62,7 +62,15 @@ pub fn limit_text(limit: Limit, unit: &str) -> String {
 pub fn figures<'a>(lead: &'a Lead, cfg: &Config, lang: Lang) -> Vec<Figure<'a>> {
     lead.parameters
         .iter()
-        .map(|p| figure(lead.category, p, cfg.stations.get(p.station.as_str()), cfg, lang))
+        .map(|p| {
+            figure(
+                lead.category,
+                p,
+                cfg.stations.get(p.station.as_str()),
+                cfg,
+                lang,
+            )
+        })
         .collect()
 }
 
@@ -138,21 +146,29 @@ fn no_limit_reason(
         };
     }
     match id {
-        "temp" => if zh {
-            "GB 3838-2002 对水温只限制人为造成的周平均温升 ≤1 °C、温降 ≤2 °C，不适用于单次读数".into()
-        } else {
-            "GB 3838-2002 limits only man-made weekly-mean changes of water temperature (rise ≤ 1 °C, fall ≤ 2 °C), not single readings".into()
-        },
-        _ if gb.limit(id, class, WaterBody::Reservoir).is_some() => if zh {
-            "该项目限值仅适用于湖泊、水库，河流断面不评价".into()
-        } else {
-            "this item's limit applies to lakes and reservoirs only, not to river sections".into()
-        },
-        _ => if zh {
-            "GB 3838-2002 未规定该项目限值，仅与本站基线比较".into()
-        } else {
-            "GB 3838-2002 sets no limit for this item: compared with the station's baseline only".into()
-        },
+        "temp" => {
+            if zh {
+                "GB 3838-2002 对水温只限制人为造成的周平均温升 ≤1 °C、温降 ≤2 °C，不适用于单次读数"
+                    .into()
+            } else {
+                "GB 3838-2002 limits only man-made weekly-mean changes of water temperature (rise ≤ 1 °C, fall ≤ 2 °C), not single readings".into()
+            }
+        }
+        _ if gb.limit(id, class, WaterBody::Reservoir).is_some() => {
+            if zh {
+                "该项目限值仅适用于湖泊、水库，河流断面不评价".into()
+            } else {
+                "this item's limit applies to lakes and reservoirs only, not to river sections"
+                    .into()
+            }
+        }
+        _ => {
+            if zh {
+                "GB 3838-2002 未规定该项目限值，仅与本站基线比较".into()
+            } else {
+                "GB 3838-2002 sets no limit for this item: compared with the station's baseline only".into()
+            }
+        }
     }
 }
 
@@ -166,7 +182,9 @@ fn limit_remark(limit: Limit, p: &ParamSummary, breach: bool, lang: Lang) -> Str
             let share = words::share(p.peak / l);
             match (breach, zh) {
                 (true, true) => format!("峰值为限值的 {share}，超标倍数 =（实测值 − 限值）/ 限值"),
-                (true, false) => format!("peak is {share} of the limit; multiple = (measured − limit) / limit"),
+                (true, false) => {
+                    format!("peak is {share} of the limit; multiple = (measured − limit) / limit")
+                }
                 (false, true) => format!("未超标（峰值为限值的 {share}）"),
                 (false, false) => format!("within the limit (peak is {share} of it)"),
             }
@@ -191,12 +209,24 @@ fn limit_remark(limit: Limit, p: &ParamSummary, breach: bool, lang: Lang) -> Str
         Limit::Range(lo, hi) => {
             if !breach {
                 return if zh {
-                    format!("在 {}–{} 范围内；pH 不计算超标倍数", words::number(lo), words::number(hi))
+                    format!(
+                        "在 {}–{} 范围内；pH 不计算超标倍数",
+                        words::number(lo),
+                        words::number(hi)
+                    )
                 } else {
-                    format!("within {}–{}; pH has no exceedance multiple", words::number(lo), words::number(hi))
+                    format!(
+                        "within {}–{}; pH has no exceedance multiple",
+                        words::number(lo),
+                        words::number(hi)
+                    )
                 };
             }
-            let outside = if p.peak < lo { lo - p.peak } else { p.peak - hi };
+            let outside = if p.peak < lo {
+                lo - p.peak
+            } else {
+                p.peak - hi
+            };
             let index = p.ratio.unwrap_or_else(|| limit.ratio(p.peak));
             if zh {
                 format!(

@@ -37,9 +37,7 @@ impl Cell {
 pub fn row(lead: &Lead, cfg: &Config, digest: Option<&str>, lang: Lang) -> [Cell; COLUMNS] {
     let zh = lang == Lang::Zh;
     let figs = figures::figures(lead, cfg, lang);
-    let several = figs
-        .iter()
-        .any(|f| f.summary.station != lead.station);
+    let several = figs.iter().any(|f| f.summary.station != lead.station);
     let name = |f: &Figure| {
         if several {
             format!("{}({})", f.item, f.summary.station)
@@ -66,7 +64,11 @@ pub fn row(lead: &Lead, cfg: &Config, digest: Option<&str>, lang: Lang) -> [Cell
         Cell::Text(
             lead.river
                 .clone()
-                .or_else(|| cfg.stations.get(lead.station.as_str()).map(|s| s.river.clone()))
+                .or_else(|| {
+                    cfg.stations
+                        .get(lead.station.as_str())
+                        .map(|s| s.river.clone())
+                })
                 .unwrap_or_default(),
         ),
         Cell::Text(place(cfg, lead, lang)),
@@ -122,7 +124,9 @@ pub fn csv(rows: &[[Cell; COLUMNS]], lang: Lang) -> Vec<u8> {
 }
 
 /// Column widths in characters (a CJK character counts about two).
-const WIDTHS: [f64; COLUMNS] = [24.0, 17.0, 10.0, 40.0, 11.0, 24.0, 26.0, 14.0, 9.0, 8.0, 9.0, 66.0];
+const WIDTHS: [f64; COLUMNS] = [
+    24.0, 17.0, 10.0, 40.0, 11.0, 24.0, 26.0, 14.0, 9.0, 8.0, 9.0, 66.0,
+];
 
 /// The sheet as an xlsx workbook: bold frozen header, autofilter, wrapped long text.
 pub fn xlsx(rows: &[[Cell; COLUMNS]], lang: Lang) -> Result<Vec<u8>, XlsxError> {

@@ -132,7 +132,10 @@ pub async fn intake_sheet<S: ReadingStore>(
             return Err(ReportError::TooMany(total));
         }
         for lead in &leads {
-            let digest = read_evidence(store, lead, 0, lang).await.ok().map(|e| e.digest);
+            let digest = read_evidence(store, lead, 0, lang)
+                .await
+                .ok()
+                .map(|e| e.digest);
             rows.push(intake_row(lead, config, digest.as_deref(), lang));
         }
         offset += leads.len() as u64;
@@ -159,10 +162,12 @@ async fn read_evidence<S: ReadingStore>(
             Lang::En => "no reading store given (offline, name one with --store)".into(),
         });
     };
-    fetch_evidence(store, &lead.evidence, keep).await.map_err(|e| {
-        tracing::warn!(lead = %lead.id, error = %e, "evidence not readable");
-        e.to_string()
-    })
+    fetch_evidence(store, &lead.evidence, keep)
+        .await
+        .map_err(|e| {
+            tracing::warn!(lead = %lead.id, error = %e, "evidence not readable");
+            e.to_string()
+        })
 }
 
 /// Escapes text for HTML and SVG content and attribute values.

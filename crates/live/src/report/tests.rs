@@ -40,7 +40,6 @@ fn run(days: i64) -> (Config, Vec<Lead>, Vec<Reading>) {
     (cfg, leads, readings)
 }
 
-
 /// Five simulated days, computed once per test binary.
 fn simulated() -> &'static (Config, Vec<Lead>, Vec<Reading>) {
     static RUN: OnceLock<(Config, Vec<Lead>, Vec<Reading>)> = OnceLock::new();
@@ -135,7 +134,11 @@ fn discharge_dossier_states_limits_multiples_and_digest() {
             "@page { size: A4;",
         ],
     );
-    assert!(ev.total > 20, "the evidence window holds readings: {}", ev.total);
+    assert!(
+        ev.total > 20,
+        "the evidence window holds readings: {}",
+        ev.total
+    );
     contains_all(&html, &[&format!("证据读数条数</th><td>{}</td>", ev.total)]);
     let station = cfg.stations.get(lead.station.as_str()).unwrap();
     contains_all(
@@ -161,8 +164,11 @@ fn discharge_dossier_states_limits_multiples_and_digest() {
     }
     assert!(multiples >= 2, "the worst discharge breaches several items");
     let class = words::class(Lang::Zh, lead.parameters[0].limit_class.unwrap());
-    let classes: std::collections::BTreeSet<_> =
-        lead.parameters.iter().filter_map(|p| p.limit_class).collect();
+    let classes: std::collections::BTreeSet<_> = lead
+        .parameters
+        .iter()
+        .filter_map(|p| p.limit_class)
+        .collect();
     if classes.len() == 1 {
         contains_all(&html, &[&format!("标准限值（GB 3838-2002 {class}）")]);
     }
@@ -173,8 +179,16 @@ fn discharge_dossier_states_limits_multiples_and_digest() {
     for d in &lead.detectors {
         contains_all(&html, &[words::detector(Lang::Zh, d.detector).1]);
     }
-    for english in ["Station / segment", "Evidence digest", "not sealed", "Lead number"] {
-        assert!(!html.contains(english), "English label {english:?} in the Chinese dossier");
+    for english in [
+        "Station / segment",
+        "Evidence digest",
+        "not sealed",
+        "Lead number",
+    ] {
+        assert!(
+            !html.contains(english),
+            "English label {english:?} in the Chinese dossier"
+        );
     }
     // Self-contained: no scripts, no linked files; the only URL is the SVG namespace.
     assert!(!html.contains("<script") && !html.contains("<link") && !html.contains("src="));
@@ -234,13 +248,20 @@ fn ph_and_do_have_no_multiple_but_say_how_far() {
     let with = |id: &str| {
         leads
             .iter()
-            .find(|l| l.parameters.iter().any(|p| p.parameter.as_str() == id && p.limit.is_some()))
+            .find(|l| {
+                l.parameters
+                    .iter()
+                    .any(|p| p.parameter.as_str() == id && p.limit.is_some())
+            })
             .unwrap_or_else(|| panic!("a lead with a {id} limit"))
     };
     for (id, words_zh) in [("ph", "pH 不计算超标倍数"), ("do", "溶解氧")] {
         let lead = with(id);
         let figs = figures::figures(lead, cfg, Lang::Zh);
-        let f = figs.iter().find(|f| f.summary.parameter.as_str() == id).unwrap();
+        let f = figs
+            .iter()
+            .find(|f| f.summary.parameter.as_str() == id)
+            .unwrap();
         assert_eq!(f.multiple, None, "{id} has no exceedance multiple");
         assert!(f.remark.contains(words_zh), "{id}: {}", f.remark);
         if id == "ph" && f.breach {
@@ -267,7 +288,10 @@ fn english_dossier_has_english_labels() {
         ],
     );
     for zh in ["线索编号", "超标倍数", "未封存", "证据表"] {
-        assert!(!html.contains(zh), "Chinese label {zh:?} in the English dossier");
+        assert!(
+            !html.contains(zh),
+            "Chinese label {zh:?} in the English dossier"
+        );
     }
 }
 
@@ -330,8 +354,18 @@ fn csv_sheet_round_trips_chinese_text() {
     assert_eq!(
         parsed[0],
         [
-            "线索编号", "发现时间", "所在河流", "监测站/河段", "线索类别", "超标项目", "超标倍数",
-            "持续时长", "严重程度", "置信度", "状态", "证据摘要值"
+            "线索编号",
+            "发现时间",
+            "所在河流",
+            "监测站/河段",
+            "线索类别",
+            "超标项目",
+            "超标倍数",
+            "持续时长",
+            "严重程度",
+            "置信度",
+            "状态",
+            "证据摘要值"
         ]
     );
     assert_eq!(parsed.len(), leads.len() + 1);
@@ -351,13 +385,21 @@ fn csv_sheet_round_trips_chinese_text() {
     assert_eq!(row[4], "疑似偷排");
     assert_eq!(row[10], "待研判");
     assert!(row[3].starts_with(lead.station.as_str()), "{}", row[3]);
-    assert!(row[5].contains("氨氮") || row[5].contains("高锰酸盐指数"), "{}", row[5]);
+    assert!(
+        row[5].contains("氨氮") || row[5].contains("高锰酸盐指数"),
+        "{}",
+        row[5]
+    );
     let top = lead
         .parameters
         .iter()
         .filter_map(|p| p.exceedance_multiple)
         .fold(0.0, f64::max);
-    assert!(row[6].contains(&format!("{top:.2}")), "{} lacks {top:.2}", row[6]);
+    assert!(
+        row[6].contains(&format!("{top:.2}")),
+        "{} lacks {top:.2}",
+        row[6]
+    );
     assert_eq!(row[11].len(), 64, "the evidence digest");
 }
 
@@ -403,10 +445,18 @@ async fn from_ledger_and_store() {
     let lead = worst(leads, Category::SuspectedDischarge);
     let at = lead.window.end + HOUR;
     ledger
-        .set_status(&lead.id, Status::Confirmed, "王某", "现场采样：氨氮 5.1 mg/L", at)
+        .set_status(
+            &lead.id,
+            Status::Confirmed,
+            "王某",
+            "现场采样：氨氮 5.1 mg/L",
+            at,
+        )
         .await
         .unwrap();
-    let html = dossier(&ledger, Some(&store), cfg, &lead.id, Lang::Zh).await.unwrap();
+    let html = dossier(&ledger, Some(&store), cfg, &lead.id, Lang::Zh)
+        .await
+        .unwrap();
     let mut noted = lead.clone();
     noted.status = Status::Confirmed;
     noted.notes = vec![Note {
@@ -418,8 +468,13 @@ async fn from_ledger_and_store() {
     assert_eq!(html, render(&noted, Lang::Zh).0);
     contains_all(&html, &["已确认", "王某", "现场采样：氨氮 5.1 mg/L"]);
 
-    let offline = dossier::<SqliteStore>(&ledger, None, cfg, &lead.id, Lang::Zh).await.unwrap();
-    contains_all(&offline, &["证据读数无法读取", "未连接读数库", &lead.config_hash]);
+    let offline = dossier::<SqliteStore>(&ledger, None, cfg, &lead.id, Lang::Zh)
+        .await
+        .unwrap();
+    contains_all(
+        &offline,
+        &["证据读数无法读取", "未连接读数库", &lead.config_hash],
+    );
     let missing = dossier(&ledger, Some(&store), cfg, "nope", Lang::Zh).await;
     assert!(matches!(missing, Err(ReportError::NotFound(_))));
 
@@ -427,9 +482,16 @@ async fn from_ledger_and_store() {
         status: Some(Status::Confirmed),
         ..LeadFilter::default()
     };
-    let csv = intake_sheet(&ledger, Some(&store), cfg, filter, SheetFormat::Csv, Lang::Zh)
-        .await
-        .unwrap();
+    let csv = intake_sheet(
+        &ledger,
+        Some(&store),
+        cfg,
+        filter,
+        SheetFormat::Csv,
+        Lang::Zh,
+    )
+    .await
+    .unwrap();
     let rows = parse_csv(std::str::from_utf8(&csv[3..]).unwrap());
     assert_eq!(rows.len(), 2, "header and the one confirmed lead");
     assert_eq!(rows[1][0], lead.id);
@@ -437,7 +499,10 @@ async fn from_ledger_and_store() {
     assert_eq!(rows[1][11], evidence_of(lead, readings).digest);
 }
 
-const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/example-dossier.html");
+const EXAMPLE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../docs/example-dossier.html"
+);
 
 /// The committed example is what this code renders for the worst simulated discharge (with
 /// one analyst decision). After a deliberate change, regenerate it with

@@ -488,7 +488,15 @@ async fn dossier_and_intake_export_are_served_as_files() {
         .collect();
     assert_eq!(digest, riverwatch_live::report::evidence_digest(&mine));
     assert_eq!(detail["evidence"]["total"], 18);
-    for want in ["线索编号", "疑似偷排", "东辽河", "超标倍数", "1.50", digest, "未封存"] {
+    for want in [
+        "线索编号",
+        "疑似偷排",
+        "东辽河",
+        "超标倍数",
+        "1.50",
+        digest,
+        "未封存",
+    ] {
         assert!(html.contains(want), "dossier lacks {want}");
     }
     let (_, _, en) = s.raw("/api/leads/A/dossier?lang=en").await;
@@ -524,10 +532,17 @@ async fn dossier_and_intake_export_are_served_as_files() {
         .await;
     assert_eq!((code, kind.as_str()), (200, "text/csv; charset=utf-8"));
     let text = String::from_utf8(body).expect("utf-8");
-    assert!(text.starts_with("\u{feff}Lead number,Detected at,River,"), "{text}");
+    assert!(
+        text.starts_with("\u{feff}Lead number,Detected at,River,"),
+        "{text}"
+    );
     assert_eq!(text.lines().count(), 2, "{text}");
     assert!(text.contains(",东辽河,"), "{text}");
-    for (q, name) in [("format=pdf", "`format`"), ("limit=5", "`limit`"), ("lang=de", "`lang`")] {
+    for (q, name) in [
+        ("format=pdf", "`format`"),
+        ("limit=5", "`limit`"),
+        ("lang=de", "`lang`"),
+    ] {
         let (code, e) = s.get(&format!("/api/leads/export?{q}")).await;
         assert_eq!(code, 400, "{q}");
         assert!(e["error"].as_str().unwrap().contains(name), "{q}: {e}");
