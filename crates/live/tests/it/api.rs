@@ -25,14 +25,20 @@ struct Server {
 }
 
 impl Server {
+    /// Lead A's evidence: DL03 NH3-N from an hour before T0 to two hours after.
+    fn evidence_of_a(&self) -> impl Iterator<Item = &Reading> {
+        self.written.iter().filter(|r| {
+            r.station.as_str() == "DL03"
+                && r.parameter.as_str() == "nh3n"
+                && (T0 - HOUR..T0 + 2 * HOUR).contains(&r.time)
+        })
+    }
+
     async fn get(&self, path: &str) -> (u16, Value) {
-        let resp = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .expect("GET");
-        answer(path, resp).await
+        let (code, _, body) = self.raw(path).await;
+        let text = String::from_utf8_lossy(&body);
+        let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{path}: {code} {text}"));
+        (code, body)
     }
 
     /// Status, content type and body bytes of a GET.
@@ -201,16 +207,7 @@ async fn lead_detail_carries_its_evidence_readings_from_the_store() {
     assert_eq!(d["lead"]["id"], "A");
     assert_eq!(d["history"], json!([]));
     assert_eq!(d["evidence"]["truncated"], false);
-    // Lead A's evidence: DL03 NH3-N from an hour before T0 to two hours after.
-    let want: Vec<&Reading> = s
-        .written
-        .iter()
-        .filter(|r| {
-            r.station.as_str() == "DL03"
-                && r.parameter.as_str() == "nh3n"
-                && (T0 - HOUR..T0 + 2 * HOUR).contains(&r.time)
-        })
-        .collect();
+    let want: Vec<&Reading> = s.evidence_of_a().collect();
     assert_eq!(want.len(), 18);
     let got = d["evidence"]["readings"].as_array().expect("readings");
     assert_eq!(got.len(), want.len());
@@ -476,16 +473,7 @@ async fn dossier_and_intake_export_are_served_as_files() {
     let html = String::from_utf8(body).expect("utf-8");
     let (_, detail) = s.get("/api/leads/A").await;
     let digest = detail["evidence"]["digest"].as_str().expect("digest");
-    let mine: Vec<Reading> = s
-        .written
-        .iter()
-        .filter(|r| {
-            r.station.as_str() == "DL03"
-                && r.parameter.as_str() == "nh3n"
-                && (T0 - HOUR..T0 + 2 * HOUR).contains(&r.time)
-        })
-        .cloned()
-        .collect();
+    let mine: Vec<Reading> = s.evidence_of_a().cloned().collect();
     assert_eq!(digest, riverwatch_live::report::evidence_digest(&mine));
     assert_eq!(detail["evidence"]["total"], 18);
     for want in [
