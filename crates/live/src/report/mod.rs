@@ -26,7 +26,7 @@ use crate::store::ReadingStore;
 use riverwatch_engine::config::Config;
 use riverwatch_engine::leads::Lead;
 
-/// Most evidence readings one dossier keeps for its charts and table (all are digested).
+/// Most evidence readings one dossier (or lead detail) keeps in memory; all are digested.
 pub const MAX_EVIDENCE: usize = 50_000;
 /// Most leads one intake sheet holds.
 pub const MAX_SHEET_LEADS: u64 = 100_000;
