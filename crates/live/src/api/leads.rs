@@ -4,7 +4,8 @@
 use super::params::{snake_name, STATUSES};
 use super::{now, ApiError, ApiState};
 use crate::ledger::{LeadFilter, StatusChange};
-use crate::store::{ReadingChunks, ReadingStore, DEFAULT_CHUNK};
+use crate::report;
+use crate::store::ReadingStore;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -17,8 +18,6 @@ use riverwatch_engine::Reading;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-/// Most evidence readings one lead detail carries; beyond it the answer says `truncated`.
-pub(super) const MAX_EVIDENCE: usize = 50_000;
 /// Longest analyst name, in characters.
 const MAX_ANALYST: usize = 200;
 /// Longest note, in characters.
@@ -34,7 +33,7 @@ pub(super) fn pairs(q: Pairs) -> Result<Vec<(String, String)>, ApiError> {
 }
 
 /// The lead id of the path, or a 400 when it does not decode (not UTF-8).
-fn lead_id(p: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
+pub(super) fn lead_id(p: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
     p.map(|Path(id)| id)
         .map_err(|e| ApiError::bad_request(format!("lead id: {}", e.body_text())))
 }
@@ -127,9 +126,10 @@ impl<'a> From<&'a Reading> for ReadingView<'a> {
     }
 }
 
-/// `GET /api/leads/{id}`: `{lead, history, revisions, evidence: {readings, truncated} | {error}}`
-/// (`revisions`: each recorded revision's time, window, severity, confidence and summary, oldest
-/// first). A store failure does not hide the lead: the evidence part carries the error instead.
+/// `GET /api/leads/{id}`: `{lead, history, revisions, evidence: {readings, truncated, total,
+/// digest} | {error}}` (`revisions`: each recorded revision's time, window, severity, confidence
+/// and summary, oldest first). A store failure does not hide the lead: the evidence part carries
+/// the error instead. `digest` is the SHA-256 of all `total` readings (see [`crate::report`]).
 pub(super) async fn detail<S: ReadingStore>(
     State(st): State<ApiState<S>>,
     id: Result<Path<String>, PathRejection>,
@@ -153,13 +153,16 @@ pub(super) async fn detail<S: ReadingStore>(
             })
         })
         .collect();
-    let evidence = match evidence(&*st.store, &lead).await {
-        Ok((readings, truncated)) => json!({
-            "readings": readings.iter().map(ReadingView::from).collect::<Vec<_>>(),
-            "truncated": truncated,
-        }),
-        Err(e) => json!({ "error": e.message }),
-    };
+    let evidence =
+        match report::fetch_evidence(&*st.store, &lead.evidence, report::MAX_EVIDENCE).await {
+            Ok(ev) => json!({
+                "readings": ev.readings.iter().map(ReadingView::from).collect::<Vec<_>>(),
+                "truncated": ev.truncated,
+                "total": ev.total,
+                "digest": ev.digest,
+            }),
+            Err(e) => json!({ "error": ApiError::from(e).message }),
+        };
     Ok(Json(json!({
         "lead": lead,
         "history": history,
@@ -176,9 +179,9 @@ pub(super) async fn evidence_csv<S: ReadingStore>(
     id: Result<Path<String>, PathRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
     let (id, lead) = lead_of(&st, id).await?;
-    let (readings, _) = evidence(&*st.store, &lead).await?;
+    let ev = report::fetch_evidence(&*st.store, &lead.evidence, report::MAX_EVIDENCE).await?;
     let mut body = String::from("time,station,parameter,value,flag\n");
-    for r in &readings {
+    for r in &ev.readings {
         riverwatch_engine::csv::write_line(&mut body, r);
     }
     // Only the lead id's safe characters go into the file name.
@@ -196,29 +199,6 @@ pub(super) async fn evidence_csv<S: ReadingStore>(
         ],
         body,
     ))
-}
-
-/// The readings `lead.evidence` describes, at most [`MAX_EVIDENCE`]; true when there were more.
-async fn evidence<S: ReadingStore>(
-    store: &S,
-    lead: &Lead,
-) -> Result<(Vec<Reading>, bool), ApiError> {
-    let q = &lead.evidence;
-    let mut chunks = store
-        .query_chunks(&q.stations, q.from, q.to, DEFAULT_CHUNK)
-        .await?;
-    let mut out = Vec::new();
-    while let Some(chunk) = chunks.next_chunk().await? {
-        for r in chunk {
-            if q.parameters.is_empty() || q.parameters.contains(&r.parameter) {
-                if out.len() == MAX_EVIDENCE {
-                    return Ok((out, true));
-                }
-                out.push(r);
-            }
-        }
-    }
-    Ok((out, false))
 }
 
 /// Body of `POST /api/leads/{id}/status`.

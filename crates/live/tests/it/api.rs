@@ -25,6 +25,15 @@ struct Server {
 }
 
 impl Server {
+    /// Lead A's evidence: DL03 NH3-N from an hour before T0 to two hours after.
+    fn evidence_of_a(&self) -> impl Iterator<Item = &Reading> {
+        self.written.iter().filter(|r| {
+            r.station.as_str() == "DL03"
+                && r.parameter.as_str() == "nh3n"
+                && (T0 - HOUR..T0 + 2 * HOUR).contains(&r.time)
+        })
+    }
+
     async fn get(&self, path: &str) -> (u16, Value) {
         answer(path, self.raw(path).await).await
     }
@@ -38,16 +47,17 @@ impl Server {
             .expect("GET")
     }
 
-    /// What the store holds of lead A's evidence: DL03 NH3-N from an hour before T0 to two after.
-    fn evidence_of_a(&self) -> Vec<&Reading> {
-        self.written
-            .iter()
-            .filter(|r| {
-                r.station.as_str() == "DL03"
-                    && r.parameter.as_str() == "nh3n"
-                    && (T0 - HOUR..T0 + 2 * HOUR).contains(&r.time)
-            })
-            .collect()
+    /// Status, content type and body bytes of a GET.
+    async fn bytes(&self, path: &str) -> (u16, String, Vec<u8>) {
+        let resp = self.raw(path).await;
+        let code = resp.status().as_u16();
+        let kind = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        (code, kind, resp.bytes().await.expect("body").to_vec())
     }
 
     async fn post_status(&self, id: &str, token: Option<&str>, body: Value) -> (u16, Value) {
@@ -255,7 +265,7 @@ async fn lead_detail_carries_its_evidence_readings_from_the_store() {
     assert_eq!(d["lead"]["id"], "A");
     assert_eq!(d["history"], json!([]));
     assert_eq!(d["evidence"]["truncated"], false);
-    let want = s.evidence_of_a();
+    let want: Vec<&Reading> = s.evidence_of_a().collect();
     assert_eq!(want.len(), 18);
     let got = d["evidence"]["readings"].as_array().expect("readings");
     assert_eq!(got.len(), want.len());
@@ -549,7 +559,7 @@ async fn lead_detail_lists_revisions_and_the_evidence_downloads_as_csv() {
     assert_eq!(lines.next(), Some("time,station,parameter,value,flag"));
     let mut reader = riverwatch_engine::csv::LineReader::default();
     let got: Vec<Reading> = lines.map(|l| reader.parse(l).expect(l)).collect();
-    let want = s.evidence_of_a();
+    let want: Vec<&Reading> = s.evidence_of_a().collect();
     assert_eq!(got.len(), want.len());
     for (g, w) in got.iter().zip(want) {
         assert_eq!(
@@ -705,4 +715,77 @@ fn refs(text: &str, prefix: &str) -> Vec<String> {
         .filter_map(|rest| rest.split('"').next())
         .map(str::to_string)
         .collect()
+}
+
+#[tokio::test]
+async fn dossier_and_intake_export_are_served_as_files() {
+    use calamine::{Data, Reader, Xlsx};
+    let s = start(None).await;
+    let (code, kind, body) = s.bytes("/api/leads/A/dossier").await;
+    assert_eq!((code, kind.as_str()), (200, "text/html; charset=utf-8"));
+    let html = String::from_utf8(body).expect("utf-8");
+    let (_, detail) = s.get("/api/leads/A").await;
+    let digest = detail["evidence"]["digest"].as_str().expect("digest");
+    let mine: Vec<Reading> = s.evidence_of_a().cloned().collect();
+    assert_eq!(digest, riverwatch_live::report::evidence_digest(&mine));
+    assert_eq!(detail["evidence"]["total"], 18);
+    for want in [
+        "线索编号",
+        "疑似偷排",
+        "东辽河",
+        "超标倍数",
+        "1.50",
+        digest,
+        "未封存",
+    ] {
+        assert!(html.contains(want), "dossier lacks {want}");
+    }
+    let (_, _, en) = s.bytes("/api/leads/A/dossier?lang=en").await;
+    assert!(String::from_utf8_lossy(&en).contains("Lead number"));
+    let (code, e) = s.get("/api/leads/A/dossier?lang=fr").await;
+    assert_eq!(code, 400);
+    assert!(e["error"].as_str().unwrap().contains("`lang`"), "{e}");
+    let (code, e) = s.get("/api/leads/ZZ/dossier").await;
+    assert_eq!(code, 404, "{e}");
+
+    let (code, kind, body) = s.bytes("/api/leads/export?format=xlsx&station=DL03").await;
+    assert_eq!(code, 200);
+    assert_eq!(
+        kind,
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    );
+    let mut book: Xlsx<_> = Xlsx::new(std::io::Cursor::new(body)).expect("xlsx");
+    let sheet = book.worksheet_range("线索").expect("sheet");
+    let ids: Vec<&Data> = sheet.rows().map(|r| &r[0]).collect();
+    assert_eq!(
+        ids,
+        [
+            &Data::String("线索编号".into()),
+            &Data::String("E".into()),
+            &Data::String("B".into()),
+            &Data::String("A".into())
+        ]
+    );
+    assert_eq!(sheet.get((3, 11)), Some(&Data::String(digest.into())));
+
+    let (code, kind, body) = s
+        .bytes("/api/leads/export?format=csv&lang=en&category=monitoring_anomaly")
+        .await;
+    assert_eq!((code, kind.as_str()), (200, "text/csv; charset=utf-8"));
+    let text = String::from_utf8(body).expect("utf-8");
+    assert!(
+        text.starts_with("\u{feff}Lead number,Detected at,River,"),
+        "{text}"
+    );
+    assert_eq!(text.lines().count(), 2, "{text}");
+    assert!(text.contains(",东辽河,"), "{text}");
+    for (q, name) in [
+        ("format=pdf", "`format`"),
+        ("limit=5", "`limit`"),
+        ("lang=de", "`lang`"),
+    ] {
+        let (code, e) = s.get(&format!("/api/leads/export?{q}")).await;
+        assert_eq!(code, 400, "{q}");
+        assert!(e["error"].as_str().unwrap().contains(name), "{q}: {e}");
+    }
 }
