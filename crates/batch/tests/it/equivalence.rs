@@ -10,6 +10,7 @@ use riverwatch_batch::source::{self, Source};
 use riverwatch_engine::sim::Scenario;
 use riverwatch_engine::{Engine, Lead, Reading};
 use riverwatch_live::config::{ServiceConfig, StoreKind};
+use riverwatch_live::store::reading_order;
 use riverwatch_live::{Ledger, Service};
 use riverwatch_testkit::{eventually_async, unique_name, Mosquitto};
 use rumqttc as mqtt;
@@ -39,19 +40,31 @@ fn messages(readings: &[Reading]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Publishes every message at QoS 1 and returns once the broker acknowledged them all.
 async fn publish(port: u16, msgs: &[(String, String)]) {
     let o = mqtt::MqttOptions::new(unique_name("pub"), "127.0.0.1", port);
     let (client, mut events) = mqtt::AsyncClient::new(o, 1000);
-    // The event loop sends in order and ends with the disconnect queued after the last message.
-    let poll = tokio::spawn(async move { while events.poll().await.is_ok() {} });
+    let total = msgs.len();
+    let acks = tokio::spawn(async move {
+        let mut acked = 0;
+        while acked < total {
+            match events.poll().await {
+                Ok(mqtt::Event::Incoming(mqtt::Incoming::PubAck(_))) => acked += 1,
+                Ok(_) => {}
+                Err(e) => panic!("publisher: {e} after {acked} of {total} acks"),
+            }
+        }
+    });
     for (topic, body) in msgs {
         client
             .publish(topic, mqtt::QoS::AtLeastOnce, false, body.as_bytes())
             .await
             .expect("queue a publication");
     }
-    let _ = client.disconnect().await;
-    let _ = tokio::time::timeout(Duration::from_secs(30), poll).await;
+    tokio::time::timeout(Duration::from_secs(120), acks)
+        .await
+        .expect("every publication acknowledged in time")
+        .expect("publisher task");
 }
 
 /// A lead as the engine made it: without the analysts' status and notes the ledger adds.
@@ -101,10 +114,26 @@ async fn live_service_and_replay_of_its_store_give_the_same_leads() {
     assert!(subscribed.is_some(), "ingest never subscribed");
     publish(broker.port, &messages(&sent)).await;
 
-    // The expectation: the same readings replayed, the window's end left open as live leaves it.
+    // Every reading durable first; the live engine has then been fed, in (time, station,
+    // parameter) order, every reading up to `allowed_lateness` before the newest one (it holds
+    // the rest back for late arrivals).
+    let all_stored = eventually_async(Duration::from_secs(120), || async {
+        (h.metrics.stored.get() >= sent.len() as u64).then_some(())
+    })
+    .await;
+    assert!(
+        all_stored.is_some(),
+        "stored {} of {}",
+        h.metrics.stored.get(),
+        sent.len()
+    );
+    let mut fed = sent.clone();
+    fed.sort_by(reading_order);
+    let newest = fed.last().map_or(0, |r| r.time);
+    fed.retain(|r| r.time <= newest - cfg.thresholds.engine.allowed_lateness);
     let expected = replay(
         Engine::new(Arc::new(cfg.clone())),
-        &sent,
+        &fed,
         Ending::Open,
         &mut |_| {},
     );
