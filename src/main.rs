@@ -31,6 +31,8 @@ enum Command {
     Run(cmd::run::Args),
     /// Run the whole service in one process with an embedded broker and simulated stations.
     Demo(cmd::demo::Args),
+    /// Load generator and reference measurements for scripts/bench-e2e.sh.
+    Bench(cmd::bench::Args),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +53,7 @@ fn main() -> ExitCode {
         Command::Leads(a) => cmd::leads::run(a),
         Command::Run(a) => cmd::run::run(a),
         Command::Demo(a) => cmd::demo::run(a),
+        Command::Bench(a) => cmd::bench::run(a),
     };
     match result {
         Ok(code) => code,
