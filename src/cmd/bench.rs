@@ -323,7 +323,9 @@ async fn influx_write(a: InfluxArgs) -> Result<()> {
         .error_for_status()?;
     // Five parameters per station and time, like the publisher's messages.
     let params = ["temp", "ph", "do", "cond", "turb"].map(ParamId::new);
-    let stations: Vec<StationId> = (1..=14).map(|i| StationId::new(&format!("S{i:02}"))).collect();
+    let stations: Vec<StationId> = (1..=14)
+        .map(|i| StationId::new(&format!("S{i:02}")))
+        .collect();
     let t0 = riverwatch_live::pipeline::now_ms() - (a.points as Millis / 70 + 1) * TICK;
     let bodies: Vec<String> = (0..a.points)
         .collect::<Vec<_>>()
