@@ -37,6 +37,8 @@ enum Command {
     Tune(cmd::tune::Args),
     /// Fit per-station multivariate models (PCA or Gaussian mixture) on a window.
     Train(cmd::train::Args),
+    /// Load generator and reference measurements for scripts/bench-e2e.sh.
+    Bench(cmd::bench::Args),
 }
 
 fn main() -> ExitCode {
@@ -60,6 +62,7 @@ fn main() -> ExitCode {
         Command::Replay(a) => cmd::replay::run(a),
         Command::Tune(a) => cmd::tune::run(a),
         Command::Train(a) => cmd::train::run(a),
+        Command::Bench(a) => cmd::bench::run(a),
     };
     match result {
         Ok(code) => code,

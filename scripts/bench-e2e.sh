@@ -1,0 +1,262 @@
+#!/usr/bin/env bash
+# End-to-end load test (issue 6): Mosquitto → riverwatch run → InfluxDB 1.x, against the broker
+# alone, InfluxDB alone and a hand-written Python pipeline, all measured in this one run.
+#
+# Each rate step publishes simulated station JSON (5 parameters per message, QoS 1) for
+# DURATION seconds to a fresh `riverwatch run` (fresh database, session and data dir). A step
+# passes when the publisher held the rate, InfluxDB's COUNT equals the readings published, and
+# the last reading was stored within GRACE seconds of the last publish (a pipeline that only
+# catches up later is lagging, not sustaining). The ladder stops at the first failing step,
+# then tries the midpoint once.
+#
+# Environment: DURATION (s per step, default 60), RATES (messages/s ladder), PY_RATES (ladder
+# for the Python pipeline), GRACE (s, default 5), INFLIGHT (broker's per-client QoS 1 window,
+# default 2000: two of riverwatch's 1,000-message batches, so one arrives while the other
+# is written), NO_BUILD=1 (use the existing release binary), VENV (reuse a venv holding
+# paho-mqtt and influxdb instead of creating one).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/riverwatch-target}"
+DURATION=${DURATION:-60}
+RATES=${RATES:-"2000 4000 8000 12000 16000 20000 25000"}
+PY_RATES=${PY_RATES:-"250 500 1000 2000 4000"}
+GRACE=${GRACE:-5}
+INFLIGHT=${INFLIGHT:-2000}
+DRAIN=$((DURATION + 60))
+[ "${NO_BUILD:-}" = 1 ] || cargo build --release --quiet --bin riverwatch
+RW="$CARGO_TARGET_DIR/release/riverwatch"
+HZ=$(getconf CLK_TCK)
+dir=$(mktemp -d /tmp/rw-bench.XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+
+say() { printf '%s\n' "$*" >&2; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+load() { cut -d' ' -f1 /proc/loadavg; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+cpu_pct() { awk -v a="$1" -v b="$2" -v s="$3" -v hz="$HZ" 'BEGIN { printf "%.0f", (b - a) / hz / s * 100 }'; }
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+json() { jq -r "$2" <<<"$1"; }
+wait_for() { # seconds, command...
+  local deadline=$(($(date +%s) + $1)); shift
+  until "$@" >/dev/null 2>&1; do
+    [ "$(date +%s)" -lt "$deadline" ] || return 1
+    sleep 0.1
+  done
+}
+
+# --- the two servers -------------------------------------------------------------------------
+mq_port=$(free_port)
+cat >"$dir/mosquitto.conf" <<EOF
+listener $mq_port 127.0.0.1
+allow_anonymous true
+persistence false
+# Defaults (1000 queued, 20 in flight) silently drop QoS 1 messages for a slow subscriber.
+max_queued_messages 10000000
+max_queued_bytes 0
+max_inflight_messages $INFLIGHT
+log_dest stderr
+log_type error
+log_type warning
+user root
+EOF
+setsid mosquitto -c "$dir/mosquitto.conf" >"$dir/mosquitto.log" 2>&1 </dev/null &
+mq_pid=$!; pids+=("$mq_pid")
+ix_port=$(free_port); ix_rpc=$(free_port)
+cat >"$dir/influxdb.conf" <<EOF
+reporting-enabled = false
+bind-address = "127.0.0.1:$ix_rpc"
+[meta]
+  dir = "$dir/influx/meta"
+[data]
+  dir = "$dir/influx/data"
+  wal-dir = "$dir/influx/wal"
+  wal-fsync-delay = "0s"
+  query-log-enabled = false
+[monitor]
+  store-enabled = false
+[http]
+  bind-address = "127.0.0.1:$ix_port"
+  auth-enabled = false
+  log-enabled = false
+  pprof-enabled = false
+[logging]
+  level = "warn"
+  suppress-logo = true
+EOF
+setsid influxd -config "$dir/influxdb.conf" >"$dir/influxd.log" 2>&1 </dev/null &
+ix_pid=$!; pids+=("$ix_pid")
+ix="http://127.0.0.1:$ix_port"
+wait_for 15 curl -sf "$ix/ping" || { say "influxd did not start:"; cat "$dir/influxd.log" >&2; exit 1; }
+wait_for 15 bash -c "echo > /dev/tcp/127.0.0.1/$mq_port" || { say "mosquitto did not start:"; cat "$dir/mosquitto.log" >&2; exit 1; }
+
+count_db() { # db → COUNT(value) of measurement water
+  curl -s -G "$ix/query" --data-urlencode "db=$1" --data-urlencode 'q=SELECT COUNT(value) FROM water' |
+    jq -r '.results[0].series[0].values[0][1] // 0'
+}
+publish() { # rate messages → publisher JSON (rate 0: unpaced)
+  "$RW" bench publish --port "$mq_port" --rate "$1" --messages "$2" --config "$root/config" \
+    --client-id "bench-pub-$RANDOM"
+}
+
+# --- reference 1: the broker alone -----------------------------------------------------------
+n_broker=$((30000 * DURATION))
+say "== broker alone: $n_broker messages unpaced, QoS 1, one plain subscriber (load $(load))"
+mq0=$(cpu_ticks "$mq_pid")
+"$RW" bench sink --port "$mq_port" --expect "$n_broker" --ready-file "$dir/sink.ready" >"$dir/sink.json" &
+sink_pid=$!; pids+=("$sink_pid")
+wait_for 15 test -f "$dir/sink.ready"
+t0=$(now)
+pub=$(publish 0 "$n_broker")
+wait "$sink_pid"
+t1=$(now)
+sink=$(cat "$dir/sink.json")
+broker_rate=$(json "$sink" '.rate | floor')
+say "   received $(json "$sink" .messages) of $(json "$pub" .messages) at $broker_rate msg/s" \
+  "(publisher $(json "$pub" '.rate | floor') msg/s, publisher CPU $(json "$pub" '.cpu_seconds')s," \
+  "sink CPU $(json "$sink" '.cpu_seconds')s, mosquitto CPU $(cpu_pct "$mq0" "$(cpu_ticks "$mq_pid")" "$(elapsed "$t0" "$t1")")%), load $(load)"
+
+# --- reference 2: InfluxDB alone -------------------------------------------------------------
+say "== InfluxDB alone: 500,000 readings, riverwatch's schema, 5,000-point requests one at a time (load $(load))"
+ix0=$(cpu_ticks "$ix_pid"); t0=$(now)
+iw=$("$RW" bench influx-write --url "$ix" --db alone --points 500000 --batch 5000)
+influx_points=$(json "$iw" '.rate | floor')
+say "   $influx_points readings/s = $((influx_points / 5)) messages/s of 5 (influxd CPU $(cpu_pct "$ix0" "$(cpu_ticks "$ix_pid")" "$(elapsed "$t0" "$(now)")")%), load $(load)"
+limit=$((influx_points / 5 < broker_rate ? influx_points / 5 : broker_rate))
+
+# --- riverwatch ------------------------------------------------------------------------------
+rw_step() { # rate [latency] → sets step_pass, prints one result line
+  local rate=$1 tag=rw_$1_$RANDOM n=$(($1 * DURATION)) http cfg
+  http=$(free_port); cfg="$dir/$tag"
+  mkdir -p "$cfg"
+  cp "$root"/config/{stations,thresholds,gb3838}.toml "$cfg/"
+  sed -e "s|^data_dir = .*|data_dir = \"$cfg/data\"|" \
+    -e "s|^ledger_path = .*|ledger_path = \"$cfg/data/ledger.sqlite\"|" \
+    -e 's|^replay_window = .*|replay_window = "0s"|' \
+    -e "s|^port = 1883|port = $mq_port|" \
+    -e "s|^client_id = .*|client_id = \"$tag\"|" \
+    -e 's|^kind = "sqlite"|kind = "influx"|' \
+    -e "s|^sqlite_path = .*|sqlite_path = \"$cfg/data/readings.sqlite\"|" \
+    -e "s|^spool_dir = .*|spool_dir = \"$cfg/data/spool\"|" \
+    -e "s|^url = .*|url = \"$ix\"|" \
+    -e "s|^db = .*|db = \"$tag\"|" \
+    -e "s|^listen = .*|listen = \"127.0.0.1:$http\"|" \
+    "$root/config/riverwatch.toml" >"$cfg/riverwatch.toml"
+  curl -s -XPOST "$ix/query" --data-urlencode "q=CREATE DATABASE $tag" >/dev/null
+  RUST_LOG=info "$RW" run --config "$cfg" >"$cfg/riverwatch.log" 2>&1 &
+  local rw_pid=$!; pids+=("$rw_pid")
+  wait_for 30 curl -sf "http://127.0.0.1:$http/readyz" || { say "riverwatch did not become ready:"; cat "$cfg/riverwatch.log" >&2; exit 1; }
+  local r0 m0 i0 t0 pub t1 stored t2 count cpu_rw
+  r0=$(cpu_ticks "$rw_pid"); m0=$(cpu_ticks "$mq_pid"); i0=$(cpu_ticks "$ix_pid"); t0=$(now)
+  pub=$(publish "$rate" "$n")
+  t1=$(now)
+  local want; want=$(json "$pub" .readings)
+  metric() { curl -s "http://127.0.0.1:$http/metrics" | awk -v k="$1" '$1 == k { print $2 }'; }
+  until stored=$(metric riverwatch_readings_stored_total); [ "${stored:-0}" -ge "$want" ]; do
+    [ "$(elapsed "$t1" "$(now)" | cut -d. -f1)" -lt "$DRAIN" ] || break
+    sleep 0.2
+  done
+  t2=$(now)
+  local wall lag; wall=$(elapsed "$t0" "$t2"); lag=$(elapsed "$t1" "$t2")
+  cpu_rw=$(cpu_pct "$r0" "$(cpu_ticks "$rw_pid")" "$wall")
+  local cpu_mq cpu_ix; cpu_mq=$(cpu_pct "$m0" "$(cpu_ticks "$mq_pid")" "$wall"); cpu_ix=$(cpu_pct "$i0" "$(cpu_ticks "$ix_pid")" "$wall")
+  local rss hwm; rss=$(awk '/VmRSS/ {print $2}' "/proc/$rw_pid/status"); hwm=$(awk '/VmHWM/ {print $2}' "/proc/$rw_pid/status")
+  count=$(count_db "$tag")
+  local held; held=$(awk -v a="$(json "$pub" .rate)" -v r="$rate" 'BEGIN { print (a >= 0.95 * r) ? 1 : 0 }')
+  step_pass=0
+  if [ "$count" -eq "$want" ] && [ "$held" = 1 ] && awk -v l="$lag" -v g="$GRACE" 'BEGIN { exit !(l <= g) }'; then step_pass=1; fi
+  printf '   riverwatch %6d msg/s: published %d msgs (%s msg/s), readings %d, in InfluxDB %d, last stored %ss after the last publish -> %s | CPU riverwatch %s%% mosquitto %s%% influxd %s%% publisher %ss | RSS %d MiB (peak %d) | load %s\n' \
+    "$rate" "$(json "$pub" .messages)" "$(json "$pub" '.rate | floor')" "$want" "$count" "$lag" \
+    "$([ $step_pass = 1 ] && echo PASS || echo FAIL)" "$cpu_rw" "$cpu_mq" "$cpu_ix" "$(json "$pub" .cpu_seconds)" \
+    $((rss / 1024)) $((hwm / 1024)) "$(load)" >&2
+  if [ "$step_pass" = 0 ]; then
+    say "   riverwatch's log:"; sed 's/\x1b\[[0-9;]*m//g' "$cfg/riverwatch.log" | grep -v 'INFO.*\(task\|stopped\)' | tail -n 8 >&2
+  fi
+  if [ "${2:-}" = latency ]; then
+    curl -s "http://127.0.0.1:$http/metrics" | grep -E '^riverwatch_(end_to_end_seconds|lead_revisions)' >"$dir/latency.txt" || true
+  fi
+  kill -TERM "$rw_pid"; wait "$rw_pid" || true
+}
+
+ladder() { # step-function rates... → best passing rate in $best
+  local step=$1; shift
+  best=0; local fail=0
+  for r in "$@"; do
+    "$step" "$r"
+    if [ "$step_pass" = 1 ]; then best=$r; else fail=$r; break; fi
+  done
+  if [ "$fail" -gt 0 ] && [ "$best" -gt 0 ]; then
+    local mid=$(((best + fail) / 2))
+    "$step" "$mid"
+    if [ "$step_pass" = 1 ]; then best=$mid; fi
+  fi
+}
+
+say "== riverwatch run (InfluxDB store), $DURATION s per step, pass = zero loss and caught up within ${GRACE}s"
+ladder rw_step $RATES
+rw_best=$best
+
+# --- ingest→lead latency at a quarter of the sustained rate ---------------------------------
+quarter=$((rw_best / 4))
+if [ "$quarter" -gt 0 ]; then
+  say "== latency at 25 % of $rw_best msg/s"
+  rw_step "$quarter" latency
+  awk '
+    /_bucket/ { match($0, /le="[^"]+"/); le = substr($0, RSTART + 4, RLENGTH - 5); n++; les[n] = le; cs[n] = $2 }
+    /_count/ { total = $2 }
+    END {
+      printf "   lead revisions measured: %d\n", total
+      split("0.5 0.95 0.99", qs, " ")
+      for (q = 1; q <= 3; q++) for (i = 1; i <= n; i++) if (total > 0 && cs[i] >= qs[q] * total) {
+        printf "   p%s <= %s s (histogram bucket bound)\n", qs[q] * 100, les[i]; break }
+    }' "$dir/latency.txt" >&2
+fi
+
+# --- the Python pipeline ---------------------------------------------------------------------
+if [ -z "${VENV:-}" ]; then
+  VENV="$dir/venv"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet paho-mqtt influxdb
+fi
+py_step() {
+  local rate=$1 tag=py_$1_$RANDOM n=$(($1 * DURATION))
+  "$VENV/bin/python" "$root/bench/reference_pipeline.py" --mqtt-port "$mq_port" --influx-port "$ix_port" --db "$tag" >"$dir/$tag.log" 2>&1 &
+  local py_pid=$!; pids+=("$py_pid")
+  sleep 2
+  local p0 t0 pub t1 count want
+  p0=$(cpu_ticks "$py_pid"); t0=$(now)
+  pub=$(publish "$rate" "$n"); t1=$(now)
+  want=$(json "$pub" .readings)
+  until count=$(count_db "$tag"); [ "$count" -ge "$want" ]; do
+    [ "$(elapsed "$t1" "$(now)" | cut -d. -f1)" -lt "$DRAIN" ] || break
+    sleep 0.5
+  done
+  local t2 lag held; t2=$(now); lag=$(elapsed "$t1" "$t2")
+  held=$(awk -v a="$(json "$pub" .rate)" -v r="$rate" 'BEGIN { print (a >= 0.95 * r) ? 1 : 0 }')
+  step_pass=0
+  if [ "$count" -eq "$want" ] && [ "$held" = 1 ] && awk -v l="$lag" -v g="$GRACE" 'BEGIN { exit !(l <= g) }'; then step_pass=1; fi
+  printf '   python     %6d msg/s: readings %d, in InfluxDB %d, last stored %ss after the last publish -> %s | CPU python %s%% | load %s\n' \
+    "$rate" "$want" "$count" "$lag" "$([ $step_pass = 1 ] && echo PASS || echo FAIL)" \
+    "$(cpu_pct "$p0" "$(cpu_ticks "$py_pid")" "$(elapsed "$t0" "$t2")")" "$(load)" >&2
+  kill -TERM "$py_pid"; wait "$py_pid" || true
+}
+say "== Python reference (paho-mqtt + influxdb client, 5,000-point batches), same load"
+ladder py_step $PY_RATES
+py_best=$best
+
+# --- summary ---------------------------------------------------------------------------------
+say ""
+say "summary (DURATION=${DURATION}s per step, load $(load)):"
+say "  broker alone, QoS 1:            $broker_rate msg/s"
+say "  InfluxDB alone, 5,000/request:  $influx_points readings/s ($((influx_points / 5)) msg/s of 5 readings)"
+say "  riverwatch, zero loss:          $rw_best msg/s = $((rw_best * 5)) readings/s"
+say "  python pipeline, zero loss:     $py_best msg/s"
+awk -v r="$rw_best" -v l="$limit" -v p="$py_best" 'BEGIN {
+  printf "  riverwatch / min(broker, InfluxDB) = %.2f (target >= 0.80)\n", (l > 0 ? r / l : 0)
+  printf "  riverwatch / python                = %.1f (target >= 4)\n", (p > 0 ? r / p : 0) }' >&2
