@@ -31,6 +31,10 @@ enum Command {
     Run(cmd::run::Args),
     /// Run the whole service in one process with an embedded broker and simulated stations.
     Demo(cmd::demo::Args),
+    /// Check the ledger's hash chain, one lead (evidence, config, replay), or export its evidence bundle.
+    Verify(cmd::verify::Args),
+    /// Show the public key of the ledger's signing key (or generate a key).
+    Keys(cmd::keys::Args),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +55,8 @@ fn main() -> ExitCode {
         Command::Leads(a) => cmd::leads::run(a),
         Command::Run(a) => cmd::run::run(a),
         Command::Demo(a) => cmd::demo::run(a),
+        Command::Verify(a) => cmd::verify::run(a),
+        Command::Keys(a) => cmd::keys::run(a),
     };
     match result {
         Ok(code) => code,

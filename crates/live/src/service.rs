@@ -23,6 +23,8 @@ use crate::store::{
     AnyStore, Batcher, InfluxStore, ReadingChunks, ReadingStore, SpooledStore, SqliteStore,
     StoreError,
 };
+use crate::seal::ingest::{IngestSeal, CHECKPOINT_EVERY};
+use crate::seal::Signer;
 use crate::Backoff;
 use riverwatch_engine::{Config, Lead};
 use std::future::Future;
@@ -46,6 +48,9 @@ pub enum ServiceError {
     /// The MQTT TLS set-up failed.
     #[error(transparent)]
     Tls(#[from] TlsError),
+    /// The signing key in the environment is unusable.
+    #[error(transparent)]
+    Key(#[from] crate::seal::keys::KeyError),
     /// Stages were still running when the shutdown grace ran out; they were aborted.
     #[error(
         "stages did not drain within {0:?}; aborted (unacknowledged messages will be redelivered)"
@@ -94,7 +99,11 @@ impl Service {
     ) -> Result<Self, ServiceError> {
         let metrics = Arc::new(Metrics::new());
         let health = Health::default();
-        let ledger = Ledger::open(&cfg.ledger_path)?;
+        let signer = Signer::from_env()?;
+        if let Some(s) = &signer {
+            info!(public_key = %s.public_key(), "ledger entries will be signed");
+        }
+        let ledger = Ledger::open(&cfg.ledger_path)?.with_signer(signer);
         let inner = match &cfg.store.kind {
             StoreKind::Sqlite(path) => AnyStore::Sqlite(SqliteStore::open(path)?),
             StoreKind::Influx(i) => {
@@ -113,6 +122,7 @@ impl Service {
         let engine = Arc::new(engine);
         let leads_stage = LeadsStage {
             ledger: ledger.clone(),
+            store: store.inner().clone(),
             metrics: Arc::clone(&metrics),
             live,
             prefix: cfg.mqtt.leads_topic_prefix.clone(),
@@ -132,6 +142,11 @@ impl Service {
                 "re-sending lead revisions the broker never acknowledged"
             );
         }
+
+        let ingest_seal = Some((
+            IngestSeal::resume(ledger.ingest_heads().await?, CHECKPOINT_EVERY),
+            ledger.clone(),
+        ));
 
         let cancel = CancellationToken::new();
         let mut tasks = JoinSet::new();
@@ -157,6 +172,7 @@ impl Service {
         tasks.spawn(
             DeadLetterStage {
                 ledger: ledger.clone(),
+                checkpoint_every: Duration::from_millis(CHECKPOINT_EVERY as u64),
                 metrics: Arc::clone(&metrics),
                 acker: acker.clone(),
                 topic: cfg.mqtt.deadletter_topic.clone(),
@@ -187,7 +203,7 @@ impl Service {
             .map_name("store"),
         );
         tasks.spawn(
-            DecodeStage::new(Arc::clone(&engine), &cfg.mqtt)
+            DecodeStage::new(Arc::clone(&engine), &cfg.mqtt, ingest_seal)
                 .run(raw_rx, acc_tx, dead_tx.clone())
                 .map_name("decode"),
         );
@@ -293,10 +309,10 @@ async fn replay(
     let (mut n, mut found) = (0usize, Vec::new());
     while let Some(chunk) = chunks.next_chunk().await? {
         n += chunk.len();
-        detector.push(&chunk, &mut found);
-        for lead in found.drain(..) {
-            if leads.record(&lead).await {
-                warn!(lead = %lead.id, revision = lead.revision, "replay found a lead revision the ledger lacked");
+        detector.push(&chunk, None, &mut found);
+        for rev in found.drain(..) {
+            if leads.record(&rev).await {
+                warn!(lead = %rev.lead.id, revision = rev.lead.revision, "replay found a lead revision the ledger lacked");
             }
         }
     }

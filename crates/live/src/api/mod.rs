@@ -1,5 +1,6 @@
 //! The HTTP API of the live service: leads (list, detail with evidence readings, analyst status
-//! changes), stations, bounded reading windows, the lead JSON schema, and the operational
+//! changes), a lead's verification and the ledger's public key, stations, bounded reading
+//! windows, the lead JSON schema, and the operational
 //! endpoints (`/healthz`, `/readyz`, `/metrics`).
 //!
 //! The API owns no state of its own. It reads the [`Ledger`] and a [`ReadingStore`], and asks two
@@ -15,6 +16,7 @@ mod error;
 mod leads;
 mod ops;
 mod params;
+mod seal;
 mod stations;
 
 pub use error::ApiError;
@@ -117,6 +119,11 @@ pub fn router<S: ReadingStore + 'static>(state: ApiState<S>) -> Router {
         .route("/api/leads", get(leads::list::<S>))
         .route("/api/leads/{id}", get(leads::detail::<S>))
         .route("/api/leads/{id}/status", post(leads::set_status::<S>))
+        .route(
+            "/api/leads/{id}/verification",
+            get(seal::verification::<S>),
+        )
+        .route("/api/keys", get(seal::keys::<S>))
         .route("/api/stations", get(stations::list::<S>))
         .route("/api/readings", get(stations::readings::<S>))
         .route("/api/schema/lead", get(ops::lead_schema))

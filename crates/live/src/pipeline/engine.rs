@@ -6,8 +6,11 @@ use super::{LeadRevision, Stored};
 use crate::health::Health;
 use crate::metrics::Metrics;
 use riverwatch_engine::detect::Stats;
-use riverwatch_engine::{Config, Engine, Lead, Output, Reading};
+use riverwatch_engine::time::Millis;
+use riverwatch_engine::{Config, Engine, Output, Reading, StationId};
+use std::collections::HashMap;
 use std::sync::Arc;
+use tokio::time::Instant;
 use tokio::sync::{mpsc, watch};
 use tracing::info;
 
@@ -18,6 +21,8 @@ pub(crate) struct Detector {
     seen: Stats,
     metrics: Arc<Metrics>,
     health: Health,
+    /// Newest reading time per station pushed so far (what a lead's seal cuts the evidence at).
+    newest: HashMap<StationId, Millis>,
 }
 
 impl Detector {
@@ -28,16 +33,42 @@ impl Detector {
             seen: Stats::default(),
             metrics,
             health,
+            newest: HashMap::new(),
         }
     }
 
-    /// Feeds readings in order; appends the lead revisions they produced to `leads`.
-    pub fn push(&mut self, readings: &[Reading], leads: &mut Vec<Lead>) {
+    /// Feeds readings in order (one message, or a chunk of the start-up replay that arrived
+    /// at `at`); appends the lead revisions they produced to `leads`.
+    pub fn push(&mut self, readings: &[Reading], at: Option<Instant>, leads: &mut Vec<LeadRevision>) {
+        let before = leads.len();
         for r in readings {
             self.engine.push(r, &mut self.out);
             self.health.saw(&r.station, r.time);
-            leads.append(&mut self.out.leads);
+            match self.newest.get_mut(&r.station) {
+                Some(t) => *t = (*t).max(r.time),
+                None => {
+                    self.newest.insert(r.station.clone(), r.time);
+                }
+            }
+            for lead in self.out.leads.drain(..) {
+                leads.push(LeadRevision {
+                    lead,
+                    at,
+                    seen: Default::default(),
+                    config: Arc::clone(self.engine.config()),
+                });
+            }
             self.out.events.clear();
+        }
+        if leads.len() > before {
+            let seen: std::collections::BTreeMap<String, Millis> = self
+                .newest
+                .iter()
+                .map(|(s, t)| (s.to_string(), *t))
+                .collect();
+            for l in &mut leads[before..] {
+                l.seen = seen.clone();
+            }
         }
         let now = self.engine.stats();
         self.metrics
@@ -81,9 +112,9 @@ impl EngineStage {
                 }
             };
             let Some(s) = stored else { break };
-            self.detector.push(&s.readings, &mut leads);
+            self.detector.push(&s.readings, s.at, &mut leads);
             for lead in leads.drain(..) {
-                if tx.send(LeadRevision { lead, at: s.at }).await.is_err() {
+                if tx.send(lead).await.is_err() {
                     return;
                 }
             }
