@@ -40,7 +40,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 .context("reading /dev/urandom")?;
             let signer = Signer::from_seed(seed);
             println!("{}", hex(&seed));
-            eprintln!("public key {} (export {ENV_SIGNING_KEY}=<the line above>)", signer.public_key());
+            eprintln!(
+                "public key {} (export {ENV_SIGNING_KEY}=<the line above>)",
+                signer.public_key()
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -6,3 +6,4 @@ mod demo;
 mod detect;
 mod leads;
 mod simulate;
+mod verify;

@@ -19,12 +19,12 @@ use crate::pipeline::{
     now_ms, watch_thresholds, DeadLetter, DeadLetterStage, DecodeStage, Detector, EngineStage,
     LeadsStage, Outbound, Publisher, StoreStage,
 };
+use crate::seal::ingest::{IngestSeal, CHECKPOINT_EVERY};
+use crate::seal::Signer;
 use crate::store::{
     AnyStore, Batcher, InfluxStore, ReadingChunks, ReadingStore, SpooledStore, SqliteStore,
     StoreError,
 };
-use crate::seal::ingest::{IngestSeal, CHECKPOINT_EVERY};
-use crate::seal::Signer;
 use crate::Backoff;
 use riverwatch_engine::{Config, Lead};
 use std::future::Future;

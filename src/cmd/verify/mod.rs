@@ -71,9 +71,10 @@ struct LeadArgs {
     /// Revision (default: the latest).
     #[arg(long)]
     revision: Option<u32>,
-    /// History replayed before the evidence window for the detectors' baselines.
-    #[arg(long, default_value = "2d")]
-    warmup: String,
+    /// History replayed before the evidence window for the detectors' baselines (default:
+    /// from where the live engine's state began, as sealed).
+    #[arg(long)]
+    warmup: Option<String>,
     /// Skip the replay check.
     #[arg(long)]
     no_replay: bool,
@@ -104,16 +105,22 @@ pub fn run(args: Args) -> Result<ExitCode> {
             Action::Ledger => verify_ledger(&ledger, key).await,
             Action::Lead { id, lead } => {
                 let store = open_store(args.store.as_deref(), service.as_ref())?;
-                let v = check_lead(&ledger, &store, &id, &lead, args.config.as_deref(), key).await?;
+                let v =
+                    check_lead(&ledger, &store, &id, &lead, args.config.as_deref(), key).await?;
                 print_verification(&v);
                 Ok(exit(v.ok))
             }
             Action::Export { id, out, lead } => {
                 let store = open_store(args.store.as_deref(), service.as_ref())?;
-                let v = check_lead(&ledger, &store, &id, &lead, args.config.as_deref(), key).await?;
+                let v =
+                    check_lead(&ledger, &store, &id, &lead, args.config.as_deref(), key).await?;
                 print_verification(&v);
                 bundle::write(&ledger, &store, &v, &out).await?;
-                println!("evidence bundle written to {} (check: cd {} && sha256sum -c SHA256SUMS)", out.display(), out.display());
+                println!(
+                    "evidence bundle written to {} (check: cd {} && sha256sum -c SHA256SUMS)",
+                    out.display(),
+                    out.display()
+                );
                 Ok(exit(v.ok))
             }
         }
@@ -142,7 +149,9 @@ fn open_ledger(path: Option<&Path>, service: Option<&ServiceConfig>) -> Result<L
     let path = match (path, service) {
         (Some(p), _) => p.to_path_buf(),
         (None, Some(s)) => s.ledger_path.clone(),
-        (None, None) => bail!("which ledger? give --ledger FILE or --config DIR with a riverwatch.toml"),
+        (None, None) => {
+            bail!("which ledger? give --ledger FILE or --config DIR with a riverwatch.toml")
+        }
     };
     if !path.is_file() {
         bail!("no ledger at {}", path.display());
@@ -162,7 +171,9 @@ fn open_store(path: Option<&Path>, service: Option<&ServiceConfig>) -> Result<An
             StoreKind::Sqlite(p) => AnyStore::Sqlite(SqliteStore::open(p)?),
             StoreKind::Influx(i) => AnyStore::Influx(InfluxStore::new(i.opts(s.store.batch_size))?),
         }),
-        (None, None) => bail!("which reading store? give --store FILE or --config DIR with a riverwatch.toml"),
+        (None, None) => {
+            bail!("which reading store? give --store FILE or --config DIR with a riverwatch.toml")
+        }
     }
 }
 
@@ -173,7 +184,10 @@ async fn verify_ledger(ledger: &Ledger, key: Option<PublicKey>) -> Result<ExitCo
         r.entries, r.leads, r.configs, r.ingest_checkpoints, r.dead_letter_checkpoints, r.signed
     );
     if r.unsealed_revisions > 0 {
-        println!("{} lead revisions were recorded before sealing began and are not covered", r.unsealed_revisions);
+        println!(
+            "{} lead revisions were recorded before sealing began and are not covered",
+            r.unsealed_revisions
+        );
     }
     println!("head {}", r.head);
     match r.breaks.first() {
@@ -184,7 +198,11 @@ async fn verify_ledger(ledger: &Ledger, key: Option<PublicKey>) -> Result<ExitCo
         Some(first) => {
             println!("ledger BROKEN: {} problems; first:", r.breaks.len());
             for b in &r.breaks {
-                let at = if b.seq > 0 { format!("entry #{}", b.seq) } else { "no entry".to_string() };
+                let at = if b.seq > 0 {
+                    format!("entry #{}", b.seq)
+                } else {
+                    "no entry".to_string()
+                };
                 println!("  {at} ({} {}): {}", b.kind, b.subject, b.reason);
                 if b == first && r.breaks.len() > 1 {
                     println!("  then:");
@@ -203,8 +221,14 @@ async fn check_lead(
     config: Option<&Path>,
     key: Option<PublicKey>,
 ) -> Result<LeadVerification> {
-    let warmup = parse_duration(&args.warmup)
-        .with_context(|| format!("--warmup `{}` is not a duration such as 2d or 36h", args.warmup))?;
+    let warmup = args
+        .warmup
+        .as_deref()
+        .map(|w| {
+            parse_duration(w)
+                .with_context(|| format!("--warmup `{w}` is not a duration such as 2d or 36h"))
+        })
+        .transpose()?;
     let config = config.map(Config::load_dir).transpose()?;
     let opts = VerifyOptions {
         revision: args.revision,
@@ -217,9 +241,17 @@ async fn check_lead(
 }
 
 fn print_verification(v: &LeadVerification) {
-    println!("lead {} revision {} (ledger entry #{}, {})", v.lead, v.revision, v.entry, v.digest);
+    println!(
+        "lead {} revision {} (ledger entry #{}, {})",
+        v.lead, v.revision, v.entry, v.digest
+    );
     for c in &v.checks {
-        println!("  {:<9} {}  {}", c.name, if c.ok { "ok  " } else { "FAIL" }, c.detail);
+        println!(
+            "  {:<9} {}  {}",
+            c.name,
+            if c.ok { "ok  " } else { "FAIL" },
+            c.detail
+        );
     }
     if v.ok {
         println!("verified: yes");

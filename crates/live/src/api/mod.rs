@@ -119,10 +119,7 @@ pub fn router<S: ReadingStore + 'static>(state: ApiState<S>) -> Router {
         .route("/api/leads", get(leads::list::<S>))
         .route("/api/leads/{id}", get(leads::detail::<S>))
         .route("/api/leads/{id}/status", post(leads::set_status::<S>))
-        .route(
-            "/api/leads/{id}/verification",
-            get(seal::verification::<S>),
-        )
+        .route("/api/leads/{id}/verification", get(seal::verification::<S>))
         .route("/api/keys", get(seal::keys::<S>))
         .route("/api/stations", get(stations::list::<S>))
         .route("/api/readings", get(stations::readings::<S>))

@@ -125,10 +125,14 @@ fn audit(c: &mut Connection, p: &Path, key: Option<PublicKey>) -> Result<ChainRe
         }
         let digest = sha256_hex(&e.message());
         if digest != e.digest {
-            w.flag(e, format!(
-                "its body or link was altered: it hashes to {}, the recorded digest is {}",
-                short(&digest), short(&e.digest)
-            ));
+            w.flag(
+                e,
+                format!(
+                    "its body or link was altered: it hashes to {}, the recorded digest is {}",
+                    short(&digest),
+                    short(&e.digest)
+                ),
+            );
         }
         check_signature(&mut w, e, key);
         match e.kind.as_str() {
@@ -152,9 +156,10 @@ fn check_signature(w: &mut Walk<'_>, e: &ChainEntry, expected: Option<PublicKey>
                 w.flag(e, format!("signature does not verify with its key {k}"))
             }
             Ok(pk) => match expected {
-                Some(x) if x != pk => {
-                    w.flag(e, format!("signed by key {pk}, not by the expected key {x}"))
-                }
+                Some(x) if x != pk => w.flag(
+                    e,
+                    format!("signed by key {pk}, not by the expected key {x}"),
+                ),
                 _ => w.report.signed += 1,
             },
             Err(_) => w.flag(e, format!("signing key `{k}` is not an Ed25519 public key")),
@@ -178,12 +183,18 @@ fn check_lead(w: &mut Walk<'_>, e: &ChainEntry) -> Result<(), LedgerError> {
         }
     };
     if e.subject != lead_subject(&seal.lead, seal.revision) {
-        w.flag(e, format!("subject does not match the sealed lead {}#{}", seal.lead, seal.revision));
+        w.flag(
+            e,
+            format!(
+                "subject does not match the sealed lead {}#{}",
+                seal.lead, seal.revision
+            ),
+        );
     }
-    w.sealed_revisions.insert((seal.lead.clone(), seal.revision));
-    let stored: Option<String> = w
-        .c
-        .query_row(
+    w.sealed_revisions
+        .insert((seal.lead.clone(), seal.revision));
+    let stored: Option<String> =
+        w.c.query_row(
             "SELECT json FROM lead_revisions WHERE id = ?1 AND revision = ?2",
             (&seal.lead, seal.revision),
             |r| r.get(0),
@@ -191,28 +202,40 @@ fn check_lead(w: &mut Walk<'_>, e: &ChainEntry) -> Result<(), LedgerError> {
         .optional()
         .map_err(sql_err(w.p))?;
     let Some(json) = stored else {
-        w.flag(e, format!("lead {} revision {} is sealed but its row is gone", seal.lead, seal.revision));
+        w.flag(
+            e,
+            format!(
+                "lead {} revision {} is sealed but its row is gone",
+                seal.lead, seal.revision
+            ),
+        );
         return Ok(());
     };
     if sha256_hex(json.as_bytes()) != seal.lead_sha256 {
         // The API's copy (`leads`) of the same revision, if untouched, shows what changed.
-        let current: Option<(u32, String)> = w
-            .c
-            .query_row("SELECT revision, json FROM leads WHERE id = ?1", [&seal.lead], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+        let current: Option<(u32, String)> =
+            w.c.query_row(
+                "SELECT revision, json FROM leads WHERE id = ?1",
+                [&seal.lead],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .optional()
             .map_err(sql_err(w.p))?;
         let fields = match current {
-            Some((rev, other)) if rev == seal.revision && sha256_hex(other.as_bytes()) == seal.lead_sha256 => {
+            Some((rev, other))
+                if rev == seal.revision && sha256_hex(other.as_bytes()) == seal.lead_sha256 =>
+            {
                 format!(" (changed: {})", changed_fields(&other, &json).join(", "))
             }
             _ => String::new(),
         };
-        w.flag(e, format!(
-            "lead {} revision {}: the stored lead JSON differs from the sealed one{fields}",
-            seal.lead, seal.revision
-        ));
+        w.flag(
+            e,
+            format!(
+                "lead {} revision {}: the stored lead JSON differs from the sealed one{fields}",
+                seal.lead, seal.revision
+            ),
+        );
     }
     Ok(())
 }
@@ -226,17 +249,29 @@ fn check_config(w: &mut Walk<'_>, e: &ChainEntry) -> Result<(), LedgerError> {
             return Ok(());
         }
     };
-    let texts: Option<ConfigTexts> = w
-        .c
-        .query_row(
+    let texts: Option<ConfigTexts> =
+        w.c.query_row(
             "SELECT origin, stations, thresholds, gb3838 FROM configs WHERE hash = ?1",
             [&seal.hash],
-            |r| Ok(ConfigTexts { origin: r.get(0)?, stations: r.get(1)?, thresholds: r.get(2)?, gb3838: r.get(3)? }),
+            |r| {
+                Ok(ConfigTexts {
+                    origin: r.get(0)?,
+                    stations: r.get(1)?,
+                    thresholds: r.get(2)?,
+                    gb3838: r.get(3)?,
+                })
+            },
         )
         .optional()
         .map_err(sql_err(w.p))?;
     let Some(texts) = texts else {
-        w.flag(e, format!("config {} is sealed but its texts are gone", short(&seal.hash)));
+        w.flag(
+            e,
+            format!(
+                "config {} is sealed but its texts are gone",
+                short(&seal.hash)
+            ),
+        );
         return Ok(());
     };
     let now = config_digests(&texts);
@@ -247,11 +282,14 @@ fn check_config(w: &mut Walk<'_>, e: &ChainEntry) -> Result<(), LedgerError> {
         .map(|(f, _)| f.as_str())
         .collect();
     if !changed.is_empty() {
-        w.flag(e, format!(
-            "config {}: the kept text of {} differs from the sealed one",
-            short(&seal.hash),
-            changed.join(", ")
-        ));
+        w.flag(
+            e,
+            format!(
+                "config {}: the kept text of {} differs from the sealed one",
+                short(&seal.hash),
+                changed.join(", ")
+            ),
+        );
     }
     Ok(())
 }
@@ -272,7 +310,9 @@ fn check_dead_letters(w: &mut Walk<'_>, e: &ChainEntry) -> Result<(), LedgerErro
             .prepare("SELECT seq, time_ms, topic, payload FROM dead_letters WHERE seq > ?1 AND seq <= ?2 ORDER BY seq")
             .map_err(sql_err(w.p))?;
         let rows = st
-            .query_map((from, cp.last_seq), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .query_map((from, cp.last_seq), |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
             .map_err(sql_err(w.p))?;
         rows.collect::<Result<_, _>>().map_err(sql_err(w.p))?
     };
@@ -297,8 +337,12 @@ fn check_dead_letters(w: &mut Walk<'_>, e: &ChainEntry) -> Result<(), LedgerErro
 fn check_coverage(w: &mut Walk<'_>) -> Result<(), LedgerError> {
     let start = revisions_start(w.c).map_err(sql_err(w.p))?;
     let rows: Vec<(i64, String, u32)> = {
-        let mut st = w.c.prepare("SELECT seq, id, revision FROM lead_revisions ORDER BY seq").map_err(sql_err(w.p))?;
-        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(sql_err(w.p))?;
+        let mut st =
+            w.c.prepare("SELECT seq, id, revision FROM lead_revisions ORDER BY seq")
+                .map_err(sql_err(w.p))?;
+        let rows = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(sql_err(w.p))?;
         rows.collect::<Result<_, _>>().map_err(sql_err(w.p))?
     };
     for (seq, id, rev) in rows {
@@ -318,7 +362,9 @@ fn check_coverage(w: &mut Walk<'_>) -> Result<(), LedgerError> {
             .c
             .prepare("SELECT l.id, l.revision, l.json, r.json FROM leads l LEFT JOIN lead_revisions r ON r.id = l.id AND r.revision = l.revision")
             .map_err(sql_err(w.p))?;
-        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).map_err(sql_err(w.p))?;
+        let rows = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .map_err(sql_err(w.p))?;
         rows.collect::<Result<_, _>>().map_err(sql_err(w.p))?
     };
     for (id, rev, json, sealed) in current {
@@ -344,9 +390,10 @@ fn check_coverage(w: &mut Walk<'_>) -> Result<(), LedgerError> {
 
 /// Top-level keys whose values differ between two JSON objects, as `key: old → new`.
 pub(crate) fn changed_fields(old: &str, new: &str) -> Vec<String> {
-    let (Ok(Value::Object(a)), Ok(Value::Object(b))) =
-        (serde_json::from_str::<Value>(old), serde_json::from_str::<Value>(new))
-    else {
+    let (Ok(Value::Object(a)), Ok(Value::Object(b))) = (
+        serde_json::from_str::<Value>(old),
+        serde_json::from_str::<Value>(new),
+    ) else {
         return vec!["not JSON any more".to_string()];
     };
     let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();

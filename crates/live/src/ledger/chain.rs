@@ -94,7 +94,11 @@ pub(super) fn append<T: Serialize>(
     // The bodies hold strings, integers and maps only: serialising them cannot fail.
     let body = serde_json::to_string(body).unwrap_or_default();
     let prev: String = c
-        .query_row("SELECT digest FROM chain ORDER BY seq DESC LIMIT 1", [], |r| r.get(0))
+        .query_row(
+            "SELECT digest FROM chain ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
         .optional()?
         .unwrap_or_else(|| GENESIS.to_string());
     let msg = message(&prev, &body);
@@ -153,7 +157,10 @@ pub(super) fn record_lead(
     input: &crate::seal::records::SealInput,
     at: riverwatch_engine::time::Millis,
 ) -> rusqlite::Result<()> {
-    let config = input.config.as_deref().filter(|c| c.hash == lead.config_hash);
+    let config = input
+        .config
+        .as_deref()
+        .filter(|c| c.hash == lead.config_hash);
     if let Some(cfg) = config {
         record_config(c, signer, cfg)?;
     }
@@ -169,6 +176,7 @@ pub(super) fn record_lead(
         evidence,
         evidence_error,
         seen: input.seen.clone(),
+        engine_from: input.engine_from,
         config_hash: lead.config_hash.clone(),
         config_files: config.map(|c| config_digests(&c.texts)).unwrap_or_default(),
         model_versions: lead.model_versions.clone(),
@@ -303,7 +311,9 @@ impl Ledger {
 
     /// Extends the dead-letter chain over the dead letters recorded since the last checkpoint
     /// and seals its head; `None` when there were none.
-    pub async fn checkpoint_dead_letters(&self) -> Result<Option<DeadLetterCheckpoint>, LedgerError> {
+    pub async fn checkpoint_dead_letters(
+        &self,
+    ) -> Result<Option<DeadLetterCheckpoint>, LedgerError> {
         let signer = self.signer.clone();
         self.call(move |c, p| {
             let tx = c.transaction().map_err(sql_err(p))?;
@@ -339,7 +349,12 @@ impl Ledger {
 }
 
 /// One link of the dead-letter chain.
-pub(super) fn dead_letter_link(prev: &[u8; 32], time: i64, topic: &str, payload: &[u8]) -> [u8; 32] {
+pub(super) fn dead_letter_link(
+    prev: &[u8; 32],
+    time: i64,
+    topic: &str,
+    payload: &[u8],
+) -> [u8; 32] {
     link(prev, time, &[topic.as_bytes(), b"\0", payload])
 }
 

@@ -52,7 +52,9 @@ impl DecodeStage {
 
     /// Checkpoints the chains that are due (`Some(now)`) or, at the end (`None`), all.
     async fn checkpoint(&mut self, now: Option<riverwatch_engine::time::Millis>) {
-        let Some((seal, ledger)) = &mut self.seal else { return };
+        let Some((seal, ledger)) = &mut self.seal else {
+            return;
+        };
         let heads = match now {
             Some(t) => seal.due(t),
             None => seal.all(now_ms()),
@@ -69,7 +71,11 @@ impl DecodeStage {
         tx: mpsc::Sender<Accepted>,
         dead: mpsc::Sender<DeadLetter>,
     ) {
-        let every = self.seal.as_ref().map_or(60_000, |(s, _)| s.every()).max(1000);
+        let every = self
+            .seal
+            .as_ref()
+            .map_or(60_000, |(s, _)| s.every())
+            .max(1000);
         let mut tick = tokio::time::interval(std::time::Duration::from_millis(every as u64));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {

@@ -10,8 +10,8 @@ use riverwatch_engine::time::Millis;
 use riverwatch_engine::{Config, Engine, Output, Reading, StationId};
 use std::collections::HashMap;
 use std::sync::Arc;
-use tokio::time::Instant;
 use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
 use tracing::info;
 
 /// The engine with the service's bookkeeping around it.
@@ -23,6 +23,8 @@ pub(crate) struct Detector {
     health: Health,
     /// Newest reading time per station pushed so far (what a lead's seal cuts the evidence at).
     newest: HashMap<StationId, Millis>,
+    /// Oldest reading time pushed so far (where the engine's state began).
+    oldest: Option<Millis>,
 }
 
 impl Detector {
@@ -34,16 +36,23 @@ impl Detector {
             metrics,
             health,
             newest: HashMap::new(),
+            oldest: None,
         }
     }
 
     /// Feeds readings in order (one message, or a chunk of the start-up replay that arrived
     /// at `at`); appends the lead revisions they produced to `leads`.
-    pub fn push(&mut self, readings: &[Reading], at: Option<Instant>, leads: &mut Vec<LeadRevision>) {
+    pub fn push(
+        &mut self,
+        readings: &[Reading],
+        at: Option<Instant>,
+        leads: &mut Vec<LeadRevision>,
+    ) {
         let before = leads.len();
         for r in readings {
             self.engine.push(r, &mut self.out);
             self.health.saw(&r.station, r.time);
+            self.oldest = Some(self.oldest.map_or(r.time, |t| t.min(r.time)));
             match self.newest.get_mut(&r.station) {
                 Some(t) => *t = (*t).max(r.time),
                 None => {
@@ -55,6 +64,7 @@ impl Detector {
                     lead,
                     at,
                     seen: Default::default(),
+                    engine_from: None,
                     config: Arc::clone(self.engine.config()),
                 });
             }
@@ -68,6 +78,7 @@ impl Detector {
                 .collect();
             for l in &mut leads[before..] {
                 l.seen = seen.clone();
+                l.engine_from = self.oldest;
             }
         }
         let now = self.engine.stats();

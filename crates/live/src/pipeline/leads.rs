@@ -12,7 +12,6 @@
 use super::{now_ms, LeadRevision, Outbound};
 use crate::ledger::Ledger;
 use crate::metrics::Metrics;
-use crate::seal::evidence::{collect, EvidenceSeal, EvidenceSpec};
 use crate::seal::records::SealInput;
 use crate::store::AnyStore;
 use riverwatch_engine::Lead;
@@ -57,9 +56,23 @@ impl LeadsStage {
     pub async fn record(&self, rev: &LeadRevision) -> bool {
         let lead = &rev.lead;
         let mut delay = Duration::from_millis(50);
-        let input = self.seal(rev).await;
+        let input = SealInput::gather(
+            &self.store,
+            lead,
+            rev.seen.clone(),
+            rev.engine_from,
+            Arc::clone(&rev.config),
+        )
+        .await;
+        if let Some(Err(e)) = &input.evidence {
+            error!(error = %e, lead = %lead.id, "evidence not readable; revision sealed without it");
+        }
         loop {
-            match self.ledger.record_sealed(lead, input.clone(), now_ms()).await {
+            match self
+                .ledger
+                .record_sealed(lead, input.clone(), now_ms())
+                .await
+            {
                 Ok(new) => {
                     if new {
                         self.metrics.lead_revisions.inc();
@@ -72,26 +85,6 @@ impl LeadsStage {
                     delay = (delay * 2).min(Duration::from_secs(5));
                 }
             }
-        }
-    }
-}
-
-impl LeadsStage {
-    /// What the revision's seal records: its evidence read back from the store, what the
-    /// engine had seen, the config.
-    async fn seal(&self, rev: &LeadRevision) -> SealInput {
-        let spec = EvidenceSpec::of(&rev.lead, &rev.seen);
-        let evidence = match collect(&self.store, &spec).await {
-            Ok(readings) => Ok(EvidenceSeal::new(spec, &readings)),
-            Err(e) => {
-                error!(error = %e, lead = %rev.lead.id, "evidence not readable; revision sealed without it");
-                Err(format!("store failed when the revision was sealed: {e}"))
-            }
-        };
-        SealInput {
-            evidence: Some(evidence),
-            seen: rev.seen.clone(),
-            config: Some(Arc::clone(&rev.config)),
         }
     }
 }

@@ -78,6 +78,8 @@ pub(crate) struct LeadRevision {
     /// Newest reading time per station the engine had seen when it made the revision (taken
     /// after the whole message, so a message is never split by the evidence cut).
     pub seen: BTreeMap<String, Millis>,
+    /// Oldest reading time the engine had seen (where its state began).
+    pub engine_from: Option<Millis>,
     /// The config in force.
     pub config: Arc<Config>,
 }

@@ -90,6 +90,9 @@ mod tests {
             ["thresholds.toml: robust_z.k: 3.5 → 4.0"]
         );
         let c = texts("[robust_z]\nk = 3.5\n[ewma]\nlambda = 0.2\n");
-        assert!(config_differences(&a, &c).is_empty(), "comments do not count");
+        assert!(
+            config_differences(&a, &c).is_empty(),
+            "comments do not count"
+        );
     }
 }

@@ -302,7 +302,10 @@ mod tests {
         assert_eq!(d.len(), 1);
         assert!(d[0].starts_with("DL03/nh3n: a reading's"), "{d:?}");
         let d = sealed.differences(&EvidenceSeal::new(spec, &a[..1]));
-        assert!(d[0].contains("2 readings sealed, 1 in the store now"), "{d:?}");
+        assert!(
+            d[0].contains("2 readings sealed, 1 in the store now"),
+            "{d:?}"
+        );
     }
 
     #[test]

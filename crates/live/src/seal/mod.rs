@@ -16,9 +16,9 @@
 
 pub mod config_diff;
 pub mod evidence;
-pub mod records;
 pub mod ingest;
 pub mod keys;
+pub mod records;
 pub mod verify;
 
 pub use keys::{PublicKey, Signer, ENV_SIGNING_KEY};

@@ -2,9 +2,11 @@
 //! order, no floats), one kind per struct. A body says what was sealed; the chain entry adds
 //! the previous entry's digest, its own digest and, when a key is set, the signature.
 
-use super::evidence::EvidenceSeal;
+use super::evidence::{collect, EvidenceSeal, EvidenceSpec};
 use super::sha256_hex;
+use crate::store::ReadingStore;
 use riverwatch_engine::config::{Config, ConfigTexts};
+use riverwatch_engine::leads::Lead;
 use riverwatch_engine::time::Millis;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -35,6 +37,9 @@ pub struct LeadSeal {
     /// Newest reading time per station the engine had seen when it made the revision: where a
     /// replay must stop to see what the engine saw.
     pub seen: BTreeMap<String, Millis>,
+    /// Oldest reading time the engine had seen (where its state began: the start of the
+    /// service's start-up replay): where a replay must start to rebuild the same state.
+    pub engine_from: Option<Millis>,
     /// The lead's config hash.
     pub config_hash: String,
     /// SHA-256 of each config file's text (`stations.toml`, …); empty when the config was not
@@ -90,8 +95,35 @@ pub struct SealInput {
     pub evidence: Option<Result<EvidenceSeal, String>>,
     /// Newest reading time per station the engine had seen.
     pub seen: BTreeMap<String, Millis>,
+    /// Oldest reading time the engine had seen.
+    pub engine_from: Option<Millis>,
     /// The config that made the lead (its texts are kept once per hash).
     pub config: Option<Arc<Config>>,
+}
+
+impl SealInput {
+    /// Everything a revision's seal records, given what the engine had seen: its evidence read
+    /// back from `store` and digested (a store failure is recorded instead), the cuts, the
+    /// config. The service's leads stage calls this right before recording the revision.
+    pub async fn gather<S: ReadingStore>(
+        store: &S,
+        lead: &Lead,
+        seen: BTreeMap<String, Millis>,
+        engine_from: Option<Millis>,
+        config: Arc<Config>,
+    ) -> Self {
+        let spec = EvidenceSpec::of(lead, &seen);
+        let evidence = match collect(store, &spec).await {
+            Ok(readings) => Ok(EvidenceSeal::new(spec, &readings)),
+            Err(e) => Err(format!("store failed when the revision was sealed: {e}")),
+        };
+        Self {
+            evidence: Some(evidence),
+            seen,
+            engine_from,
+            config: Some(config),
+        }
+    }
 }
 
 /// The config file names and their texts, in a fixed order.

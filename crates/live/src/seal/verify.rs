@@ -8,9 +8,12 @@
 //!    directory given to check against is that config (else: the keys that differ);
 //! 4. `evidence` — the store's readings, re-read with the sealed definition, give the sealed
 //!    digest (else: the streams that differ);
-//! 5. `replay` — the engine, fed the store's readings from `warmup` before the evidence up to
-//!    what it had seen when it made the revision, makes a lead with the same id, window,
-//!    category, severity and stations.
+//! 5. `replay` — the engine, fed the store's readings from where the live engine's state
+//!    began (or a given warm-up before the evidence) up to what it had seen when it made the
+//!    revision, makes a lead with the same id, window, category, severity and stations. The
+//!    store gives readings in time order, the live engine got them in arrival order: a lead
+//!    that depends on arrival order (a gap seen only because one station's messages lagged)
+//!    does not come out again, and the check says so.
 //!
 //! The replay itself is passed in ([`Replay`]): the binary uses the batch crate's, the API
 //! [`engine_revisions`]; both feed the one engine.
@@ -101,8 +104,9 @@ pub struct VerifyOptions<'a> {
     pub key: Option<PublicKey>,
     /// A config to check the lead's config hash against (e.g. `--config DIR`).
     pub config: Option<Config>,
-    /// History replayed before the evidence window.
-    pub warmup: Millis,
+    /// History replayed before the evidence window; `None`: from where the live engine's
+    /// state began (recorded in the seal), else [`DEFAULT_WARMUP`].
+    pub warmup: Option<Millis>,
     /// The replay; `None` skips the replay check.
     pub replay: Option<&'a Replay>,
 }
@@ -113,7 +117,7 @@ impl Default for VerifyOptions<'_> {
             revision: None,
             key: None,
             config: None,
-            warmup: DEFAULT_WARMUP,
+            warmup: None,
             replay: None,
         }
     }
@@ -257,7 +261,9 @@ async fn config_check(
                     None,
                 ))
             }
-            Ok(_) if !s.seal.config_files.is_empty() && config_digests(t) != s.seal.config_files => {
+            Ok(_)
+                if !s.seal.config_files.is_empty() && config_digests(t) != s.seal.config_files =>
+            {
                 return Ok((
                     fail("the kept config texts differ from the sealed file digests".into()),
                     None,
@@ -293,7 +299,11 @@ async fn config_check(
             Check {
                 name: "config",
                 ok: true,
-                detail: format!("{} is the config the lead was made with ({})", g.texts.origin, super::evidence::short(hash)),
+                detail: format!(
+                    "{} is the config the lead was made with ({})",
+                    g.texts.origin,
+                    super::evidence::short(hash)
+                ),
             },
             Some(Arc::new(g)),
         )),
@@ -301,7 +311,10 @@ async fn config_check(
             Check {
                 name: "config",
                 ok: true,
-                detail: format!("the kept config texts hash to the lead's config hash {}", super::evidence::short(hash)),
+                detail: format!(
+                    "the kept config texts hash to the lead's config hash {}",
+                    super::evidence::short(hash)
+                ),
             },
             Some(Arc::new(k)),
         )),
@@ -325,7 +338,10 @@ async fn evidence_check<S: ReadingStore>(
             ok: false,
             detail: format!(
                 "the evidence was not sealed: {}",
-                s.seal.evidence_error.as_deref().unwrap_or("no reason recorded")
+                s.seal
+                    .evidence_error
+                    .as_deref()
+                    .unwrap_or("no reason recorded")
             ),
         });
     };
@@ -351,14 +367,18 @@ async fn evidence_check<S: ReadingStore>(
     })
 }
 
-/// The readings the engine had seen when it made the revision, from `warmup` before the
-/// evidence window: every station up to its sealed cut.
+/// The readings the engine had seen when it made the revision: from where its state began
+/// (or `warmup` before the evidence window), every station up to its sealed cut.
 pub async fn replay_input<S: ReadingStore>(
     store: &S,
     s: &SealedRevision,
-    warmup: Millis,
+    warmup: Option<Millis>,
 ) -> Result<Vec<Reading>, StoreError> {
-    let from = s.lead.evidence.from.saturating_sub(warmup);
+    let from = match (warmup, s.seal.engine_from) {
+        (Some(w), _) => s.lead.evidence.from.saturating_sub(w),
+        (None, Some(t)) => t,
+        (None, None) => s.lead.evidence.from.saturating_sub(DEFAULT_WARMUP),
+    };
     let seen = &s.seal.seen;
     let to = seen
         .values()
@@ -375,7 +395,7 @@ async fn replay_check<S: ReadingStore>(
     store: &S,
     s: &SealedRevision,
     cfg: Arc<Config>,
-    warmup: Millis,
+    warmup: Option<Millis>,
     replay: &Replay,
 ) -> Result<Check, VerifyError> {
     let readings = replay_input(store, s, warmup).await?;
@@ -389,8 +409,19 @@ async fn replay_check<S: ReadingStore>(
     else {
         let near: Vec<String> = leads
             .iter()
-            .filter(|l| l.window.start <= recorded.window.end && l.window.end >= recorded.window.start)
-            .map(|l| format!("{} ({:?} at {})", l.id, l.category, l.station))
+            .filter(|l| {
+                l.window.start <= recorded.window.end && l.window.end >= recorded.window.start
+            })
+            .map(|l| {
+                format!(
+                    "{} ({:?} at {}, {} .. {})",
+                    l.id,
+                    l.category,
+                    l.station,
+                    Rfc3339(l.window.start),
+                    Rfc3339(l.window.end)
+                )
+            })
             .collect();
         return Ok(Check {
             name: "replay",
@@ -442,13 +473,22 @@ pub fn lead_differences(recorded: &Lead, replayed: &Lead) -> Vec<String> {
         out.push(format!("window: {} → {}", w(recorded), w(replayed)));
     }
     if recorded.category != replayed.category {
-        out.push(format!("category: {:?} → {:?}", recorded.category, replayed.category));
+        out.push(format!(
+            "category: {:?} → {:?}",
+            recorded.category, replayed.category
+        ));
     }
     if recorded.severity != replayed.severity {
-        out.push(format!("severity: {:?} → {:?}", recorded.severity, replayed.severity));
+        out.push(format!(
+            "severity: {:?} → {:?}",
+            recorded.severity, replayed.severity
+        ));
     }
     if recorded.stations != replayed.stations {
-        out.push(format!("stations: {:?} → {:?}", recorded.stations, replayed.stations));
+        out.push(format!(
+            "stations: {:?} → {:?}",
+            recorded.stations, replayed.stations
+        ));
     }
     out
 }
