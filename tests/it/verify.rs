@@ -170,7 +170,10 @@ fn untouched_signed_lead_verifies_with_its_key_and_not_with_another() {
     );
     assert!(text.contains("verified: NO (signature failed)"), "{text}");
     let (ok, text) = f.verify(&["ledger", "--key", &other]);
-    assert!(!ok && text.contains("not by the expected key"), "{text}");
+    assert!(
+        !ok && text.contains("which is not the expected key"),
+        "{text}"
+    );
 
     // `keys show` prints the public key of the seed in the environment.
     let out = riverwatch()

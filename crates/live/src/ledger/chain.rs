@@ -46,6 +46,34 @@ impl ChainEntry {
     }
 }
 
+impl ChainEntry {
+    /// Whether the entry's signature holds: `Ok(Some(key))` signed by `key` (and, with
+    /// `expected`, that is the expected key), `Ok(None)` unsigned and no key expected,
+    /// `Err(what is wrong)` otherwise.
+    pub fn signer(&self, expected: Option<PublicKey>) -> Result<Option<PublicKey>, String> {
+        match (&self.signature, &self.key) {
+            (Some(sig), Some(k)) => {
+                let pk = PublicKey::parse(k)
+                    .map_err(|_| format!("signing key `{k}` is not an Ed25519 public key"))?;
+                if !pk.verifies(&self.message(), sig) {
+                    return Err(format!("signature does not verify with its key {k}"));
+                }
+                match expected {
+                    Some(x) if x != pk => {
+                        Err(format!("signed by {pk}, which is not the expected key {x}"))
+                    }
+                    _ => Ok(Some(pk)),
+                }
+            }
+            (None, None) => match expected {
+                Some(x) => Err(format!("not signed; expected a signature by {x}")),
+                None => Ok(None),
+            },
+            _ => Err("signature without key (or key without signature)".into()),
+        }
+    }
+}
+
 /// `prev "\n" body`.
 pub fn message(prev: &str, body: &str) -> Vec<u8> {
     let mut m = Vec::with_capacity(prev.len() + 1 + body.len());

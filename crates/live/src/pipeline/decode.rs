@@ -51,7 +51,7 @@ impl DecodeStage {
     }
 
     /// Checkpoints the chains that are due (`Some(now)`) or, at the end (`None`), all.
-    async fn checkpoint(&mut self, now: Option<riverwatch_engine::time::Millis>) {
+    async fn checkpoint(&mut self, now: Option<Millis>) {
         let Some((seal, ledger)) = &mut self.seal else {
             return;
         };

@@ -206,29 +206,14 @@ fn chain_check(s: &SealedRevision, report: &ChainReport) -> Check {
 }
 
 fn signature_check(s: &SealedRevision, expected: Option<PublicKey>) -> Check {
-    let e = &s.entry;
-    let (ok, detail) = match (&e.signature, &e.key) {
-        (Some(sig), Some(k)) => match PublicKey::parse(k) {
-            Ok(pk) if !pk.verifies(&e.message(), sig) => {
-                (false, format!("signature does not verify with its key {k}"))
-            }
-            Ok(pk) => match expected {
-                Some(x) if x != pk => (
-                    false,
-                    format!("signed by {pk}, which is not the expected key {x}"),
-                ),
-                Some(_) => (true, format!("signed by the expected key {pk}")),
-                None => (
-                    true,
-                    format!("signed by {pk} (pass the public key to require it)"),
-                ),
-            },
-            Err(e) => (false, e.to_string()),
-        },
-        _ => match expected {
-            Some(x) => (false, format!("not signed; expected a signature by {x}")),
-            None => (true, "not signed (no signing key was set)".to_string()),
-        },
+    let (ok, detail) = match s.entry.signer(expected) {
+        Ok(Some(pk)) if expected.is_some() => (true, format!("signed by the expected key {pk}")),
+        Ok(Some(pk)) => (
+            true,
+            format!("signed by {pk} (pass the public key to require it)"),
+        ),
+        Ok(None) => (true, "not signed (no signing key was set)".to_string()),
+        Err(reason) => (false, reason),
     };
     Check {
         name: "signature",
