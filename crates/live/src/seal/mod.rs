@@ -42,7 +42,7 @@ pub fn hex(bytes: &[u8]) -> String {
 /// Bytes of a hex string (either case); `None` when it is not hex of whole bytes.
 pub fn unhex(s: &str) -> Option<Vec<u8>> {
     let s = s.trim().as_bytes();
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     let nibble = |c: u8| (c as char).to_digit(16).map(|d| d as u8);

@@ -97,6 +97,7 @@ pub struct LeadVerification {
 }
 
 /// What to verify against.
+#[derive(Default)]
 pub struct VerifyOptions<'a> {
     /// Revision (`None`: the latest).
     pub revision: Option<u32>,
@@ -111,17 +112,6 @@ pub struct VerifyOptions<'a> {
     pub replay: Option<&'a Replay>,
 }
 
-impl Default for VerifyOptions<'_> {
-    fn default() -> Self {
-        Self {
-            revision: None,
-            key: None,
-            config: None,
-            warmup: None,
-            replay: None,
-        }
-    }
-}
 
 /// Verifies lead `id` (see the module docs).
 pub async fn verify_lead<S: ReadingStore>(
