@@ -88,6 +88,10 @@ fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tmp");
     let store = SqliteStore::open(&dir.path().join("readings.sqlite")).expect("store");
 
+    side_by_side(&cfg, &msgs, readings, &mut |b| {
+        rt.block_on(store.write(b)).expect("stored");
+    });
+
     let mut g = c.benchmark_group("seal");
     g.sample_size(20).measurement_time(Duration::from_secs(8));
     g.throughput(Throughput::Elements(readings));
@@ -117,6 +121,33 @@ fn bench(c: &mut Criterion) {
         })
     });
     g.finish();
+}
+
+/// Unsealed and sealed ingest alternately, round after round, so that both see the same
+/// machine load; prints both rates and the cost side by side.
+fn side_by_side(
+    cfg: &Config,
+    msgs: &[(String, Vec<u8>, i64)],
+    readings: u64,
+    write: &mut dyn FnMut(&[Reading]),
+) {
+    const ROUNDS: u32 = 15;
+    let mut seal = IngestSeal::new(CHECKPOINT_EVERY);
+    let (mut plain, mut sealed) = (Duration::ZERO, Duration::ZERO);
+    for _ in 0..ROUNDS {
+        let t = std::time::Instant::now();
+        ingest(cfg, msgs, None, write);
+        plain += t.elapsed();
+        let t = std::time::Instant::now();
+        ingest(cfg, msgs, Some(&mut seal), write);
+        sealed += t.elapsed();
+    }
+    let rate = |d: Duration| (readings * ROUNDS as u64) as f64 / d.as_secs_f64();
+    let (a, b) = (rate(plain), rate(sealed));
+    println!(
+        "ingest (decode + SQLite), {ROUNDS} alternating rounds of {readings} readings: unsealed {a:.0} readings/s, sealed {b:.0} readings/s, sealing costs {:.1}%",
+        (1.0 - b / a) * 100.0
+    );
 }
 
 criterion_group!(benches, bench);

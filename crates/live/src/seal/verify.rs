@@ -112,7 +112,6 @@ pub struct VerifyOptions<'a> {
     pub replay: Option<&'a Replay>,
 }
 
-
 /// Verifies lead `id` (see the module docs).
 pub async fn verify_lead<S: ReadingStore>(
     ledger: &Ledger,
