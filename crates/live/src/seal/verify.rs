@@ -381,8 +381,16 @@ async fn replay_check<S: ReadingStore>(
         .find(|l| l.revision == recorded.revision)
         .or(same_id.last())
     else {
-        let near: Vec<String> = leads
-            .iter()
+        // The latest revision of each replayed lead that overlaps the recorded window.
+        let mut latest: Vec<&Lead> = Vec::new();
+        for l in &leads {
+            match latest.iter_mut().find(|x| x.id == l.id) {
+                Some(x) => *x = l,
+                None => latest.push(l),
+            }
+        }
+        let near: Vec<String> = latest
+            .into_iter()
             .filter(|l| {
                 l.window.start <= recorded.window.end && l.window.end >= recorded.window.start
             })
