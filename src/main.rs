@@ -35,6 +35,12 @@ enum Command {
     Verify(cmd::verify::Args),
     /// Show the public key of the ledger's signing key (or generate a key).
     Keys(cmd::keys::Args),
+    /// Run a past window through the engine into a report (leads, events, charts); never publishes.
+    Replay(cmd::replay::Args),
+    /// Replay a window for a grid of candidate thresholds and score each against labels.
+    Tune(cmd::tune::Args),
+    /// Fit per-station multivariate models (PCA or Gaussian mixture) on a window.
+    Train(cmd::train::Args),
 }
 
 fn main() -> ExitCode {
@@ -57,6 +63,9 @@ fn main() -> ExitCode {
         Command::Demo(a) => cmd::demo::run(a),
         Command::Verify(a) => cmd::verify::run(a),
         Command::Keys(a) => cmd::keys::run(a),
+        Command::Replay(a) => cmd::replay::run(a),
+        Command::Tune(a) => cmd::tune::run(a),
+        Command::Train(a) => cmd::train::run(a),
     };
     match result {
         Ok(code) => code,

@@ -6,7 +6,7 @@
 //!
 //! The simulator publishes the way real stations would: a third of the stations as station
 //! JSON, a third as SenML, a third as HJ 212-2017 frames (on `…/hj212/{MN}`), QoS 1. Simulated
-//! time runs from 30 days ago up to now (readings from the future would be refused as bad
+//! time runs from `--days` ago up to now (readings from the future would be refused as bad
 //! times), one 5-minute step every `300 / speed` seconds.
 
 use crate::cmd::run::{runtime, serve};
@@ -16,7 +16,8 @@ use riverwatch_engine::decode::encode_hj212_frame;
 use riverwatch_engine::sim::{Scenario, SimOptions, SimReading, Simulator};
 use riverwatch_engine::time::{Millis, Rfc3339, DAY};
 use riverwatch_engine::{params, Category, DataFlag, Lead};
-use riverwatch_live::config::{ServiceConfig, StoreKind};
+use riverwatch_live::config::{ServiceConfig, StoreKind, ENV_API_TOKEN};
+use riverwatch_live::Secret;
 use riverwatch_live::{Service, ServiceHandle};
 use rumqttc as mqtt;
 use serde_json::{json, Map};
@@ -27,8 +28,6 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
-/// Simulated history the demo plays, ending now.
-const SIMULATED: Millis = 30 * DAY;
 /// Seed of the simulated river (fixed: the demo tells the same story every time).
 const SEED: u64 = 7;
 
@@ -45,6 +44,9 @@ pub struct Args {
     /// HTTP port of the web page and API.
     #[arg(long, default_value_t = 8080)]
     port: u16,
+    /// Days of simulated history to play, ending now.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=365))]
+    days: u32,
 }
 
 /// Runs `demo`.
@@ -74,7 +76,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
         let cancel = service.cancel_token();
         service.spawn(
             "simulator",
-            simulate(engine.clone(), broker_port, step, cancel.clone()),
+            simulate(
+                engine.clone(),
+                broker_port,
+                step,
+                i64::from(args.days) * DAY,
+                cancel.clone(),
+            ),
         );
         service.spawn("lead printer", print_leads(service.handle(), cancel));
         println!("riverwatch demo: data in {}", data_dir.display());
@@ -89,7 +97,8 @@ fn free_port() -> Result<u16> {
 }
 
 /// The shipped service config with everything under `data_dir`, the embedded broker, a short
-/// flush interval (leads show up quickly) and a short replay window.
+/// flush interval (leads show up quickly), a short replay window, and the API token of
+/// `RIVERWATCH_API_TOKEN` when set.
 fn demo_config(data_dir: &Path, broker_port: u16, http_port: u16) -> Result<ServiceConfig> {
     let mut c = ServiceConfig::embedded()?;
     c.data_dir = data_dir.to_path_buf();
@@ -100,6 +109,12 @@ fn demo_config(data_dir: &Path, broker_port: u16, http_port: u16) -> Result<Serv
     c.mqtt.port = broker_port;
     c.mqtt.client_id = "riverwatch-demo".into();
     c.http.listen = SocketAddr::from(([127, 0, 0, 1], http_port));
+    // As `run`: analysts' status changes (the web page's buttons) need the token from the
+    // environment; without it they are refused.
+    c.http.api_token = std::env::var(ENV_API_TOKEN)
+        .ok()
+        .filter(|t| !t.is_empty())
+        .map(Secret::new);
     Ok(c)
 }
 
@@ -149,10 +164,17 @@ fn start_broker(port: u16) -> Result<()> {
     Ok(())
 }
 
-/// Plays the simulated network into the broker, one step per `step`, then waits for `cancel`.
-async fn simulate(cfg: Config, port: u16, step: Duration, cancel: CancellationToken) {
+/// Plays `history` of the simulated network, ending now, into the broker, one step per `step`,
+/// then waits for `cancel`.
+async fn simulate(
+    cfg: Config,
+    port: u16,
+    step: Duration,
+    history: Millis,
+    cancel: CancellationToken,
+) {
     let now = riverwatch_live::pipeline::now_ms();
-    let start = (now - SIMULATED) / 300_000 * 300_000;
+    let start = (now - history) / 300_000 * 300_000;
     let opts = SimOptions::new(Scenario::Typical, SEED, start, now - start);
     let mut sim = match Simulator::new(&cfg.stations, &cfg.gb3838, opts) {
         Ok(s) => s,

@@ -3,6 +3,7 @@
 
 use anyhow::{Context as _, Result};
 use riverwatch_engine::csv::LineReader;
+use riverwatch_engine::models::MultivariateModel;
 use riverwatch_engine::time::Rfc3339;
 use riverwatch_engine::{Engine, Output};
 use std::fs::File;
@@ -32,6 +33,24 @@ pub struct Args {
     /// Every finding, one JSON object per line (large: for diagnosing thresholds).
     #[arg(long)]
     findings: Option<PathBuf>,
+    /// Directory of trained model files (`riverwatch train`); unusable files are reported and
+    /// skipped.
+    #[arg(long)]
+    models: Option<PathBuf>,
+}
+
+/// Loads the model files of `dir` into `engine`; files that cannot be used are reported on
+/// stderr and skipped, the rest of detection runs either way.
+pub fn load_models(engine: &mut Engine, dir: &std::path::Path) -> Result<()> {
+    let (models, unreadable) = MultivariateModel::load_dir(dir)?;
+    let total = models.len() + unreadable.len();
+    let refused = engine.set_models(models);
+    let used = total - unreadable.len() - refused.len();
+    for e in unreadable.iter().chain(&refused) {
+        eprintln!("warning: {e}; detection runs without it");
+    }
+    eprintln!("{used} of {total} model files in {} in use", dir.display());
+    Ok(())
 }
 
 struct Sinks {
@@ -108,6 +127,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let mut engine = Engine::new(cfg)
         .keep_scores(sinks.scores.is_some())
         .keep_findings(sinks.findings.is_some());
+    if let Some(dir) = &args.models {
+        load_models(&mut engine, dir)?;
+    }
     let mut out = Output::default();
     let mut reader = LineReader::default();
     let (mut line, mut n, mut bad) = (Vec::with_capacity(256), 0u64, 0u64);

@@ -1,15 +1,23 @@
-//! `riverwatch leads list|show|ack|confirm|dismiss|export`: the analysts' lead queue from the
-//! shell, through a running service's HTTP API or, with `--ledger`, straight from the ledger
-//! file (offline: no service, no token — whoever can write the file already holds the data).
+//! `riverwatch leads list|show|ack|confirm|dismiss|dossier|export`: the analysts' lead queue
+//! from the shell, through a running service's HTTP API or, with `--ledger`, straight from the
+//! ledger file (offline: no service, no token — whoever can write the file already holds the
+//! data; `--store` names the readings file the evidence comes from).
+//!
+//! The dossier and the intake sheet are rendered by `riverwatch_live::report`: over HTTP the
+//! service renders them (`/api/leads/{id}/dossier`, `/api/leads/export`), offline this command
+//! calls the same functions, so both give the same file.
 //!
 //! Filters are parsed by the API's own parser (`riverwatch_live::api::lead_filter`), so the
 //! shell accepts exactly what the API accepts, and the same words fail the same way.
 
 use anyhow::{bail, Context as _, Result};
+use riverwatch_engine::config::Config;
 use riverwatch_engine::leads::{Lead, Status};
 use riverwatch_engine::time::{Millis, Rfc3339};
 use riverwatch_live::api::{lead_filter, lead_query};
 use riverwatch_live::config::ENV_API_TOKEN;
+use riverwatch_live::report::{self, Lang, SheetFormat};
+use riverwatch_live::store::SqliteStore;
 use riverwatch_live::{LeadFilter, Ledger, ServiceConfig};
 use serde_json::Value;
 use std::io::Write;
@@ -26,9 +34,13 @@ pub struct Args {
     /// Work on this ledger file directly instead of a running service.
     #[arg(long, global = true)]
     ledger: Option<PathBuf>,
-    /// Config directory whose riverwatch.toml names the service's listen address.
+    /// Config directory whose riverwatch.toml names the service's listen address (offline: its
+    /// stations.toml and gb3838.toml name stations and limits; the shipped ones otherwise).
     #[arg(long, global = true)]
     config: Option<PathBuf>,
+    /// With `--ledger`: the SQLite readings file the evidence of dossiers and sheets comes from.
+    #[arg(long, global = true, requires = "ledger")]
+    store: Option<PathBuf>,
     #[command(subcommand)]
     action: Action,
 }
@@ -57,17 +69,39 @@ enum Action {
     Confirm(Decision),
     /// Mark a lead dismissed.
     Dismiss(Decision),
-    /// Write every matching lead as JSON lines (or CSV).
-    Export {
-        #[command(flatten)]
-        filter: Filter,
-        /// `jsonl` or `csv`.
-        #[arg(long, default_value = "jsonl")]
-        format: Format,
+    /// Render one lead as a printable case dossier (one self-contained HTML file).
+    Dossier {
+        /// Lead id.
+        id: String,
         /// Output file (default: stdout).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Language of every label: zh (default) or en.
+        #[arg(long, default_value = "zh", value_parser = parse_lang)]
+        lang: Lang,
+        /// Also print it to this PDF file with Debian's chromium (headless), or the browser
+        /// named by RIVERWATCH_CHROMIUM.
+        #[arg(long)]
+        pdf: Option<PathBuf>,
     },
+    /// Write every matching lead as JSON lines, or as a case-intake sheet (CSV or xlsx).
+    Export {
+        #[command(flatten)]
+        filter: Filter,
+        /// `jsonl` (the lead JSON), `csv` (intake sheet, UTF-8 with BOM) or `xlsx` (intake sheet).
+        #[arg(long, default_value = "jsonl")]
+        format: Format,
+        /// Language of the intake sheet: zh (default) or en.
+        #[arg(long, default_value = "zh", value_parser = parse_lang)]
+        lang: Lang,
+        /// Output file (default: stdout; required for xlsx).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+fn parse_lang(s: &str) -> Result<Lang, String> {
+    s.parse()
 }
 
 /// Which leads: the filters of `GET /api/leads`.
@@ -130,6 +164,7 @@ struct Decision {
 enum Format {
     Jsonl,
     Csv,
+    Xlsx,
 }
 
 /// Runs `leads`.
@@ -156,11 +191,32 @@ pub fn run(args: Args) -> Result<ExitCode> {
             Action::Ack(d) => decide(&backend, d, Status::Acknowledged).await?,
             Action::Confirm(d) => decide(&backend, d, Status::Confirmed).await?,
             Action::Dismiss(d) => decide(&backend, d, Status::Dismissed).await?,
+            Action::Dossier { id, out, lang, pdf } => {
+                let html = backend.dossier(&id, lang).await?;
+                write_out(out.as_deref(), html.as_bytes())?;
+                if let Some(pdf) = pdf {
+                    print_pdf(&html, &pdf)?;
+                }
+            }
             Action::Export {
                 filter,
                 format,
+                lang,
                 out,
-            } => export(&backend, &filter, format, out).await?,
+            } => match format {
+                Format::Jsonl => export(&backend, &filter, out).await?,
+                Format::Csv | Format::Xlsx => {
+                    let sheet = match format {
+                        Format::Xlsx if out.is_none() => {
+                            bail!("--format xlsx writes a binary workbook: name the file with --out")
+                        }
+                        Format::Xlsx => SheetFormat::Xlsx,
+                        _ => SheetFormat::Csv,
+                    };
+                    let bytes = backend.sheet(filter.parse(0, 0)?, sheet, lang).await?;
+                    write_out(out.as_deref(), &bytes)?;
+                }
+            },
         }
         Ok(ExitCode::SUCCESS)
     })
@@ -179,14 +235,19 @@ async fn decide(backend: &Backend, d: Decision, status: Status) -> Result<()> {
     Ok(())
 }
 
-/// Where leads come from: a service over HTTP or the ledger file.
+/// Where leads come from: a service over HTTP or the ledger file (with the readings file and
+/// the config that dossiers and sheets need offline).
 enum Backend {
     Http {
         client: reqwest::Client,
         base: String,
         token: Option<String>,
     },
-    Ledger(Ledger),
+    Ledger {
+        ledger: Ledger,
+        store: Option<SqliteStore>,
+        config: Box<Config>,
+    },
 }
 
 impl Backend {
@@ -197,7 +258,22 @@ impl Backend {
             }
             let ledger =
                 Ledger::open(path).with_context(|| format!("opening {}", path.display()))?;
-            return Ok(Self::Ledger(ledger));
+            let store = match &args.store {
+                Some(p) if !p.is_file() => bail!("no readings file at {}", p.display()),
+                Some(p) => {
+                    Some(SqliteStore::open(p).with_context(|| format!("opening {}", p.display()))?)
+                }
+                None => None,
+            };
+            let config = match &args.config {
+                Some(dir) => Config::load_dir(dir)?,
+                None => Config::embedded(),
+            };
+            return Ok(Self::Ledger {
+                ledger,
+                store,
+                config: Box::new(config),
+            });
         }
         let base = match (&args.url, &args.config) {
             (Some(url), _) => url.trim_end_matches('/').to_string(),
@@ -223,7 +299,7 @@ impl Backend {
 
     async fn list(&self, filter: LeadFilter) -> Result<(Vec<Lead>, u64)> {
         match self {
-            Self::Ledger(l) => Ok(l.list(filter).await?),
+            Self::Ledger { ledger, .. } => Ok(ledger.list(filter).await?),
             Self::Http { client, base, .. } => {
                 let req = client
                     .get(format!("{base}/api/leads"))
@@ -239,7 +315,7 @@ impl Backend {
 
     async fn show(&self, id: &str) -> Result<Lead> {
         match self {
-            Self::Ledger(l) => l
+            Self::Ledger { ledger, .. } => ledger
                 .get(id)
                 .await?
                 .with_context(|| format!("lead {id} not found")),
@@ -258,7 +334,9 @@ impl Backend {
         note: &str,
     ) -> Result<Lead> {
         match self {
-            Self::Ledger(l) => Ok(l.set_status(id, status, analyst, note, now()).await?),
+            Self::Ledger { ledger, .. } => {
+                Ok(ledger.set_status(id, status, analyst, note, now()).await?)
+            }
             Self::Http {
                 client,
                 base,
@@ -280,6 +358,120 @@ impl Backend {
             }
         }
     }
+
+    /// The dossier of lead `id`.
+    async fn dossier(&self, id: &str, lang: Lang) -> Result<String> {
+        match self {
+            Self::Ledger {
+                ledger,
+                store,
+                config,
+            } => Ok(report::dossier(ledger, store.as_ref(), config, id, lang).await?),
+            Self::Http { client, base, .. } => {
+                let req = client
+                    .get(format!("{base}/api/leads/{}/dossier", path_segment(id)))
+                    .query(&[("lang", lang_code(lang))]);
+                String::from_utf8(download(req, base).await?)
+                    .context("the service's dossier is not UTF-8")
+            }
+        }
+    }
+
+    /// The intake sheet of every lead matching `filter`.
+    async fn sheet(&self, filter: LeadFilter, format: SheetFormat, lang: Lang) -> Result<Vec<u8>> {
+        match self {
+            Self::Ledger {
+                ledger,
+                store,
+                config,
+            } => Ok(
+                report::intake_sheet(ledger, store.as_ref(), config, filter, format, lang).await?,
+            ),
+            Self::Http { client, base, .. } => {
+                let mut query: Vec<(String, String)> = lead_query(&filter)
+                    .into_iter()
+                    .filter(|(k, _)| k != "limit" && k != "offset")
+                    .collect();
+                query.push(("format".into(), format.extension().into()));
+                query.push(("lang".into(), lang_code(lang).into()));
+                let req = client.get(format!("{base}/api/leads/export")).query(&query);
+                download(req, base).await
+            }
+        }
+    }
+}
+
+fn lang_code(lang: Lang) -> &'static str {
+    match lang {
+        Lang::Zh => "zh",
+        Lang::En => "en",
+    }
+}
+
+/// Sends `req`; the body of a successful answer, or an error with the service's own reason.
+async fn download(req: reqwest::RequestBuilder, base: &str) -> Result<Vec<u8>> {
+    let resp = req.send().await.with_context(|| {
+        format!("cannot reach riverwatch at {base} (is the service running? --ledger PATH works offline)")
+    })?;
+    let status = resp.status();
+    let body = resp
+        .bytes()
+        .await
+        .with_context(|| format!("reading the answer of {base}"))?;
+    if !status.is_success() {
+        let reason = serde_json::from_slice::<Value>(&body)
+            .ok()
+            .and_then(|v| v["error"].as_str().map(str::to_string))
+            .unwrap_or_else(|| "no reason given".into());
+        bail!("HTTP {}: {reason}", status.as_u16());
+    }
+    Ok(body.to_vec())
+}
+
+/// Writes `bytes` to `out`, or to stdout.
+fn write_out(out: Option<&std::path::Path>, bytes: &[u8]) -> Result<()> {
+    match out {
+        Some(p) => {
+            std::fs::write(p, bytes).with_context(|| format!("writing {}", p.display()))?;
+            eprintln!("{} bytes written to {}", bytes.len(), p.display());
+        }
+        None => {
+            let mut o = std::io::stdout().lock();
+            o.write_all(bytes)?;
+            o.flush()?;
+        }
+    }
+    Ok(())
+}
+
+/// The browser that prints PDFs: RIVERWATCH_CHROMIUM, else `chromium` on the PATH.
+const ENV_CHROMIUM: &str = "RIVERWATCH_CHROMIUM";
+
+/// Prints `html` to `pdf` with headless chromium (A4, from the dossier's own @page rules).
+fn print_pdf(html: &str, pdf: &std::path::Path) -> Result<()> {
+    let browser = std::env::var(ENV_CHROMIUM).unwrap_or_else(|_| "chromium".into());
+    let dir = tempfile::tempdir().context("creating a temporary directory")?;
+    let page = dir.path().join("dossier.html");
+    std::fs::write(&page, html)?;
+    let target =
+        std::path::absolute(pdf).with_context(|| format!("resolving {}", pdf.display()))?;
+    let out = std::process::Command::new(&browser)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer"])
+        .arg(format!("--print-to-pdf={}", target.display()))
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .with_context(|| {
+            format!("cannot run `{browser}` to print the PDF (install Debian's chromium, or set {ENV_CHROMIUM}); the HTML dossier is complete without it")
+        })?;
+    if !out.status.success() || !target.is_file() {
+        bail!(
+            "`{browser}` did not print {}: {}",
+            pdf.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    eprintln!("PDF written to {}", pdf.display());
+    Ok(())
 }
 
 /// Sends `req`; the JSON answer, or an error with the service's own reason.
@@ -375,35 +567,21 @@ fn print_table(leads: &[Lead], total: u64, offset: u64) -> Result<()> {
     Ok(())
 }
 
-/// Columns of `export --format csv`.
-const CSV_HEADER: &str =
-    "id,revision,category,station,stations,window_start,window_end,severity,confidence,status,open,summary";
-
-async fn export(
-    backend: &Backend,
-    filter: &Filter,
-    format: Format,
-    out: Option<PathBuf>,
-) -> Result<()> {
+/// Writes every matching lead as one JSON line.
+async fn export(backend: &Backend, filter: &Filter, out: Option<PathBuf>) -> Result<()> {
     let mut sink: Box<dyn Write> = match &out {
         Some(p) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
         )),
         None => Box::new(std::io::stdout().lock()),
     };
-    if matches!(format, Format::Csv) {
-        writeln!(sink, "{CSV_HEADER}")?;
-    }
     let mut offset = 0u64;
     loop {
         let (page, total) = backend
             .list(filter.parse(LeadFilter::MAX_LIMIT, offset)?)
             .await?;
         for lead in &page {
-            match format {
-                Format::Jsonl => writeln!(sink, "{}", serde_json::to_string(lead)?)?,
-                Format::Csv => writeln!(sink, "{}", csv_row(lead))?,
-            }
+            writeln!(sink, "{}", serde_json::to_string(lead)?)?;
         }
         offset += page.len() as u64;
         if page.is_empty() || offset >= total {
@@ -415,35 +593,4 @@ async fn export(
         eprintln!("{offset} leads written to {}", p.display());
     }
     Ok(())
-}
-
-fn csv_row(l: &Lead) -> String {
-    let stations: Vec<&str> = l.stations.iter().map(|s| s.as_str()).collect();
-    [
-        l.id.clone(),
-        l.revision.to_string(),
-        name(&l.category),
-        l.station.to_string(),
-        stations.join(" "),
-        Rfc3339(l.window.start).to_string(),
-        Rfc3339(l.window.end).to_string(),
-        name(&l.severity),
-        l.confidence.to_string(),
-        name(&l.status),
-        l.open.to_string(),
-        l.summary.clone(),
-    ]
-    .iter()
-    .map(|f| csv_field(f))
-    .collect::<Vec<_>>()
-    .join(",")
-}
-
-/// RFC 4180 quoting: fields holding a comma, quote or line break are quoted, quotes doubled.
-fn csv_field(f: &str) -> String {
-    if f.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", f.replace('"', "\"\""))
-    } else {
-        f.to_string()
-    }
 }

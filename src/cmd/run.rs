@@ -45,24 +45,14 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 /// drains it; `run` and `demo` alike.
 pub async fn serve(mut service: Service, http: &HttpConfig, engine: Config) -> Result<ExitCode> {
     let h = service.handle();
-    let (metrics, health, spool) = (h.metrics.clone(), h.health.clone(), h.metrics.clone());
+    let (metrics, health) = (h.metrics.clone(), h.clone());
     let state = ApiState {
         ledger: h.ledger.clone(),
         store: Arc::new(h.store.inner().clone()),
         config: Arc::new(engine),
         api_token: http.api_token.clone(),
         metrics: Arc::new(move || metrics.render()),
-        health: Arc::new(move || {
-            let s = health.snapshot();
-            api::Health {
-                ready: s.ready,
-                broker_connected: s.ingest_connected,
-                // Store failures go to the disk spool; its depth is what an operator watches.
-                store_reachable: true,
-                spool_depth: u64::try_from(spool.spool_batches.get()).unwrap_or(0),
-                last_reading: s.last_seen,
-            }
-        }),
+        health: Arc::new(move || health.api_health()),
     };
     let listener = tokio::net::TcpListener::bind(http.listen)
         .await

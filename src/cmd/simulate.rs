@@ -20,7 +20,8 @@ const MAX_STATIONS: usize = 10_000;
 /// `simulate` options.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Preset: quiet, typical, stormy, tamper or load.
+    /// Preset: quiet, typical, stormy, tamper, load or subtle (correlated small shifts that only
+    /// the multivariate models catch).
     #[arg(long, default_value = "typical", value_parser = parse_scenario)]
     scenario: Scenario,
     /// Seed; the same seed and options give byte-identical output.
@@ -59,8 +60,9 @@ pub struct Args {
 }
 
 fn parse_scenario(s: &str) -> Result<Scenario, String> {
-    Scenario::parse(s)
-        .ok_or_else(|| format!("`{s}` is not a scenario (quiet, typical, stormy, tamper, load)"))
+    Scenario::parse(s).ok_or_else(|| {
+        format!("`{s}` is not a scenario (quiet, typical, stormy, tamper, load, subtle)")
+    })
 }
 
 fn parse_time(s: &str) -> Result<Millis, String> {

@@ -4,8 +4,11 @@
 use crate::cli::riverwatch;
 use riverwatch_engine::config::Config;
 use riverwatch_engine::leads::Lead;
+use riverwatch_engine::time::{parse_rfc3339, MINUTE};
+use riverwatch_engine::{DataFlag, Reading};
 use riverwatch_live::api::{router, ApiState, Health};
-use riverwatch_live::store::SqliteStore;
+use riverwatch_live::report::evidence_digest;
+use riverwatch_live::store::{ReadingStore, SqliteStore};
 use riverwatch_live::{Ledger, Secret};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -70,6 +73,30 @@ fn ledger_file(rt: &tokio::runtime::Runtime, dir: &Path) -> PathBuf {
         }
     });
     path
+}
+
+/// `readings.sqlite` beside the ledger: DL03 NH3-N every 10 minutes over 2025-07-01 00:00–02:00
+/// (inside lead a1's evidence query) and DL04 readings that no DL03 lead may pick up. Returns
+/// the path and the digest of a1's evidence.
+fn readings_file(rt: &tokio::runtime::Runtime, dir: &Path) -> (PathBuf, String) {
+    let path = dir.join("readings.sqlite");
+    let t0 = parse_rfc3339("2025-07-01T00:00:00Z").unwrap();
+    let reading = |station: &str, i: i64| Reading {
+        station: station.into(),
+        parameter: "nh3n".into(),
+        time: t0 + i * 10 * MINUTE,
+        value: 0.4 + i as f64 * 0.25,
+        flag: DataFlag::N,
+    };
+    let dl03: Vec<Reading> = (0..12).map(|i| reading("DL03", i)).collect();
+    let dl04: Vec<Reading> = (0..12).map(|i| reading("DL04", i)).collect();
+    let store = SqliteStore::open(&path).unwrap();
+    rt.block_on(async {
+        store.write(&dl03).await.unwrap();
+        store.write(&dl04).await.unwrap();
+    });
+    // a1's query: DL03 NH3-N from 00:00 to 01:00 (exclusive).
+    (path, evidence_digest(&dl03[..6]))
 }
 
 fn leads(args: &[&str]) -> Output {
@@ -191,17 +218,80 @@ fn offline_list_show_confirm_export() {
         csv_path.to_str().unwrap(),
     ]));
     let csv = std::fs::read_to_string(&csv_path).unwrap();
+    let csv = csv.strip_prefix('\u{feff}').expect("UTF-8 byte-order mark");
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 4, "{csv}");
-    assert!(
-        lines[0].starts_with("id,revision,category,station"),
+    assert_eq!(
+        lines[0],
+        "线索编号,发现时间,所在河流,监测站/河段,线索类别,超标项目,超标倍数,持续时长,严重程度,置信度,状态,证据摘要值"
+    );
+    assert_eq!(
+        lines[2],
+        "b2,2025-07-02 08:00,东辽河,DL04（二龙山入库 reservoir inflow (illustrative)）,疑似偷排,无,—,3小时,中,70%,已确认,未计算（未读取证据读数）",
         "{csv}"
     );
+    let en = ok(leads(&[
+        "export", "--ledger", ledger, "--format", "csv", "--lang", "en",
+    ]));
+    assert!(en.starts_with("\u{feff}Lead number,Detected at,"), "{en}");
     assert!(
-        lines[2].starts_with("b2,1,suspected_discharge,DL04,DL04,2025-07-02T00:00:00Z,")
-            && lines[2].ends_with(",confirmed,false,\"NH3-N at DL04 rose, then fell\""),
-        "{csv}"
+        en.contains(",suspected discharge,none,—,3 h,medium,70%,confirmed,"),
+        "{en}"
     );
+    let err = failed(leads(&["export", "--ledger", ledger, "--format", "xlsx"]));
+    assert!(err.contains("--out"), "{err}");
+
+    // The dossier, offline: the lead from the ledger, its evidence from the readings file.
+    let (store, digest) = readings_file(&rt, dir.path());
+    let store = store.to_str().unwrap();
+    let page = dir.path().join("a1.html");
+    ok(leads(&[
+        "dossier",
+        "a1",
+        "--ledger",
+        ledger,
+        "--store",
+        store,
+        "--out",
+        page.to_str().unwrap(),
+    ]));
+    let html = std::fs::read_to_string(&page).unwrap();
+    for want in [
+        "线索编号",
+        "a1",
+        "水质超标",
+        "东辽河",
+        "c0ffee",
+        &digest,
+        "证据读数条数</th><td>6</td>",
+        "未封存",
+    ] {
+        assert!(html.contains(want), "dossier lacks {want}");
+    }
+    let html = ok(leads(&[
+        "dossier", "a1", "--ledger", ledger, "--lang", "en",
+    ]));
+    assert!(
+        html.contains("Lead number") && html.contains("no reading store given"),
+        "{html}"
+    );
+    let err = failed(leads(&["dossier", "a1", "--store", store]));
+    assert!(err.contains("--ledger"), "{err}");
+    let pdf = dir.path().join("a1.pdf");
+    let out = riverwatch()
+        .args(["leads", "dossier", "a1", "--ledger", ledger, "--out"])
+        .arg(&page)
+        .arg("--pdf")
+        .arg(&pdf)
+        .env("RIVERWATCH_CHROMIUM", dir.path().join("no-such-browser"))
+        .output()
+        .unwrap();
+    let err = failed(out);
+    assert!(
+        err.contains("cannot run") && err.contains("chromium"),
+        "{err}"
+    );
+    assert!(page.is_file() && !pdf.exists());
 
     let err = failed(leads(&["show", "zz", "--ledger", ledger]));
     assert!(err.contains("lead zz not found"), "{err}");
@@ -218,9 +308,10 @@ fn over_http_with_and_without_the_token() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = ledger_file(&rt, dir.path());
+    let (readings, digest) = readings_file(&rt, dir.path());
     let state = ApiState {
         ledger: Ledger::open(&path).unwrap(),
-        store: Arc::new(SqliteStore::open(&dir.path().join("readings.sqlite")).unwrap()),
+        store: Arc::new(SqliteStore::open(&readings).unwrap()),
         config: Arc::new(Config::embedded()),
         api_token: Some(Secret::new("t0k")),
         metrics: Arc::new(String::new),
@@ -276,7 +367,50 @@ fn over_http_with_and_without_the_token() {
     ]));
     assert_eq!(listed(&table), ["a1"], "the service wrote the ledger");
 
+    // The service renders the same dossier as the ledger file and readings file do offline.
+    let served = ok(leads(&["dossier", "c3", "--url", &url]));
+    let offline = ok(leads(&[
+        "dossier",
+        "c3",
+        "--ledger",
+        path.to_str().unwrap(),
+        "--store",
+        readings.to_str().unwrap(),
+    ]));
+    assert_eq!(served, offline);
+    assert!(ok(leads(&["dossier", "a1", "--url", &url])).contains(&digest));
+    let xlsx = dir.path().join("leads.xlsx");
+    ok(leads(&[
+        "export",
+        "--format",
+        "xlsx",
+        "--station",
+        "DL03",
+        "--url",
+        &url,
+        "--out",
+        xlsx.to_str().unwrap(),
+    ]));
+    let bytes = std::fs::read(&xlsx).unwrap();
+    assert!(bytes.starts_with(b"PK\x03\x04"), "an xlsx is a zip file");
+    let csv = ok(leads(&[
+        "export",
+        "--format",
+        "csv",
+        "--station",
+        "DL03",
+        "--url",
+        &url,
+    ]));
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+    assert!(
+        csv.contains(&digest),
+        "the service digests a1's evidence: {csv}"
+    );
+
     let err = failed(leads(&["show", "zz", "--url", &url]));
+    assert!(err.contains("HTTP 404") && err.contains("zz"), "{err}");
+    let err = failed(leads(&["dossier", "zz", "--url", &url]));
     assert!(err.contains("HTTP 404") && err.contains("zz"), "{err}");
     let err = failed(leads(&["list", "--url", "http://127.0.0.1:9"]));
     assert!(err.contains("cannot reach riverwatch"), "{err}");

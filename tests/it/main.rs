@@ -1,9 +1,14 @@
 //! End-to-end tests of the `riverwatch` binary.
 
 mod cli;
+mod crash;
 mod decode;
 mod demo;
 mod detect;
 mod leads;
+mod ops;
+mod ops_demo;
+mod ops_docs;
 mod simulate;
 mod verify;
+mod web;

@@ -13,6 +13,7 @@ pub mod eval;
 pub mod events;
 pub mod leads;
 pub mod model;
+pub mod models;
 pub mod params;
 pub mod sim;
 pub mod time;

@@ -1,6 +1,7 @@
 //! What the running service knows about its own state, for `/healthz`, `/readyz` and
-//! `/api/stations`: whether the broker connection is up, whether start-up (replay of the recent
-//! window, re-sending unpublished leads) is done, and when each station last reported.
+//! `/api/stations`: whether the broker connection is up, whether the reading store answers (a
+//! probe pings it every second), whether start-up (replay of the recent window, re-sending
+//! unpublished leads) is done, and when each station last reported.
 //!
 //! Stages write it, the HTTP API reads it; it is observation only — no stage reads it to make
 //! a decision, so it is shared state, not a channel between stages.
@@ -20,6 +21,7 @@ pub struct Health {
 #[derive(Default)]
 struct Inner {
     ingest_connected: AtomicBool,
+    store_reachable: AtomicBool,
     ready: AtomicBool,
     last_seen: Mutex<BTreeMap<StationId, Millis>>,
 }
@@ -29,6 +31,8 @@ struct Inner {
 pub struct HealthSnapshot {
     /// The MQTT ingest connection is up (CONNACK received, not lost since).
     pub ingest_connected: bool,
+    /// The reading store answered its last probe (InfluxDB `/ping`, SQLite a trivial query).
+    pub store_reachable: bool,
     /// Start-up is done: the engine replayed the recent window and intake is running.
     pub ready: bool,
     /// Per station, the newest reading time the engine has seen.
@@ -40,6 +44,7 @@ impl Health {
     pub fn snapshot(&self) -> HealthSnapshot {
         HealthSnapshot {
             ingest_connected: self.inner.ingest_connected.load(Ordering::Relaxed),
+            store_reachable: self.inner.store_reachable.load(Ordering::Relaxed),
             ready: self.inner.ready.load(Ordering::Relaxed),
             last_seen: self
                 .inner
@@ -57,6 +62,10 @@ impl Health {
 
     pub(crate) fn set_connected(&self, up: bool) {
         self.inner.ingest_connected.store(up, Ordering::Relaxed);
+    }
+
+    pub(crate) fn set_store_reachable(&self, up: bool) {
+        self.inner.store_reachable.store(up, Ordering::Relaxed);
     }
 
     pub(crate) fn set_ready(&self) {

@@ -17,6 +17,7 @@ pub mod ingest;
 pub mod ledger;
 pub mod metrics;
 pub mod pipeline;
+pub mod report;
 pub mod seal;
 pub mod service;
 mod sqlite_conn;

@@ -36,6 +36,9 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn, Instrument};
 
+/// How often the store is pinged for `store_reachable`.
+const PROBE_EVERY: Duration = Duration::from_secs(1);
+
 /// Why the service could not start or did not stop cleanly.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -73,6 +76,19 @@ pub struct ServiceHandle {
 }
 
 impl ServiceHandle {
+    /// What `/readyz` and `/api/stations` report: readiness, broker and store state, spool
+    /// depth and per-station last readings.
+    pub fn api_health(&self) -> crate::api::Health {
+        let s = self.health.snapshot();
+        crate::api::Health {
+            ready: s.ready,
+            broker_connected: s.ingest_connected,
+            store_reachable: s.store_reachable,
+            spool_depth: u64::try_from(self.metrics.spool_batches.get()).unwrap_or(0),
+            last_reading: s.last_seen,
+        }
+    }
+
     /// Every new lead revision from now on, right after the ledger recorded it (a slow
     /// receiver misses revisions — `Lagged` — but the ledger has them all).
     pub fn subscribe_leads(&self) -> broadcast::Receiver<Lead> {
@@ -111,6 +127,7 @@ impl Service {
             }
         };
         let store = SpooledStore::open(inner, &cfg.store.spool_dir, cfg.store.spool_max_bytes)?;
+        probe_once(&store, &health, &metrics).await;
         let (live, _) = broadcast::channel(1024);
         let handle = ServiceHandle {
             ledger: ledger.clone(),
@@ -208,6 +225,15 @@ impl Service {
                 .map_name("decode"),
         );
         tasks.spawn(source.run(raw_tx, cancel.clone()).map_name("ingest"));
+        tasks.spawn(
+            probe_store(
+                store.clone(),
+                health.clone(),
+                Arc::clone(&metrics),
+                cancel.clone(),
+            )
+            .map_name("store probe"),
+        );
         tasks.spawn(drain_spool(store, dead_tx, cancel.clone()).map_name("spool"));
         if let Some(path) = thresholds {
             tasks.spawn(watch_thresholds(path, reload_tx, cancel.clone()).map_name("reload"));
@@ -309,8 +335,8 @@ async fn replay(
     let (mut n, mut found) = (0usize, Vec::new());
     while let Some(chunk) = chunks.next_chunk().await? {
         n += chunk.len();
-        detector.push(&chunk, None, &mut found);
-        for rev in found.drain(..) {
+        detector.push(&chunk, &mut found);
+        for rev in detector.revisions(&mut found, None) {
             if leads.record(&rev).await {
                 warn!(lead = %rev.lead.id, revision = rev.lead.revision, "replay found a lead revision the ledger lacked");
             }
@@ -318,6 +344,44 @@ async fn replay(
     }
     info!(readings = n, window = ?window, "engine state rebuilt from the store");
     Ok(())
+}
+
+/// Pings the store every [`PROBE_EVERY`] until cancelled (see [`probe_once`]).
+async fn probe_store(
+    store: SpooledStore<AnyStore>,
+    health: Health,
+    metrics: Arc<Metrics>,
+    cancel: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(PROBE_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tick.tick() => probe_once(&store, &health, &metrics).await,
+        }
+    }
+}
+
+/// Records whether the store answers a ping within [`PROBE_EVERY`], and the spool depth (which
+/// the drain shrinks without another write updating the gauges).
+async fn probe_once(store: &SpooledStore<AnyStore>, health: &Health, metrics: &Metrics) {
+    let up = matches!(
+        tokio::time::timeout(PROBE_EVERY, store.ping()).await,
+        Ok(Ok(()))
+    );
+    if up != health.snapshot().store_reachable {
+        if up {
+            info!("reading store answers");
+        } else {
+            warn!("reading store unreachable");
+        }
+    }
+    health.set_store_reachable(up);
+    if let Ok((batches, bytes)) = store.spooled().await {
+        metrics.spool_batches.set(batches as i64);
+        metrics.spool_bytes.set(bytes as i64);
+    }
 }
 
 /// Replays the spool into the store; readings the store refuses become dead letters.

@@ -5,6 +5,7 @@
 //! newest event time seen is "now".
 
 mod incident;
+mod multivariate;
 mod profile;
 mod spatial;
 mod stream;
@@ -18,9 +19,11 @@ use crate::config::{Config, Station};
 use crate::events::Event;
 use crate::leads::Lead;
 use crate::model::{Finding, FindingKind, ParamId, Reading, StationId};
+use crate::models::{ModelError, MultivariateModel, Scorer};
 use crate::params;
 use crate::time::{Millis, MINUTE};
 use incident::{Incident, StreamFacts};
+use multivariate::Multivariate;
 use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -99,6 +102,12 @@ impl Ord for Queued {
     }
 }
 
+fn models_of(all: &[Multivariate], station: &StationId) -> Vec<usize> {
+    (0..all.len())
+        .filter(|&i| all[i].station() == station)
+        .collect()
+}
+
 /// A past (or open) event remembered for the upstream/downstream comparison.
 #[derive(Debug, Clone)]
 struct PastEvent {
@@ -120,6 +129,8 @@ struct StationRt {
     water: Track,
     monitoring: Track,
     history: VecDeque<PastEvent>,
+    /// Indices into `Engine::multivariate` of the models watching this station.
+    models: Vec<usize>,
 }
 
 /// The detection engine. See the module docs.
@@ -138,6 +149,7 @@ pub struct Engine {
     keep_findings: bool,
     keep_scores: bool,
     last_station: Option<(StationId, usize)>,
+    multivariate: Vec<Multivariate>,
 }
 
 impl Engine {
@@ -158,7 +170,28 @@ impl Engine {
             keep_findings: false,
             keep_scores: false,
             last_station: None,
+            multivariate: vec![],
         }
+    }
+
+    /// Replaces the trained multivariate models (at start and on reload). Models that fail
+    /// their checks are left out and returned with the reason; the others are used, and the
+    /// rest of the engine runs either way. Leads carry the versions of the models in use.
+    pub fn set_models(&mut self, models: Vec<MultivariateModel>) -> Vec<ModelError> {
+        let mut refused = Vec::new();
+        self.multivariate.clear();
+        for m in models {
+            match Scorer::new(m) {
+                Ok(s) => self.multivariate.push(Multivariate::new(s)),
+                Err(e) => refused.push(e),
+            }
+        }
+        self.model_versions = self.multivariate.iter().map(|m| m.version()).collect();
+        self.model_versions.sort();
+        for st in &mut self.stations {
+            st.models = models_of(&self.multivariate, &st.id);
+        }
+        refused
     }
 
     /// Also return every finding in [`Output::findings`].
@@ -228,6 +261,7 @@ impl Engine {
             water: Track::new(TrackKind::Water),
             monitoring: Track::new(TrackKind::Monitoring),
             history: VecDeque::new(),
+            models: models_of(&self.multivariate, id),
         });
         self.by_station.insert(id.clone(), self.stations.len() - 1);
         self.stations.len() - 1
@@ -372,6 +406,11 @@ impl Engine {
                         parameter: r.parameter.clone(),
                         score,
                     });
+                }
+                if !maintenance && r.flag.is_measurement() {
+                    for &m in &self.stations[si].models {
+                        self.multivariate[m].observe(&r.parameter, r.time, r.value, &mut buf);
+                    }
                 }
                 let interval = self.streams[idx].interval().unwrap_or(0);
                 let events_cfg = self.cfg.thresholds.events;

@@ -331,3 +331,39 @@ pub fn chronic(ctx: &Ctx, plan: &mut Plan, rng: &mut Rng, station: usize, t0: Mi
         action,
     );
 }
+
+/// Correlated small shifts at one station: DO and pH down, conductivity and turbidity up, each
+/// by 3–4 of its noise standard deviations (below the robust z-score and rate thresholds), held
+/// flat over `window`.
+pub fn subtle_shift(
+    ctx: &Ctx,
+    plan: &mut Plan,
+    rng: &mut Rng,
+    station: usize,
+    window: (Millis, Millis),
+) {
+    let truth = plan.truths.len();
+    let mut parts = Vec::new();
+    for (p, sign) in [(Do, -1.0), (Ph, -1.0), (Cond, 1.0), (Turb, 1.0)] {
+        let amount = sign * rng.range(3.0, 4.0) * ctx.base[station].noise_sd[p as usize];
+        parts.push(format!("{} {amount:+.3}", p.id()));
+        plan.effects.push(Effect {
+            truth,
+            station,
+            start: window.0,
+            end: window.1,
+            action: Action::Add {
+                param: p,
+                amount,
+                shape: Shape::Flat,
+            },
+        });
+    }
+    let detail = format!(
+        "correlated shift at {}: {}",
+        ctx.id(station),
+        parts.join(", ")
+    );
+    plan.truths
+        .push(TruthDraft::new(TruthKind::SubtleShift, detail));
+}

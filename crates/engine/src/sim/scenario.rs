@@ -8,7 +8,7 @@ use super::baseline::{Clock, SimParam, StationBaseline};
 use super::effect::{Action, Effect, Shape};
 use super::faults::{fault, tamper};
 use super::network::Network;
-use super::pollution::{chronic, pick_site, release, runoff, Release};
+use super::pollution::{chronic, pick_site, release, runoff, subtle_shift, Release};
 use super::rng::Rng;
 use super::truth::TruthKind;
 use crate::config::Stations;
@@ -30,16 +30,20 @@ pub enum Scenario {
     Tamper,
     /// Many stations, no injections: for throughput.
     Load,
+    /// Quiet, plus correlated small shifts of DO, pH, conductivity and turbidity together,
+    /// each within its univariate thresholds: what only the multivariate models catch.
+    Subtle,
 }
 
 impl Scenario {
     /// Every preset.
-    pub const ALL: [Scenario; 5] = [
+    pub const ALL: [Scenario; 6] = [
         Self::Quiet,
         Self::Typical,
         Self::Stormy,
         Self::Tamper,
         Self::Load,
+        Self::Subtle,
     ];
 
     /// Lowercase name.
@@ -50,6 +54,7 @@ impl Scenario {
             Self::Stormy => "stormy",
             Self::Tamper => "tamper",
             Self::Load => "load",
+            Self::Subtle => "subtle",
         }
     }
 
@@ -219,7 +224,7 @@ pub fn plan(ctx: &Ctx, scenario: Scenario, rng: &mut Rng) -> Plan {
     let discharges = match scenario {
         Scenario::Typical | Scenario::Stormy => ctx.per(14.0),
         Scenario::Tamper => ctx.per(28.0),
-        Scenario::Quiet | Scenario::Load => 0.0,
+        Scenario::Quiet | Scenario::Load | Scenario::Subtle => 0.0,
     };
     for _ in 0..rng.count(discharges) {
         if river.is_empty() {
@@ -265,6 +270,14 @@ pub fn plan(ctx: &Ctx, scenario: Scenario, rng: &mut Rng) -> Plan {
     }
     if scenario == Scenario::Tamper {
         plan_tampering(ctx, &mut plan, rng, &river);
+    }
+    if scenario == Scenario::Subtle {
+        for _ in 0..rng.count(ctx.per(7.0)) {
+            let s = rng.below(n);
+            let t = ctx.time_in(rng, 12 * HOUR);
+            let len = (rng.range(3.0, 8.0) * HOUR as f64) as Millis;
+            subtle_shift(ctx, &mut plan, rng, s, (t, t + len));
+        }
     }
     plan
 }

@@ -37,6 +37,9 @@ pub enum TruthKind {
     Dropout,
     /// Abrupt persistent step after a calibration.
     CalibrationJump,
+    /// Correlated small shifts of several parameters at once, each within its univariate
+    /// thresholds (a diluted discharge only a multivariate model sees).
+    SubtleShift,
 }
 
 impl TruthKind {
@@ -54,13 +57,14 @@ impl TruthKind {
             Self::Drift => "drift",
             Self::Dropout => "dropout",
             Self::CalibrationJump => "calibration_jump",
+            Self::SubtleShift => "subtle_shift",
         }
     }
 
     /// The category a perfect detector would file it under.
     pub fn category(self) -> TruthCategory {
         match self {
-            Self::Discharge | Self::Sewage | Self::ChemicalDump => {
+            Self::Discharge | Self::Sewage | Self::ChemicalDump | Self::SubtleShift => {
                 TruthCategory::SuspectedDischarge
             }
             Self::ChronicExceedance => TruthCategory::StandardExceedance,

@@ -1,6 +1,7 @@
 //! [`ApiError`]: an HTTP status and a sentence, answered as `{"error": "..."}`.
 
 use crate::ledger::LedgerError;
+use crate::report::ReportError;
 use crate::store::StoreError;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -70,6 +71,20 @@ impl From<LedgerError> for ApiError {
             LedgerError::NotFound(_) => Self::not_found(e.to_string()),
             e => {
                 error!(error = %e, "ledger failed");
+                Self::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+            }
+        }
+    }
+}
+
+impl From<ReportError> for ApiError {
+    fn from(e: ReportError) -> Self {
+        match e {
+            ReportError::Ledger(e) => e.into(),
+            ReportError::NotFound(_) => Self::not_found(e.to_string()),
+            ReportError::TooMany(_) => Self::bad_request(e.to_string()),
+            ReportError::Xlsx(_) => {
+                error!(error = %e, "export failed");
                 Self::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
             }
         }

@@ -3,21 +3,21 @@
 
 use super::params::{snake_name, STATUSES};
 use super::{now, ApiError, ApiState};
-use crate::ledger::StatusChange;
-use crate::store::{ReadingChunks, ReadingStore, DEFAULT_CHUNK};
+use crate::ledger::{LeadFilter, StatusChange};
+use crate::report;
+use crate::store::ReadingStore;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::IntoResponse;
 use axum::Json;
 use riverwatch_engine::leads::{Lead, Status};
 use riverwatch_engine::time::rfc3339_serde;
-use riverwatch_engine::time::Millis;
+use riverwatch_engine::time::{Millis, Rfc3339};
 use riverwatch_engine::Reading;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-/// Most evidence readings one lead detail carries; beyond it the answer says `truncated`.
-pub(super) const MAX_EVIDENCE: usize = 50_000;
 /// Longest analyst name, in characters.
 const MAX_ANALYST: usize = 200;
 /// Longest note, in characters.
@@ -33,19 +33,51 @@ pub(super) fn pairs(q: Pairs) -> Result<Vec<(String, String)>, ApiError> {
 }
 
 /// The lead id of the path, or a 400 when it does not decode (not UTF-8).
-fn lead_id(p: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
+pub(super) fn lead_id(p: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
     p.map(|Path(id)| id)
         .map_err(|e| ApiError::bad_request(format!("lead id: {}", e.body_text())))
 }
 
-/// `GET /api/leads`: `{total, leads}`, newest window first.
+/// The lead the path names, with its id; 404 when the ledger has none.
+async fn lead_of<S: ReadingStore>(
+    st: &ApiState<S>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<(String, Lead), ApiError> {
+    let id = lead_id(id)?;
+    let lead = st
+        .ledger
+        .get(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("lead {id} not found")))?;
+    Ok((id, lead))
+}
+
+/// `GET /api/leads`: `{total, leads, counts}`, newest window first. `counts` holds, per status,
+/// how many leads match every filter but `status` (what an inbox shows beside its tabs).
 pub(super) async fn list<S: ReadingStore>(
     State(st): State<ApiState<S>>,
     q: Pairs,
 ) -> Result<Json<Value>, ApiError> {
     let filter = super::params::lead_filter(&pairs(q)?)?;
+    let mut counts = serde_json::Map::new();
+    for status in [
+        Status::New,
+        Status::Acknowledged,
+        Status::Confirmed,
+        Status::Dismissed,
+    ] {
+        let only = LeadFilter {
+            status: Some(status),
+            limit: 0,
+            offset: 0,
+            ..filter.clone()
+        };
+        counts.insert(snake_name(&status), st.ledger.list(only).await?.1.into());
+    }
     let (leads, total) = st.ledger.list(filter).await?;
-    Ok(Json(json!({ "total": total, "leads": leads })))
+    Ok(Json(
+        json!({ "total": total, "leads": leads, "counts": counts }),
+    ))
 }
 
 /// One status change as the API shows it.
@@ -94,52 +126,79 @@ impl<'a> From<&'a Reading> for ReadingView<'a> {
     }
 }
 
-/// `GET /api/leads/{id}`: `{lead, history, evidence: {readings, truncated} | {error}}`. A store
-/// failure does not hide the lead: the evidence part carries the error instead.
+/// `GET /api/leads/{id}`: `{lead, history, revisions, evidence: {readings, truncated, total,
+/// digest} | {error}}` (`revisions`: each recorded revision's time, window, severity, confidence
+/// and summary, oldest first). A store failure does not hide the lead: the evidence part carries
+/// the error instead. `digest` is the SHA-256 of all `total` readings (see [`crate::report`]).
 pub(super) async fn detail<S: ReadingStore>(
     State(st): State<ApiState<S>>,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let id = lead_id(id)?;
-    let lead = st
-        .ledger
-        .get(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("lead {id} not found")))?;
+    let (id, lead) = lead_of(&st, id).await?;
     let history = history_view(st.ledger.history(&id).await?);
-    let evidence = match evidence(&*st.store, &lead).await {
-        Ok((readings, truncated)) => json!({
-            "readings": readings.iter().map(ReadingView::from).collect::<Vec<_>>(),
-            "truncated": truncated,
-        }),
-        Err(e) => json!({ "error": e.message }),
-    };
-    Ok(Json(
-        json!({ "lead": lead, "history": history, "evidence": evidence }),
-    ))
+    let revisions: Vec<Value> = st
+        .ledger
+        .revisions(&id)
+        .await?
+        .into_iter()
+        .map(|r| {
+            json!({
+                "revision": r.lead.revision,
+                "recorded": Rfc3339(r.recorded).to_string(),
+                "window": r.lead.window,
+                "severity": r.lead.severity,
+                "confidence": r.lead.confidence,
+                "open": r.lead.open,
+                "summary": r.lead.summary,
+            })
+        })
+        .collect();
+    let evidence =
+        match report::fetch_evidence(&*st.store, &lead.evidence, report::MAX_EVIDENCE).await {
+            Ok(ev) => json!({
+                "readings": ev.readings.iter().map(ReadingView::from).collect::<Vec<_>>(),
+                "truncated": ev.truncated,
+                "total": ev.total,
+                "digest": ev.digest,
+            }),
+            Err(e) => json!({ "error": ApiError::from(e).message }),
+        };
+    Ok(Json(json!({
+        "lead": lead,
+        "history": history,
+        "revisions": revisions,
+        "evidence": evidence,
+    })))
 }
 
-/// The readings `lead.evidence` describes, at most [`MAX_EVIDENCE`]; true when there were more.
-async fn evidence<S: ReadingStore>(
-    store: &S,
-    lead: &Lead,
-) -> Result<(Vec<Reading>, bool), ApiError> {
-    let q = &lead.evidence;
-    let mut chunks = store
-        .query_chunks(&q.stations, q.from, q.to, DEFAULT_CHUNK)
-        .await?;
-    let mut out = Vec::new();
-    while let Some(chunk) = chunks.next_chunk().await? {
-        for r in chunk {
-            if q.parameters.is_empty() || q.parameters.contains(&r.parameter) {
-                if out.len() == MAX_EVIDENCE {
-                    return Ok((out, true));
-                }
-                out.push(r);
-            }
-        }
+/// `GET /api/leads/{id}/evidence.csv`: the lead's evidence readings as the long CSV of the
+/// offline contract (`time,station,parameter,value[,flag]`), so an analyst can keep them and
+/// `riverwatch detect` can read them back. Refused (503) rather than cut when the store fails.
+pub(super) async fn evidence_csv<S: ReadingStore>(
+    State(st): State<ApiState<S>>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    let (id, lead) = lead_of(&st, id).await?;
+    let ev = report::fetch_evidence(&*st.store, &lead.evidence, report::MAX_EVIDENCE).await?;
+    let mut body = String::from("time,station,parameter,value,flag\n");
+    for r in &ev.readings {
+        riverwatch_engine::csv::write_line(&mut body, r);
     }
-    Ok((out, false))
+    // Only the lead id's safe characters go into the file name.
+    let name: String = id
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"evidence-{name}.csv\""),
+            ),
+        ],
+        body,
+    ))
 }
 
 /// Body of `POST /api/leads/{id}/status`.

@@ -1,23 +1,29 @@
 //! The HTTP API of the live service: leads (list, detail with evidence readings, analyst status
-//! changes), a lead's verification and the ledger's public key, stations, bounded reading
-//! windows, the lead JSON schema, and the operational
-//! endpoints (`/healthz`, `/readyz`, `/metrics`).
+//! changes, the printable dossier and the intake-sheet export, a lead's verification and the
+//! ledger's public key), stations with their health,
+//! bounded reading windows, parameters and GB 3838 limits, the lead JSON schema, the operational
+//! endpoints (`/healthz`, `/readyz`, `/metrics`), and the analysts' web page (`/` and `/ui/...`)
+//! that uses them.
 //!
 //! The API owns no state of its own. It reads the [`Ledger`] and a [`ReadingStore`], and asks two
 //! closures for what the pipeline knows (its Prometheus text and its [`Health`]), so the pipeline
 //! can change how it counts without this module knowing. The store is a type parameter because
 //! [`ReadingStore`] is not object safe; the service passes its [`AnyStore`].
 //!
-//! Every answer is JSON; every error is `{"error": "..."}` with a status code that says whose
+//! Every answer is JSON (but the dossier, HTML, and the export, CSV or xlsx); every error is `{"error": "..."}` with a status code that says whose
 //! fault it is (400 names the bad parameter, 401/403 for status changes, 404 unknown lead or
 //! route, 500/503 for ledger and store failures). Input never panics a handler.
 
+mod documents;
 mod error;
 mod leads;
 mod ops;
 mod params;
 mod seal;
+mod standard;
+mod station_health;
 mod stations;
+mod web;
 
 pub use error::ApiError;
 pub use params::{lead_filter, lead_query};
@@ -117,13 +123,23 @@ pub async fn serve<S: ReadingStore + 'static>(
 pub fn router<S: ReadingStore + 'static>(state: ApiState<S>) -> Router {
     Router::new()
         .route("/api/leads", get(leads::list::<S>))
+        .route("/api/leads/export", get(documents::export::<S>))
         .route("/api/leads/{id}", get(leads::detail::<S>))
         .route("/api/leads/{id}/status", post(leads::set_status::<S>))
         .route("/api/leads/{id}/verification", get(seal::verification::<S>))
         .route("/api/keys", get(seal::keys::<S>))
+        .route(
+            "/api/leads/{id}/evidence.csv",
+            get(leads::evidence_csv::<S>),
+        )
+        .route("/api/leads/{id}/dossier", get(documents::dossier::<S>))
         .route("/api/stations", get(stations::list::<S>))
         .route("/api/readings", get(stations::readings::<S>))
+        .route("/api/parameters", get(standard::parameters))
+        .route("/api/limits", get(standard::limits::<S>))
         .route("/api/schema/lead", get(ops::lead_schema))
+        .route("/", get(web::index))
+        .route("/ui/{file}", get(web::asset))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz::<S>))
         .route("/metrics", get(ops::metrics::<S>))

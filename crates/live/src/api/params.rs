@@ -116,18 +116,23 @@ const CATEGORIES: &[&str] = &[
     "standard_exceedance",
     "monitoring_anomaly",
 ];
+/// Lead severities, as the API spells them.
+const SEVERITIES: &[&str] = &["low", "medium", "high", "critical"];
 const LEAD_PARAMS: &[&str] = &[
-    "status", "category", "station", "from", "to", "limit", "offset",
+    "status", "category", "severity", "station", "segment", "from", "to", "limit", "offset",
 ];
 
-/// The ledger filter for `GET /api/leads` parameters (`status`, `category`, `station`, `from`,
-/// `to` as RFC 3339, `limit` 0–1000 (default 100), `offset`).
+/// The ledger filter for `GET /api/leads` parameters (`status`, `category`, `severity`,
+/// `station`, `segment` (the downstream station of the segment), `from`, `to` as RFC 3339,
+/// `limit` 0–1000 (default 100), `offset`).
 pub fn lead_filter(pairs: &[(String, String)]) -> Result<LeadFilter, ApiError> {
     let p = Params::new(pairs, LEAD_PARAMS)?;
     let filter = LeadFilter {
         status: p.choice("status", STATUSES)?,
         category: p.choice("category", CATEGORIES)?,
         station: p.text("station").map(Into::into),
+        severity: p.choice("severity", SEVERITIES)?,
+        segment: p.text("segment").map(Into::into),
         from: p.time("from")?,
         to: p.time("to")?,
         limit: p
@@ -155,6 +160,12 @@ pub fn lead_query(filter: &LeadFilter) -> Vec<(String, String)> {
     }
     if let Some(s) = &filter.station {
         push("station", s.to_string());
+    }
+    if let Some(s) = &filter.severity {
+        push("severity", snake_name(s));
+    }
+    if let Some(s) = &filter.segment {
+        push("segment", s.to_string());
     }
     if let Some(t) = filter.from {
         push("from", Rfc3339(t).to_string());
@@ -192,6 +203,8 @@ mod tests {
             ("status", "confirmed"),
             ("category", "monitoring_anomaly"),
             ("station", "DL03"),
+            ("severity", "high"),
+            ("segment", "DL03"),
             ("from", "2025-07-01T08:00:00+08:00"),
             ("to", "2025-07-02T00:00:00Z"),
             ("limit", "5"),
@@ -210,6 +223,7 @@ mod tests {
         let cases: &[(&[(&str, &str)], &str)] = &[
             (&[("status", "open")], "`status`"),
             (&[("category", "x")], "`category`"),
+            (&[("severity", "huge")], "`severity`"),
             (&[("from", "yesterday")], "`from`"),
             (&[("to", "1970-01-01T00:00:00Z")], "`to`"),
             (&[("limit", "1001")], "`limit`"),

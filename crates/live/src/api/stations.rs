@@ -3,6 +3,7 @@
 
 use super::leads::{pairs, Pairs, ReadingView};
 use super::params::Params;
+use super::station_health::{assess, LOOKBACK};
 use super::{ApiError, ApiState};
 use crate::ledger::LeadFilter;
 use crate::store::{ReadingChunks, ReadingStore, DEFAULT_CHUNK};
@@ -21,14 +22,26 @@ pub(super) const MAX_READINGS: usize = 200_000;
 const MAX_STATIONS: usize = 50;
 
 /// `GET /api/stations`: `{stations: [...]}` in config order, each with its place in the network,
-/// `last_reading` (from the pipeline's health; null when none yet) and `open_leads` (new plus
-/// acknowledged, from the ledger).
+/// `last_reading` (from the pipeline's health; null when none yet), `open_leads` (new plus
+/// acknowledged, from the ledger) and `health` (silent, stuck, out of range: see
+/// [`super::station_health`]).
 pub(super) async fn list<S: ReadingStore>(
     State(st): State<ApiState<S>>,
 ) -> Result<Json<Value>, ApiError> {
     let health = (st.health)();
+    let network_last = health.last_reading.values().max().copied();
     let mut out = Vec::with_capacity(st.config.stations.list.len());
     for s in &st.config.stations.list {
+        let last = health.last_reading.get(&s.id).copied();
+        let recent = match last {
+            Some(t) => {
+                st.store
+                    .query(std::slice::from_ref(&s.id), t - LOOKBACK, t + 1)
+                    .await?
+            }
+            None => Vec::new(),
+        };
+        let state = assess(&st.config, &s.id, last, network_last, &recent);
         let mut open = 0;
         for status in [Status::New, Status::Acknowledged] {
             let filter = LeadFilter {
@@ -52,8 +65,9 @@ pub(super) async fn list<S: ReadingStore>(
             "upstream": upstream,
             "target_class": s.target_class,
             "water_body": s.water_body,
-            "last_reading": health.last_reading.get(&s.id).map(|t| Rfc3339(*t).to_string()),
+            "last_reading": last.map(|t| Rfc3339(t).to_string()),
             "open_leads": open,
+            "health": state,
         }));
     }
     Ok(Json(json!({ "stations": out })))

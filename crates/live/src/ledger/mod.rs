@@ -25,7 +25,7 @@ pub use schema::SCHEMA_VERSION;
 use crate::blocking::{locked, TaskFailed};
 use crate::seal::records::SealInput;
 use crate::seal::Signer;
-use riverwatch_engine::leads::{Category, Lead, Note, Status};
+use riverwatch_engine::leads::{Category, Lead, Note, Severity, Status};
 use riverwatch_engine::time::Millis;
 use riverwatch_engine::StationId;
 use rusqlite::types::Value;
@@ -87,6 +87,10 @@ pub struct LeadFilter {
     pub category: Option<Category>,
     /// Station where the lead was first seen.
     pub station: Option<StationId>,
+    /// Severity.
+    pub severity: Option<Severity>,
+    /// Leads localised to the river segment that ends at this (downstream) station.
+    pub segment: Option<StationId>,
     /// Leads whose window ends at or after this time.
     pub from: Option<Millis>,
     /// Leads whose window starts before this time.
@@ -108,6 +112,8 @@ impl Default for LeadFilter {
             status: None,
             category: None,
             station: None,
+            severity: None,
+            segment: None,
             from: None,
             to: None,
             limit: 100,
@@ -129,6 +135,15 @@ pub struct StatusChange {
     pub to: Status,
     /// Note text.
     pub note: String,
+}
+
+/// One recorded revision of a lead.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Revision {
+    /// When the ledger recorded it.
+    pub recorded: Millis,
+    /// The lead as it was at that revision (status and notes are not part of a revision).
+    pub lead: Lead,
 }
 
 /// A message or reading the service could not use, kept with the reason.
@@ -337,6 +352,32 @@ impl Ledger {
         self.call(move |c, p| history(c, p, &id)).await
     }
 
+    /// Every recorded revision of the lead, oldest first.
+    pub async fn revisions(&self, id: &str) -> Result<Vec<Revision>, LedgerError> {
+        let id = id.to_string();
+        self.call(move |c, p| {
+            let mut st = c
+                .prepare_cached(
+                    "SELECT recorded_ms, json FROM lead_revisions WHERE id = ?1 ORDER BY revision",
+                )
+                .map_err(sql_err(p))?;
+            let rows: Vec<(Millis, String)> = st
+                .query_map([&id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(sql_err(p))?
+                .collect::<Result<_, _>>()
+                .map_err(sql_err(p))?;
+            rows.into_iter()
+                .map(|(recorded, json)| {
+                    Ok(Revision {
+                        recorded,
+                        lead: parse_lead(&id, &json)?,
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
     /// Keeps a rejected message or reading with the reason; returns its sequence number.
     pub async fn record_dead_letter(
         &self,
@@ -501,6 +542,16 @@ fn conditions(f: &LeadFilter) -> (String, Vec<Value>) {
     }
     if let Some(s) = &f.station {
         cond.push("station = ?");
+        args.push(Value::from(s.as_str().to_string()));
+    }
+    // Severity and segment live only in the lead's JSON; the ledger has few enough leads that
+    // reading them there beats a migration for two filter columns.
+    if let Some(s) = &f.severity {
+        cond.push("json_extract(json, '$.severity') = ?");
+        args.push(Value::from(name(s)));
+    }
+    if let Some(s) = &f.segment {
+        cond.push("json_extract(json, '$.segment.downstream') = ?");
         args.push(Value::from(s.as_str().to_string()));
     }
     if let Some(from) = f.from {

@@ -1,14 +1,27 @@
-//! Engine stage: the core engine over durable readings in arrival order, and its threshold
-//! reloads. The same [`Detector`] runs the start-up replay of the store, so live and replayed
-//! readings go through one code path (DESIGN.md, "one engine, two drivers").
+//! Engine stage: the core engine over durable readings, and its threshold reloads. The same
+//! [`Detector`] runs the start-up replay of the store, so live and replayed readings go through
+//! one code path (DESIGN.md, "one engine, two drivers").
+//!
+//! Canonical order: the engine's output (which station's event roots a lead, hence the lead id,
+//! and how revisions are numbered) depends on the order readings of one instant are fed in. The
+//! live order is arrival order — stations publish independently, a message lists its values in
+//! any order — while the start-up replay reads the store in time, station, parameter order. So
+//! the detector holds readings back for the engine's `allowed_lateness` (event time, against the
+//! newest reading seen) and feeds them in (time, station, parameter) order: live, replayed after
+//! a crash, or replayed by `replay`, the same readings give the same leads, ids and revisions.
+//! A reading re-sent for a held-back point replaces it, as it does in the store. Held-back
+//! readings are already durable; after a crash the replay feeds them.
+//!
+//! For the seals (issue 7) the detector also knows what the engine has been fed: per station
+//! the newest reading time, and the oldest reading time overall (where its state began).
 
 use super::{LeadRevision, Stored};
 use crate::health::Health;
 use crate::metrics::Metrics;
 use riverwatch_engine::detect::Stats;
 use riverwatch_engine::time::Millis;
-use riverwatch_engine::{Config, Engine, Output, Reading, StationId};
-use std::collections::HashMap;
+use riverwatch_engine::{Config, Engine, Lead, Output, ParamId, Reading, StationId};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
@@ -17,69 +30,62 @@ use tracing::info;
 /// The engine with the service's bookkeeping around it.
 pub(crate) struct Detector {
     engine: Engine,
+    /// Readings waiting for their turn, in the order they will be fed.
+    held: BTreeMap<(Millis, StationId, ParamId), Reading>,
+    /// Newest reading time seen.
+    newest: Millis,
+    lateness: Millis,
+    /// Newest reading time fed to the engine, per station.
+    fed: HashMap<StationId, Millis>,
+    /// Oldest reading time fed to the engine.
+    fed_from: Option<Millis>,
     out: Output,
     seen: Stats,
     metrics: Arc<Metrics>,
     health: Health,
-    /// Newest reading time per station pushed so far (what a lead's seal cuts the evidence at).
-    newest: HashMap<StationId, Millis>,
-    /// Oldest reading time pushed so far (where the engine's state began).
-    oldest: Option<Millis>,
 }
 
 impl Detector {
     pub fn new(cfg: Arc<Config>, metrics: Arc<Metrics>, health: Health) -> Self {
         Self {
+            lateness: cfg.thresholds.engine.allowed_lateness,
             engine: Engine::new(cfg),
+            held: BTreeMap::new(),
+            newest: Millis::MIN,
+            fed: HashMap::new(),
+            fed_from: None,
             out: Output::default(),
             seen: Stats::default(),
             metrics,
             health,
-            newest: HashMap::new(),
-            oldest: None,
         }
     }
 
-    /// Feeds readings in order (one message, or a chunk of the start-up replay that arrived
-    /// at `at`); appends the lead revisions they produced to `leads`.
-    pub fn push(
-        &mut self,
-        readings: &[Reading],
-        at: Option<Instant>,
-        leads: &mut Vec<LeadRevision>,
-    ) {
-        let before = leads.len();
+    /// Takes readings and feeds the engine those whose turn has come (module doc); appends the
+    /// lead revisions they produced to `leads`.
+    pub fn push(&mut self, readings: &[Reading], leads: &mut Vec<Lead>) {
         for r in readings {
-            self.engine.push(r, &mut self.out);
             self.health.saw(&r.station, r.time);
-            self.oldest = Some(self.oldest.map_or(r.time, |t| t.min(r.time)));
-            match self.newest.get_mut(&r.station) {
+            self.newest = self.newest.max(r.time);
+            self.held
+                .insert((r.time, r.station.clone(), r.parameter.clone()), r.clone());
+        }
+        let upto = self.newest.saturating_sub(self.lateness);
+        while let Some(entry) = self.held.first_entry() {
+            if entry.key().0 > upto {
+                break;
+            }
+            let r = entry.remove();
+            self.fed_from = Some(self.fed_from.map_or(r.time, |t| t.min(r.time)));
+            match self.fed.get_mut(&r.station) {
                 Some(t) => *t = (*t).max(r.time),
                 None => {
-                    self.newest.insert(r.station.clone(), r.time);
+                    self.fed.insert(r.station.clone(), r.time);
                 }
             }
-            for lead in self.out.leads.drain(..) {
-                leads.push(LeadRevision {
-                    lead,
-                    at,
-                    seen: Default::default(),
-                    engine_from: None,
-                    config: Arc::clone(self.engine.config()),
-                });
-            }
+            self.engine.push(&r, &mut self.out);
+            leads.append(&mut self.out.leads);
             self.out.events.clear();
-        }
-        if leads.len() > before {
-            let seen: std::collections::BTreeMap<String, Millis> = self
-                .newest
-                .iter()
-                .map(|(s, t)| (s.to_string(), *t))
-                .collect();
-            for l in &mut leads[before..] {
-                l.seen = seen.clone();
-                l.engine_from = self.oldest;
-            }
         }
         let now = self.engine.stats();
         self.metrics
@@ -91,8 +97,29 @@ impl Detector {
         self.seen = now;
     }
 
+    /// Wraps lead revisions just made with what their seals record: the newest reading time
+    /// fed per station, the oldest fed, the config in force.
+    pub fn revisions(&self, leads: &mut Vec<Lead>, at: Option<Instant>) -> Vec<LeadRevision> {
+        if leads.is_empty() {
+            return Vec::new();
+        }
+        let seen: BTreeMap<String, Millis> =
+            self.fed.iter().map(|(s, t)| (s.to_string(), *t)).collect();
+        leads
+            .drain(..)
+            .map(|lead| LeadRevision {
+                lead,
+                at,
+                seen: seen.clone(),
+                engine_from: self.fed_from,
+                config: Arc::clone(self.engine.config()),
+            })
+            .collect()
+    }
+
     fn set_config(&mut self, cfg: Arc<Config>) {
         info!(config_hash = %cfg.hash, "thresholds reloaded");
+        self.lateness = cfg.thresholds.engine.allowed_lateness;
         self.engine.set_config(cfg);
     }
 }
@@ -123,12 +150,57 @@ impl EngineStage {
                 }
             };
             let Some(s) = stored else { break };
-            self.detector.push(&s.readings, s.at, &mut leads);
-            for lead in leads.drain(..) {
-                if tx.send(lead).await.is_err() {
+            self.detector.push(&s.readings, &mut leads);
+            for rev in self.detector.revisions(&mut leads, s.at) {
+                if tx.send(rev).await.is_err() {
                     return;
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use riverwatch_engine::sim::{Scenario, SimOptions, Simulator};
+    use riverwatch_engine::time::DAY;
+
+    /// Lead revisions (id, revision, category, severity, stations) from feeding `readings`
+    /// one message (station and instant) at a time.
+    fn leads(cfg: &Arc<Config>, readings: &[Reading]) -> Vec<String> {
+        let mut d = Detector::new(Arc::clone(cfg), Arc::default(), Health::default());
+        let mut out = Vec::new();
+        for msg in readings.chunk_by(|a, b| (a.time, &a.station) == (b.time, &b.station)) {
+            d.push(msg, &mut out);
+        }
+        out.iter()
+            .map(|l| {
+                format!(
+                    "{} r{} {:?} {:?} {:?}",
+                    l.id, l.revision, l.category, l.severity, l.stations
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn arrival_order_within_the_lateness_does_not_change_leads() {
+        let cfg = Arc::new(Config::embedded());
+        let start = 1_719_792_000_000; // 2024-07-01
+        let opts = SimOptions::new(Scenario::Typical, 5, start, 5 * DAY);
+        let mut sim = Simulator::new(&cfg.stations, &cfg.gb3838, opts).unwrap();
+        let (mut as_simulated, mut tick) = (Vec::new(), Vec::new());
+        while sim.next_tick(&mut tick).is_some() {
+            as_simulated.extend(tick.iter().map(|r| sim.to_reading(r)));
+        }
+        // Another arrival order: within each instant, stations and parameters reversed.
+        let mut reversed = Vec::with_capacity(as_simulated.len());
+        for instant in as_simulated.chunk_by(|a, b| a.time == b.time) {
+            reversed.extend(instant.iter().rev().cloned());
+        }
+        let want = leads(&cfg, &as_simulated);
+        assert!(want.len() >= 3, "{want:?}");
+        assert_eq!(leads(&cfg, &reversed), want);
     }
 }

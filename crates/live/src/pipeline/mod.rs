@@ -13,7 +13,9 @@
 //!
 //! The engine sees a reading only once it is durable: what it derives leads from is exactly
 //! what the store holds, so the start-up replay of the store rebuilds the same state and
-//! re-derives the same leads (deterministic ids; the ledger ignores revisions it has).
+//! re-derives the same leads (deterministic ids; the ledger ignores revisions it has). The
+//! engine stage feeds readings in (time, station, parameter) order once they are older than the
+//! allowed lateness, so arrival order (live) and store order (replay) give the same revisions.
 
 mod deadletter;
 mod decode;

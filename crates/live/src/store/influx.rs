@@ -91,6 +91,7 @@ struct Shared {
     opts: InfluxOpts,
     write_url: Url,
     query_url: Url,
+    ping_url: Url,
 }
 
 impl InfluxStore {
@@ -112,11 +113,13 @@ impl InfluxStore {
             .append_pair("db", &opts.db)
             .append_pair("precision", "ms");
         let query_url = endpoint(&opts.url, "query")?;
+        let ping_url = endpoint(&opts.url, "ping")?;
         let shared = Shared {
             http,
             opts,
             write_url,
             query_url,
+            ping_url,
         };
         Ok(Self {
             shared: Arc::new(shared),
@@ -195,17 +198,20 @@ impl InfluxStore {
     }
 
     async fn post_write(&self, gz: Vec<u8>) -> Result<(), StoreError> {
-        let url = self.shared.write_url.as_str();
         let req = self
             .shared
             .http
             .post(self.shared.write_url.clone())
             .header(CONTENT_ENCODING, "gzip")
             .header(CONTENT_TYPE, "text/plain; charset=utf-8")
-            .timeout(self.shared.opts.timeout)
             .body(gz);
+        self.expect_success(req, &self.shared.write_url).await
+    }
+
+    /// Sends `req` (authorized, with the request timeout); an error unless the answer is 2xx.
+    async fn expect_success(&self, req: RequestBuilder, url: &Url) -> Result<(), StoreError> {
         let resp = self
-            .authorize(req)
+            .authorize(req.timeout(self.shared.opts.timeout))
             .send()
             .await
             .map_err(|source| StoreError::Unreachable {
@@ -246,6 +252,12 @@ impl ReadingStore for InfluxStore {
             report.merge(self.write_lines(part, batch).await?);
         }
         Ok(report)
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        let url = &self.shared.ping_url;
+        self.expect_success(self.shared.http.get(url.clone()), url)
+            .await
     }
 
     async fn query_chunks(

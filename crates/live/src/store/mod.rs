@@ -86,6 +86,10 @@ pub trait ReadingStore: Send + Sync {
         chunk_size: usize,
     ) -> impl Future<Output = Result<Self::Chunks, StoreError>> + Send;
 
+    /// Whether the store answers at all (InfluxDB `/ping`, SQLite a trivial query): the health
+    /// probe behind `store_reachable`. Cheap; reads and writes nothing.
+    fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+
     /// Every reading of the window at once, in [`reading_order`] (use `query_chunks` for big windows).
     fn query(
         &self,
@@ -141,6 +145,13 @@ impl ReadingStore for AnyStore {
         match self {
             Self::Influx(s) => s.write(batch).await,
             Self::Sqlite(s) => s.write(batch).await,
+        }
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        match self {
+            Self::Influx(s) => s.ping().await,
+            Self::Sqlite(s) => s.ping().await,
         }
     }
 

@@ -6,6 +6,9 @@
 //! [`Durable::Spooled`]. While the spool holds anything, new batches go behind it, so the store
 //! receives batches in arrival order. [`SpooledStore::drain`], run as its own task, replays the
 //! spool oldest first with exponential backoff and removes a batch only after the store took it.
+//! A successful [`SpooledStore::ping`] (the service's health probe) cuts the backoff short, so
+//! after a long outage the spool drains within a probe interval of the store answering again
+//! rather than after the last (up to 30 s) backoff step.
 //!
 //! Exactly-once in the database comes from idempotent point identity, not from bookkeeping: a
 //! batch replayed twice (crash between the store's answer and the spool's head update, or a
@@ -38,6 +41,7 @@ pub struct SpooledStore<S> {
     inner: Arc<S>,
     spool: Arc<Mutex<Spool>>,
     wake: Arc<Notify>,
+    answered: Arc<Notify>,
 }
 
 impl<S> Clone for SpooledStore<S> {
@@ -46,6 +50,7 @@ impl<S> Clone for SpooledStore<S> {
             inner: Arc::clone(&self.inner),
             spool: Arc::clone(&self.spool),
             wake: Arc::clone(&self.wake),
+            answered: Arc::clone(&self.answered),
         }
     }
 }
@@ -65,12 +70,21 @@ impl<S: ReadingStore + 'static> SpooledStore<S> {
             inner: Arc::new(inner),
             spool: Arc::new(Mutex::new(spool)),
             wake: Arc::new(Notify::new()),
+            answered: Arc::new(Notify::new()),
         })
     }
 
     /// The store behind the spool (for queries).
     pub fn inner(&self) -> &S {
         &self.inner
+    }
+
+    /// Pings the store ([`ReadingStore::ping`]); when it answers, a drain waiting out a backoff
+    /// step tries again at once.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.inner.ping().await?;
+        self.answered.notify_one();
+        Ok(())
     }
 
     /// Batches and bytes waiting in the spool.
@@ -124,7 +138,7 @@ impl<S: ReadingStore + 'static> SpooledStore<S> {
                 }
                 Err(e) => {
                     error!(error = %e, "spool unreadable");
-                    if wait(&cancel, &mut backoff).await {
+                    if self.wait(&cancel, &mut backoff).await {
                         return;
                     }
                     continue;
@@ -145,7 +159,7 @@ impl<S: ReadingStore + 'static> SpooledStore<S> {
                 }
                 Err(e) => {
                     warn!(error = %e, "spool drain waiting for the store");
-                    if wait(&cancel, &mut backoff).await {
+                    if self.wait(&cancel, &mut backoff).await {
                         return;
                     }
                     continue;
@@ -159,18 +173,19 @@ impl<S: ReadingStore + 'static> SpooledStore<S> {
             }
             if let Err(e) = locked(&self.spool, |s| s.pop().map_err(StoreError::from)).await {
                 error!(error = %e, "spool head not advanced; the batch will be replayed");
-                if wait(&cancel, &mut backoff).await {
+                if self.wait(&cancel, &mut backoff).await {
                     return;
                 }
             }
         }
     }
-}
 
-/// Sleeps one backoff step; true when cancelled meanwhile.
-async fn wait(cancel: &CancellationToken, backoff: &mut Backoff) -> bool {
-    tokio::select! {
-        _ = cancel.cancelled() => true,
-        _ = tokio::time::sleep(backoff.next_delay()) => false,
+    /// Sleeps one backoff step, or less when a ping got an answer; true when cancelled.
+    async fn wait(&self, cancel: &CancellationToken, backoff: &mut Backoff) -> bool {
+        tokio::select! {
+            _ = cancel.cancelled() => true,
+            _ = tokio::time::sleep(backoff.next_delay()) => false,
+            _ = self.answered.notified() => false,
+        }
     }
 }

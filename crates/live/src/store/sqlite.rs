@@ -84,6 +84,21 @@ impl ReadingStore for SqliteStore {
         Ok(report)
     }
 
+    async fn ping(&self) -> Result<(), StoreError> {
+        let path = Arc::clone(&self.path);
+        locked(&self.conn, move |c| {
+            c.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|_| ())
+            .map_err(|source| StoreError::Sqlite {
+                path: path.to_path_buf(),
+                source,
+            })
+        })
+        .await
+    }
+
     async fn query_chunks(
         &self,
         stations: &[StationId],

@@ -7,7 +7,8 @@ use riverwatch_live::store::{
     InfluxAuth, InfluxOpts, InfluxStore, ReadingChunks, ReadingStore, StoreError,
 };
 use riverwatch_live::Secret;
-use riverwatch_testkit::{free_port, unique_name, Influx};
+use riverwatch_testkit::{eventually_async, free_port, unique_name, Influx};
+use std::time::Duration;
 
 #[tokio::test]
 async fn readings_come_back_with_exact_times_tags_and_values() {
@@ -117,13 +118,18 @@ async fn partial_write_stores_the_valid_points_and_reports_the_dropped() {
         "{:?}",
         report.rejected
     );
-    assert_eq!(
-        store
+    // Under load the valid points (another shard than the refused ones) were once not yet
+    // visible right after the 400 answer; InfluxDB 1.x seems to answer once one shard refused,
+    // before the others finished. They are stored, so wait for them rather than fail.
+    let back = eventually_async(Duration::from_secs(10), || async {
+        let got = store
             .query(&["A".into()], T0, T0 + 90 * DAY)
             .await
-            .expect("query"),
-        fine
-    );
+            .expect("query");
+        (got == fine).then_some(())
+    })
+    .await;
+    assert!(back.is_some(), "the valid points were not stored");
 }
 
 #[tokio::test]

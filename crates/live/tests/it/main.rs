@@ -2,6 +2,7 @@
 //! (InfluxDB 1.6.7 from Debian) and real files (SQLite, spool). One test binary.
 
 mod api;
+mod faults;
 mod influx;
 mod ledger;
 mod service;

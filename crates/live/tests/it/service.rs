@@ -16,7 +16,7 @@ use std::time::Duration;
 const T0: i64 = 1_764_460_800_000;
 const MN_DL01: &str = "DLHSIM000000000000000001";
 
-fn config(dir: &Path, broker: &Mosquitto, store: StoreKind) -> ServiceConfig {
+pub(crate) fn config(dir: &Path, broker: &Mosquitto, store: StoreKind) -> ServiceConfig {
     let mut c = ServiceConfig::embedded().unwrap();
     c.data_dir = dir.to_path_buf();
     c.ledger_path = dir.join("ledger.sqlite");
@@ -29,8 +29,20 @@ fn config(dir: &Path, broker: &Mosquitto, store: StoreKind) -> ServiceConfig {
     c
 }
 
+/// The store section of the shipped config, pointed at database `db` of `server`.
+pub(crate) fn influx_kind(server: &Influx, db: &str) -> StoreKind {
+    let text = riverwatch_live::config::DEFAULT_TOML
+        .replace("kind = \"sqlite\"", "kind = \"influx\"")
+        .replace("http://127.0.0.1:8086", &server.url())
+        .replace("db = \"riverwatch\"", &format!("db = \"{db}\""));
+    ServiceConfig::parse("t", &text, &|_| None)
+        .unwrap()
+        .store
+        .kind
+}
+
 /// A publisher that waits until each QoS 1 message is acknowledged by the broker.
-async fn publish_all(port: u16, msgs: &[(String, Vec<u8>)]) {
+pub(crate) async fn publish_all(port: u16, msgs: &[(String, Vec<u8>)]) {
     let mut o = mqtt::MqttOptions::new(unique_name("pub"), "127.0.0.1", port);
     o.set_max_packet_size(1 << 20, 1 << 20);
     let (client, mut events) = mqtt::AsyncClient::new(o, msgs.len() + 10);
@@ -191,20 +203,6 @@ async fn three_formats_reach_influxdb() {
     let server = Influx::shared();
     let db = unique_name("svc");
     server.create_db(&db);
-    let url = server.url();
-    let (want, got, _h, _) = run_mix(
-        move |_| {
-            let text = riverwatch_live::config::DEFAULT_TOML
-                .replace("kind = \"sqlite\"", "kind = \"influx\"")
-                .replace("http://127.0.0.1:8086", &url)
-                .replace("db = \"riverwatch\"", &format!("db = \"{db}\""));
-            ServiceConfig::parse("t", &text, &|_| None)
-                .unwrap()
-                .store
-                .kind
-        },
-        0,
-    )
-    .await;
+    let (want, got, _h, _) = run_mix(move |_| influx_kind(server, &db), 0).await;
     assert_eq!(sorted(got), sorted(want));
 }

@@ -1,0 +1,217 @@
+//! Model training: a station's feature matrix (see `features`) fitted with linfa — PCA for
+//! Hotelling T² and SPE, or a Gaussian mixture for the log-likelihood — and turned into the
+//! engine's plain [`MultivariateModel`], with its alarm thresholds set at a quantile of the
+//! model's own scores on the training rows (scored by the engine's scorer, so training and
+//! detection use one formula).
+
+use crate::features::Features;
+use linfa::prelude::*;
+use linfa_clustering::GaussianMixtureModel;
+use linfa_reduction::Pca;
+use ndarray::Axis;
+use riverwatch_engine::models::{Fitted, MultivariateModel, Scaler, Scorer, FORMAT};
+use riverwatch_engine::time::Millis;
+use sha2::{Digest, Sha256};
+
+/// The linfa release the models are fitted with (written into each model file).
+pub const TRAINER: &str = "linfa 0.8";
+
+/// Which model to fit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Principal components: T² and SPE.
+    Pca,
+    /// Gaussian mixture: negative log-likelihood.
+    Gmm,
+}
+
+impl Kind {
+    /// Reads `pca` or `gmm`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pca" => Some(Self::Pca),
+            "gmm" => Some(Self::Gmm),
+            _ => None,
+        }
+    }
+}
+
+/// Training options.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrainOptions {
+    /// Model kind.
+    pub kind: Kind,
+    /// Quantile of training scores the alarm threshold is set at (e.g. 0.999).
+    pub quantile: f64,
+    /// Share of variance the retained PCA components explain.
+    pub pca_variance: f64,
+    /// Mixture components.
+    pub gmm_components: usize,
+}
+
+impl Default for TrainOptions {
+    fn default() -> Self {
+        Self {
+            kind: Kind::Pca,
+            quantile: 0.999,
+            pca_variance: 0.9,
+            gmm_components: 2,
+        }
+    }
+}
+
+/// Why a model could not be fitted.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// linfa refused the data.
+    #[error("station {station}: fitting failed: {reason}")]
+    Fit {
+        /// Station.
+        station: String,
+        /// linfa's message.
+        reason: String,
+    },
+}
+
+/// Nearest-rank quantile of `v` (sorted in place); `q` in [0, 1].
+pub fn quantile(v: &mut [f64], q: f64) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let i = ((q.clamp(0.0, 1.0) * v.len() as f64).ceil() as usize).clamp(1, v.len().max(1)) - 1;
+    v.get(i).copied().unwrap_or(f64::NAN)
+}
+
+/// Fits a model for `f` over the window `[from, to)`.
+pub fn fit(
+    f: &Features,
+    from: Millis,
+    to: Millis,
+    o: &TrainOptions,
+) -> Result<MultivariateModel, TrainError> {
+    let fail = |reason: String| TrainError::Fit {
+        station: f.station.to_string(),
+        reason,
+    };
+    let d = f.names.len();
+    let data = DatasetBase::from(f.rows.clone());
+    let fitted = match o.kind {
+        Kind::Pca => {
+            let pca = Pca::params(d).fit(&data).map_err(|e| fail(e.to_string()))?;
+            let comps = pca.components();
+            // Variance of the training scores along each component (linfa's own
+            // `explained_variance` divides by the component count, not the row count).
+            let proj = f.rows.dot(&comps.t());
+            let vars: Vec<f64> = proj.axis_iter(Axis(1)).map(|c| c.var(1.0)).collect();
+            let total: f64 = vars.iter().sum();
+            let mut k = 0;
+            let mut acc = 0.0;
+            while k < d - 1 && acc < o.pca_variance * total {
+                acc += vars[k];
+                k += 1;
+            }
+            let k = k.max(1);
+            Fitted::Pca {
+                components: comps.outer_iter().take(k).map(|r| r.to_vec()).collect(),
+                variances: vars[..k].iter().map(|v| v.max(1e-9)).collect(),
+                t2_threshold: 1.0,
+                spe_threshold: 1.0,
+            }
+        }
+        Kind::Gmm => {
+            let gmm = GaussianMixtureModel::<f64>::params(o.gmm_components.max(1))
+                .n_runs(3)
+                .tolerance(1e-4)
+                .reg_covariance(1e-4)
+                .fit(&data)
+                .map_err(|e| fail(e.to_string()))?;
+            Fitted::Gmm {
+                weights: gmm.weights().to_vec(),
+                means: gmm.means().outer_iter().map(|r| r.to_vec()).collect(),
+                covariances: gmm
+                    .covariances()
+                    .outer_iter()
+                    .map(|c| c.outer_iter().map(|r| r.to_vec()).collect())
+                    .collect(),
+                threshold: 0.0,
+                scale: 1.0,
+            }
+        }
+    };
+    let mut model = MultivariateModel {
+        format: FORMAT,
+        station: f.station.clone(),
+        features: f.names.clone(),
+        interval_ms: f.interval,
+        trained_from: from,
+        trained_to: to,
+        training_rows: f.rows.nrows(),
+        quantile: o.quantile,
+        scaler: Scaler {
+            means: f.means.clone(),
+            stds: f.stds.clone(),
+        },
+        fitted,
+        trainer: TRAINER.to_string(),
+        digest: String::new(),
+    };
+    set_thresholds(&mut model, f, o.quantile).map_err(fail)?;
+    model.digest = digest(&model);
+    Ok(model)
+}
+
+/// Scores the training rows with the engine's scorer and sets the thresholds at `q`.
+fn set_thresholds(model: &mut MultivariateModel, f: &Features, q: f64) -> Result<(), String> {
+    let scorer = Scorer::new(model.clone()).map_err(|e| e.reason)?;
+    let mut stats: Vec<f64> = Vec::with_capacity(f.raw.nrows());
+    let mut spe: Vec<f64> = Vec::with_capacity(f.raw.nrows());
+    for row in f.raw.outer_iter() {
+        let x = row.to_vec();
+        match scorer.pca_statistics(&x) {
+            Some((t2, e)) => {
+                stats.push(t2);
+                spe.push(e);
+            }
+            None => stats.push(scorer.score(&x).statistic),
+        }
+    }
+    match &mut model.fitted {
+        Fitted::Pca {
+            t2_threshold,
+            spe_threshold,
+            ..
+        } => {
+            *t2_threshold = quantile(&mut stats, q).max(1e-9);
+            *spe_threshold = quantile(&mut spe, q).max(1e-9);
+        }
+        Fitted::Gmm {
+            threshold, scale, ..
+        } => {
+            let median = quantile(&mut stats, 0.5);
+            *threshold = quantile(&mut stats, q);
+            *scale = (*threshold - median).max(1e-6);
+        }
+    }
+    Ok(())
+}
+
+/// SHA-256 (hex) of the model's JSON with an empty digest.
+pub fn digest(m: &MultivariateModel) -> String {
+    let mut blank = m.clone();
+    blank.digest.clear();
+    let json = serde_json::to_vec(&blank).unwrap_or_default();
+    Sha256::digest(&json)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Writes `model` as `<dir>/<station>.<kind>.json`; returns the path.
+pub fn save(
+    dir: &std::path::Path,
+    model: &MultivariateModel,
+) -> std::io::Result<std::path::PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join(format!("{}.{}.json", model.station, model.kind()));
+    let json = serde_json::to_string_pretty(model)?;
+    std::fs::write(&path, json)?;
+    Ok(path)
+}

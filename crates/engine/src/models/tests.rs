@@ -1,0 +1,211 @@
+use super::*;
+use crate::config::Config;
+use crate::detect::{Engine, Output};
+use crate::model::{DataFlag, DetectorId, FindingKind, Reading};
+use crate::time::MINUTE;
+use std::sync::Arc;
+
+fn pca_model() -> MultivariateModel {
+    // Two features, strongly correlated: one component along (1, 1)/√2.
+    let h = std::f64::consts::FRAC_1_SQRT_2;
+    MultivariateModel {
+        format: FORMAT,
+        station: StationId::new("S1"),
+        features: vec![ParamId::new("do"), ParamId::new("cond")],
+        interval_ms: 5 * MINUTE,
+        trained_from: 0,
+        trained_to: 1,
+        training_rows: 100,
+        quantile: 0.999,
+        scaler: Scaler {
+            means: vec![8.0, 400.0],
+            stds: vec![0.5, 10.0],
+        },
+        fitted: Fitted::Pca {
+            components: vec![vec![h, h]],
+            variances: vec![1.9],
+            t2_threshold: 9.0,
+            spe_threshold: 0.5,
+        },
+        trainer: "test".into(),
+        digest: "0123456789abcdef".into(),
+    }
+}
+
+#[test]
+fn pca_statistics_follow_the_definitions() {
+    let s = Scorer::new(pca_model()).unwrap();
+    // Along the component: z = (2, 2) → t = 2√2, T² = 8 / 1.9, SPE = 0.
+    let (t2, spe) = s.pca_statistics(&[9.0, 420.0]).unwrap();
+    assert!(
+        (t2 - 8.0 / 1.9).abs() < 1e-9 && spe.abs() < 1e-9,
+        "{t2} {spe}"
+    );
+    // Against it: z = (1, −1) → t = 0, SPE = 2 → ratio 4 on SPE.
+    let v = s.score(&[8.5, 390.0]);
+    assert!(
+        (v.statistic - 2.0).abs() < 1e-9 && (v.ratio - 4.0).abs() < 1e-9,
+        "{v:?}"
+    );
+    assert_eq!(v.threshold, 0.5);
+}
+
+#[test]
+fn gmm_of_one_component_is_the_gaussian_density() {
+    let mut m = pca_model();
+    m.fitted = Fitted::Gmm {
+        weights: vec![1.0],
+        means: vec![vec![0.0, 0.0]],
+        covariances: vec![vec![vec![4.0, 0.0], vec![0.0, 1.0]]],
+        threshold: 5.0,
+        scale: 2.0,
+    };
+    let s = Scorer::new(m).unwrap();
+    // z = (2, 1): maha = 1 + 1 = 2; logdet = ln 4; nll = ln 2π + ln 4 / 2 + 1.
+    let v = s.score(&[9.0, 410.0]);
+    let want = (2.0 * std::f64::consts::PI).ln() + 0.5 * 4f64.ln() + 1.0;
+    assert!((v.statistic - want).abs() < 1e-9, "{v:?}");
+    assert!((v.ratio - (1.0 + (want - 5.0) / 2.0)).abs() < 1e-9);
+}
+
+#[test]
+fn malformed_models_are_refused_with_a_reason() {
+    let ok = serde_json::to_string(&pca_model()).unwrap();
+    assert!(MultivariateModel::parse("m.json", &ok).is_ok());
+    type Breakage = Box<dyn Fn(&mut MultivariateModel)>;
+    let cases: Vec<(&str, Breakage)> = vec![
+        ("format", Box::new(|m| m.format = 99)),
+        ("scaler", Box::new(|m| m.scaler.stds[1] = 0.0)),
+        (
+            "pca",
+            Box::new(|m| {
+                m.fitted = Fitted::Pca {
+                    components: vec![vec![1.0]],
+                    variances: vec![1.0],
+                    t2_threshold: 1.0,
+                    spe_threshold: 1.0,
+                }
+            }),
+        ),
+        (
+            "positive-definite",
+            Box::new(|m| {
+                m.fitted = Fitted::Gmm {
+                    weights: vec![1.0],
+                    means: vec![vec![0.0, 0.0]],
+                    covariances: vec![vec![vec![1.0, 2.0], vec![2.0, 1.0]]],
+                    threshold: 1.0,
+                    scale: 1.0,
+                }
+            }),
+        ),
+    ];
+    for (want, change) in cases {
+        let mut m = pca_model();
+        change(&mut m);
+        let e =
+            MultivariateModel::parse("m.json", &serde_json::to_string(&m).unwrap()).unwrap_err();
+        assert!(
+            e.to_string().contains(want) && e.to_string().contains("m.json"),
+            "{want}: {e}"
+        );
+    }
+    let e = MultivariateModel::parse("x.json", "{\"format\": 1}").unwrap_err();
+    assert!(e.reason.contains("not a model file"), "{e}");
+}
+
+#[test]
+fn load_dir_keeps_good_models_beside_bad_files() {
+    let dir = std::env::temp_dir().join(format!("rw-models-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("a.json"),
+        serde_json::to_string(&pca_model()).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(dir.join("b.json"), "not json").unwrap();
+    std::fs::write(dir.join("notes.txt"), "ignored").unwrap();
+    let (good, bad) = MultivariateModel::load_dir(&dir).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(good.len(), 1);
+    assert_eq!(bad.len(), 1);
+    assert!(bad[0].file.ends_with("b.json"));
+    assert!(MultivariateModel::load_dir(&dir).is_err());
+}
+
+#[test]
+fn engine_emits_model_findings_only_at_complete_instants() {
+    let mut engine = Engine::new(Arc::new(Config::embedded())).keep_findings(true);
+    let mut bad = pca_model();
+    bad.format = 7;
+    let refused = engine.set_models(vec![pca_model(), bad]);
+    assert_eq!(refused.len(), 1);
+    let mut out = Output::default();
+    let push = |e: &mut Engine, out: &mut Output, p: &str, t: Millis, v: f64| {
+        let r = Reading {
+            station: StationId::new("S1"),
+            parameter: ParamId::new(p),
+            time: t,
+            value: v,
+            flag: DataFlag::N,
+        };
+        e.push(&r, out);
+    };
+    let t0 = 1_700_000_000_000;
+    for i in 0..40 {
+        let t = t0 + i * 5 * MINUTE;
+        // In the last ten instants DO falls while conductivity rises: each stays within 1.2
+        // of its own std, but together they leave the trained correlation.
+        let k = if i >= 30 { 1.2 } else { 0.0 };
+        push(&mut engine, &mut out, "do", t, 8.0 - 0.5 * k);
+        if i != 35 {
+            push(&mut engine, &mut out, "cond", t, 400.0 + 10.0 * k);
+        }
+    }
+    engine.finish(&mut out);
+    let pca: Vec<_> = out
+        .findings
+        .iter()
+        .filter(|f| f.detector == DetectorId::Pca)
+        .collect();
+    assert_eq!(pca.len(), 9, "{pca:#?}");
+    assert!(pca
+        .iter()
+        .all(|f| f.kind == FindingKind::Deviation && f.time >= t0 + 30 * 5 * MINUTE));
+    assert!(pca.iter().all(|f| f.time != t0 + 35 * 5 * MINUTE));
+    let event = out
+        .events
+        .iter()
+        .find(|e| e.detectors.contains(&DetectorId::Pca));
+    assert!(
+        event.is_some_and(|e| e.start == t0 + 30 * 5 * MINUTE),
+        "{:#?}",
+        out.events
+    );
+    assert_eq!(
+        engine_versions(&mut engine),
+        vec!["pca:S1:0123456789ab".to_string()]
+    );
+}
+
+/// The versions leads would carry, seen through a lead made by a gross GB 3838 breach.
+fn engine_versions(engine: &mut Engine) -> Vec<String> {
+    let mut out = Output::default();
+    let t0 = 1_800_000_000_000;
+    for i in 0..60 {
+        let r = Reading {
+            station: StationId::new("S1"),
+            parameter: ParamId::new("nh3n"),
+            time: t0 + i * 5 * MINUTE,
+            value: if i >= 40 { 30.0 } else { 0.3 },
+            flag: DataFlag::N,
+        };
+        engine.push(&r, &mut out);
+    }
+    engine.finish(&mut out);
+    out.leads
+        .last()
+        .expect("a gross breach makes a lead")
+        .model_versions
+        .clone()
+}
