@@ -31,6 +31,10 @@ enum Command {
     Run(cmd::run::Args),
     /// Run the whole service in one process with an embedded broker and simulated stations.
     Demo(cmd::demo::Args),
+    /// Check the ledger's hash chain, one lead (evidence, config, replay), or export its evidence bundle.
+    Verify(cmd::verify::Args),
+    /// Show the public key of the ledger's signing key (or generate a key).
+    Keys(cmd::keys::Args),
     /// Run a past window through the engine into a report (leads, events, charts); never publishes.
     Replay(cmd::replay::Args),
     /// Replay a window for a grid of candidate thresholds and score each against labels.
@@ -59,6 +63,8 @@ fn main() -> ExitCode {
         Command::Leads(a) => cmd::leads::run(a),
         Command::Run(a) => cmd::run::run(a),
         Command::Demo(a) => cmd::demo::run(a),
+        Command::Verify(a) => cmd::verify::run(a),
+        Command::Keys(a) => cmd::keys::run(a),
         Command::Replay(a) => cmd::replay::run(a),
         Command::Tune(a) => cmd::tune::run(a),
         Command::Train(a) => cmd::train::run(a),

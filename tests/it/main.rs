@@ -10,4 +10,5 @@ mod ops;
 mod ops_demo;
 mod ops_docs;
 mod simulate;
+mod verify;
 mod web;

@@ -18,6 +18,7 @@ pub mod ledger;
 pub mod metrics;
 pub mod pipeline;
 pub mod report;
+pub mod seal;
 pub mod service;
 mod sqlite_conn;
 pub mod store;

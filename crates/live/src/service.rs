@@ -19,6 +19,8 @@ use crate::pipeline::{
     now_ms, watch_thresholds, DeadLetter, DeadLetterStage, DecodeStage, Detector, EngineStage,
     LeadsStage, Outbound, Publisher, StoreStage,
 };
+use crate::seal::ingest::{IngestSeal, CHECKPOINT_EVERY};
+use crate::seal::Signer;
 use crate::store::{
     AnyStore, Batcher, InfluxStore, ReadingChunks, ReadingStore, SpooledStore, SqliteStore,
     StoreError,
@@ -49,6 +51,9 @@ pub enum ServiceError {
     /// The MQTT TLS set-up failed.
     #[error(transparent)]
     Tls(#[from] TlsError),
+    /// The signing key in the environment is unusable.
+    #[error(transparent)]
+    Key(#[from] crate::seal::keys::KeyError),
     /// Stages were still running when the shutdown grace ran out; they were aborted.
     #[error(
         "stages did not drain within {0:?}; aborted (unacknowledged messages will be redelivered)"
@@ -110,7 +115,11 @@ impl Service {
     ) -> Result<Self, ServiceError> {
         let metrics = Arc::new(Metrics::new());
         let health = Health::default();
-        let ledger = Ledger::open(&cfg.ledger_path)?;
+        let signer = Signer::from_env()?;
+        if let Some(s) = &signer {
+            info!(public_key = %s.public_key(), "ledger entries will be signed");
+        }
+        let ledger = Ledger::open(&cfg.ledger_path)?.with_signer(signer);
         let inner = match &cfg.store.kind {
             StoreKind::Sqlite(path) => AnyStore::Sqlite(SqliteStore::open(path)?),
             StoreKind::Influx(i) => {
@@ -130,6 +139,7 @@ impl Service {
         let engine = Arc::new(engine);
         let leads_stage = LeadsStage {
             ledger: ledger.clone(),
+            store: store.inner().clone(),
             metrics: Arc::clone(&metrics),
             live,
             prefix: cfg.mqtt.leads_topic_prefix.clone(),
@@ -149,6 +159,11 @@ impl Service {
                 "re-sending lead revisions the broker never acknowledged"
             );
         }
+
+        let ingest_seal = Some((
+            IngestSeal::resume(ledger.ingest_heads().await?, CHECKPOINT_EVERY),
+            ledger.clone(),
+        ));
 
         let cancel = CancellationToken::new();
         let mut tasks = JoinSet::new();
@@ -174,6 +189,7 @@ impl Service {
         tasks.spawn(
             DeadLetterStage {
                 ledger: ledger.clone(),
+                checkpoint_every: Duration::from_millis(CHECKPOINT_EVERY as u64),
                 metrics: Arc::clone(&metrics),
                 acker: acker.clone(),
                 topic: cfg.mqtt.deadletter_topic.clone(),
@@ -204,7 +220,7 @@ impl Service {
             .map_name("store"),
         );
         tasks.spawn(
-            DecodeStage::new(Arc::clone(&engine), &cfg.mqtt)
+            DecodeStage::new(Arc::clone(&engine), &cfg.mqtt, ingest_seal)
                 .run(raw_rx, acc_tx, dead_tx.clone())
                 .map_name("decode"),
         );
@@ -320,9 +336,9 @@ async fn replay(
     while let Some(chunk) = chunks.next_chunk().await? {
         n += chunk.len();
         detector.push(&chunk, &mut found);
-        for lead in found.drain(..) {
-            if leads.record(&lead).await {
-                warn!(lead = %lead.id, revision = lead.revision, "replay found a lead revision the ledger lacked");
+        for rev in detector.revisions(&mut found, None) {
+            if leads.record(&rev).await {
+                warn!(lead = %rev.lead.id, revision = rev.lead.revision, "replay found a lead revision the ledger lacked");
             }
         }
     }

@@ -1,5 +1,6 @@
 //! The HTTP API of the live service: leads (list, detail with evidence readings, analyst status
-//! changes, the printable dossier and the intake-sheet export), stations with their health,
+//! changes, the printable dossier and the intake-sheet export, a lead's verification and the
+//! ledger's public key), stations with their health,
 //! bounded reading windows, parameters and GB 3838 limits, the lead JSON schema, the operational
 //! endpoints (`/healthz`, `/readyz`, `/metrics`), and the analysts' web page (`/` and `/ui/...`)
 //! that uses them.
@@ -18,6 +19,7 @@ mod error;
 mod leads;
 mod ops;
 mod params;
+mod seal;
 mod standard;
 mod station_health;
 mod stations;
@@ -124,6 +126,8 @@ pub fn router<S: ReadingStore + 'static>(state: ApiState<S>) -> Router {
         .route("/api/leads/export", get(documents::export::<S>))
         .route("/api/leads/{id}", get(leads::detail::<S>))
         .route("/api/leads/{id}/status", post(leads::set_status::<S>))
+        .route("/api/leads/{id}/verification", get(seal::verification::<S>))
+        .route("/api/keys", get(seal::keys::<S>))
         .route(
             "/api/leads/{id}/evidence.csv",
             get(leads::evidence_csv::<S>),

@@ -8,13 +8,23 @@
 //! its status: a new revision never resets the status, and the leads this API returns carry the
 //! ledger's status and its history as `notes`.
 //!
+//! Every row that matters as evidence — each lead revision, the config it was made with,
+//! ingest and dead-letter checkpoints — is sealed into one hash chain in the same transaction
+//! (`chain`), optionally signed; `audit` walks it back (issue 7).
+//!
 //! Every method is `async` and runs its SQL in the blocking pool, each as one transaction.
 
+mod audit;
+mod chain;
 mod schema;
 
+pub use audit::{ChainBreak, ChainReport};
+pub use chain::{lead_subject, message, ChainEntry, SealedRevision};
 pub use schema::SCHEMA_VERSION;
 
 use crate::blocking::{locked, TaskFailed};
+use crate::seal::records::SealInput;
+use crate::seal::Signer;
 use riverwatch_engine::leads::{Category, Lead, Note, Severity, Status};
 use riverwatch_engine::time::Millis;
 use riverwatch_engine::StationId;
@@ -156,6 +166,7 @@ pub struct DeadLetter {
 pub struct Ledger {
     conn: Arc<Mutex<Connection>>,
     path: Arc<PathBuf>,
+    signer: Option<Arc<Signer>>,
 }
 
 impl Ledger {
@@ -167,6 +178,7 @@ impl Ledger {
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
             path: Arc::new(path.to_path_buf()),
+            signer: None,
         })
     }
 
@@ -188,13 +200,29 @@ impl Ledger {
         .await
     }
 
-    /// Stores a lead revision, received at `at`. Returns false when this `(id, revision)` was
-    /// already recorded (nothing changes). A revision newer than the lead's current one becomes
-    /// its content; the analyst status is kept.
+    /// Stores a lead revision, received at `at`, sealed without evidence (see
+    /// [`Ledger::record_sealed`]). Returns false when this `(id, revision)` was already
+    /// recorded (nothing changes). A revision newer than the lead's current one becomes its
+    /// content; the analyst status is kept.
     pub async fn record_revision(&self, lead: &Lead, at: Millis) -> Result<bool, LedgerError> {
+        self.record_sealed(lead, SealInput::default(), at).await
+    }
+
+    /// [`Ledger::record_revision`] with what the seal records besides the lead: the evidence
+    /// digest, what the engine had seen, and the config (kept once per hash). The revision
+    /// and its chain entries are written in one transaction.
+    pub async fn record_sealed(
+        &self,
+        lead: &Lead,
+        input: SealInput,
+        at: Millis,
+    ) -> Result<bool, LedgerError> {
         let lead = lead.clone();
-        self.call(move |c, p| record_revision(c, &lead, at).map_err(sql_err(p)))
-            .await
+        let signer = self.signer.clone();
+        self.call(move |c, p| {
+            record_revision(c, signer.as_deref(), &lead, &input, at).map_err(sql_err(p))
+        })
+        .await
     }
 
     /// Recorded revisions the broker has not acked, oldest first, as the engine produced them.
@@ -413,7 +441,13 @@ fn parse_lead(id: &str, json: &str) -> Result<Lead, LedgerError> {
     })
 }
 
-fn record_revision(c: &mut Connection, lead: &Lead, at: Millis) -> rusqlite::Result<bool> {
+fn record_revision(
+    c: &mut Connection,
+    signer: Option<&Signer>,
+    lead: &Lead,
+    input: &SealInput,
+    at: Millis,
+) -> rusqlite::Result<bool> {
     // Lead holds only finite numbers and strings; serialising it cannot fail.
     let json = serde_json::to_string(lead).unwrap_or_default();
     let tx = c.transaction()?;
@@ -445,6 +479,7 @@ fn record_revision(c: &mut Connection, lead: &Lead, at: Millis) -> rusqlite::Res
          WHERE excluded.revision > leads.revision",
         fields,
     )?;
+    chain::record_lead(&tx, signer, lead, &json, input, at)?;
     tx.commit()?;
     Ok(true)
 }

@@ -56,6 +56,35 @@ const MIGRATIONS: &[&str] = &[
         payload BLOB    NOT NULL
     );
     ",
+    // 2: evidence integrity (issue 7): one hash chain over every sealed row, the config texts
+    // leads were made with, and where sealing started (rows before it are not covered).
+    "
+    CREATE TABLE chain (
+        seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind      TEXT    NOT NULL,
+        subject   TEXT    NOT NULL,
+        body      TEXT    NOT NULL,
+        prev      TEXT    NOT NULL,
+        digest    TEXT    NOT NULL,
+        signature TEXT,
+        key       TEXT
+    );
+    CREATE INDEX chain_by_subject ON chain (kind, subject);
+    CREATE TABLE configs (
+        hash       TEXT PRIMARY KEY,
+        origin     TEXT NOT NULL,
+        stations   TEXT NOT NULL,
+        thresholds TEXT NOT NULL,
+        gb3838     TEXT NOT NULL
+    );
+    CREATE TABLE seal_start (
+        revisions_upto    INTEGER NOT NULL,
+        dead_letters_upto INTEGER NOT NULL
+    );
+    INSERT INTO seal_start
+        SELECT (SELECT coalesce(max(seq), 0) FROM lead_revisions),
+               (SELECT coalesce(max(seq), 0) FROM dead_letters);
+    ",
 ];
 
 /// The schema version this build writes.

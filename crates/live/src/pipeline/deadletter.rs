@@ -2,6 +2,10 @@
 //! with its reason, published to the dead-letter topic, counted by reason — and only then is
 //! its MQTT message acknowledged (the ledger row is the durable hand-off).
 //!
+//! The dead letters kept in the ledger are chained there (`Ledger::checkpoint_dead_letters`):
+//! at most once per `checkpoint_every` and when the stage ends — what was refused is evidence
+//! too.
+//!
 //! The published record is JSON: `{"reason","detail","topic","received","payload"}` with the
 //! payload as text when it is UTF-8, else `"payload_base64"` instead.
 
@@ -95,6 +99,8 @@ impl DeadLetter {
 /// Keeps, publishes, counts and acknowledges dead letters.
 pub(crate) struct DeadLetterStage {
     pub ledger: Ledger,
+    /// How often the dead-letter chain is checkpointed (when it grew).
+    pub checkpoint_every: Duration,
     pub metrics: Arc<Metrics>,
     pub acker: Acker,
     pub topic: String,
@@ -103,7 +109,17 @@ pub(crate) struct DeadLetterStage {
 impl DeadLetterStage {
     #[tracing::instrument(name = "deadletter", skip_all)]
     pub async fn run(self, mut rx: mpsc::Receiver<DeadLetter>, out: mpsc::Sender<Outbound>) {
-        while let Some(d) = rx.recv().await {
+        let mut tick = tokio::time::interval(self.checkpoint_every.max(Duration::from_secs(1)));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let d = tokio::select! {
+                d = rx.recv() => d,
+                _ = tick.tick() => {
+                    self.checkpoint().await;
+                    continue;
+                }
+            };
+            let Some(d) = d else { break };
             warn!(topic = %d.topic, reason = %d.reason, detail = %d.detail, "message rejected");
             self.metrics.reject(&d.reason);
             let reason = format!("{}: {}", d.reason, d.detail);
@@ -128,6 +144,13 @@ impl DeadLetterStage {
             if let Some(a) = d.ack {
                 self.acker.ack(vec![a]).await;
             }
+        }
+        self.checkpoint().await;
+    }
+
+    async fn checkpoint(&self) {
+        if let Err(e) = self.ledger.checkpoint_dead_letters().await {
+            error!(error = %e, "dead-letter chain checkpoint not recorded");
         }
     }
 }

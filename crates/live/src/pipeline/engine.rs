@@ -11,6 +11,9 @@
 //! a crash, or replayed by `replay`, the same readings give the same leads, ids and revisions.
 //! A reading re-sent for a held-back point replaces it, as it does in the store. Held-back
 //! readings are already durable; after a crash the replay feeds them.
+//!
+//! For the seals (issue 7) the detector also knows what the engine has been fed: per station
+//! the newest reading time, and the oldest reading time overall (where its state began).
 
 use super::{LeadRevision, Stored};
 use crate::health::Health;
@@ -18,9 +21,10 @@ use crate::metrics::Metrics;
 use riverwatch_engine::detect::Stats;
 use riverwatch_engine::time::Millis;
 use riverwatch_engine::{Config, Engine, Lead, Output, ParamId, Reading, StationId};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
 use tracing::info;
 
 /// The engine with the service's bookkeeping around it.
@@ -31,6 +35,10 @@ pub(crate) struct Detector {
     /// Newest reading time seen.
     newest: Millis,
     lateness: Millis,
+    /// Newest reading time fed to the engine, per station.
+    fed: HashMap<StationId, Millis>,
+    /// Oldest reading time fed to the engine.
+    fed_from: Option<Millis>,
     out: Output,
     seen: Stats,
     metrics: Arc<Metrics>,
@@ -44,6 +52,8 @@ impl Detector {
             engine: Engine::new(cfg),
             held: BTreeMap::new(),
             newest: Millis::MIN,
+            fed: HashMap::new(),
+            fed_from: None,
             out: Output::default(),
             seen: Stats::default(),
             metrics,
@@ -66,6 +76,13 @@ impl Detector {
                 break;
             }
             let r = entry.remove();
+            self.fed_from = Some(self.fed_from.map_or(r.time, |t| t.min(r.time)));
+            match self.fed.get_mut(&r.station) {
+                Some(t) => *t = (*t).max(r.time),
+                None => {
+                    self.fed.insert(r.station.clone(), r.time);
+                }
+            }
             self.engine.push(&r, &mut self.out);
             leads.append(&mut self.out.leads);
             self.out.events.clear();
@@ -78,6 +95,26 @@ impl Detector {
             .events
             .inc_by(now.events.saturating_sub(self.seen.events));
         self.seen = now;
+    }
+
+    /// Wraps lead revisions just made with what their seals record: the newest reading time
+    /// fed per station, the oldest fed, the config in force.
+    pub fn revisions(&self, leads: &mut Vec<Lead>, at: Option<Instant>) -> Vec<LeadRevision> {
+        if leads.is_empty() {
+            return Vec::new();
+        }
+        let seen: BTreeMap<String, Millis> =
+            self.fed.iter().map(|(s, t)| (s.to_string(), *t)).collect();
+        leads
+            .drain(..)
+            .map(|lead| LeadRevision {
+                lead,
+                at,
+                seen: seen.clone(),
+                engine_from: self.fed_from,
+                config: Arc::clone(self.engine.config()),
+            })
+            .collect()
     }
 
     fn set_config(&mut self, cfg: Arc<Config>) {
@@ -114,8 +151,8 @@ impl EngineStage {
             };
             let Some(s) = stored else { break };
             self.detector.push(&s.readings, &mut leads);
-            for lead in leads.drain(..) {
-                if tx.send(LeadRevision { lead, at: s.at }).await.is_err() {
+            for rev in self.detector.revisions(&mut leads, s.at) {
+                if tx.send(rev).await.is_err() {
                     return;
                 }
             }

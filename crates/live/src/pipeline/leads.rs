@@ -3,10 +3,17 @@
 //! re-derived after a restart — from the start-up replay or a redelivered message — is already
 //! in the ledger and is neither recorded nor published again; if its first publication was
 //! never acknowledged, the start-up re-send of `Ledger::unpublished` covers it.
+//!
+//! Each revision is sealed as it is recorded (issue 7): its evidence is read back from the
+//! store with the definition `verify` uses (`seal::evidence`) — every reading the engine had
+//! seen is durable by then — and digested; a store failure is recorded in the seal instead
+//! of holding the lead back.
 
 use super::{now_ms, LeadRevision, Outbound};
 use crate::ledger::Ledger;
 use crate::metrics::Metrics;
+use crate::seal::records::SealInput;
+use crate::store::AnyStore;
 use riverwatch_engine::Lead;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +23,8 @@ use tracing::{error, info};
 /// Records lead revisions and hands new ones to the publisher.
 pub(crate) struct LeadsStage {
     pub ledger: Ledger,
+    /// Where the evidence is read back from to seal it.
+    pub store: AnyStore,
     pub metrics: Arc<Metrics>,
     pub live: broadcast::Sender<Lead>,
     pub prefix: String,
@@ -24,10 +33,11 @@ pub(crate) struct LeadsStage {
 impl LeadsStage {
     #[tracing::instrument(name = "leads", skip_all)]
     pub async fn run(self, mut rx: mpsc::Receiver<LeadRevision>, out: mpsc::Sender<Outbound>) {
-        while let Some(LeadRevision { lead, at }) = rx.recv().await {
-            if !self.record(&lead).await {
+        while let Some(rev) = rx.recv().await {
+            if !self.record(&rev).await {
                 continue;
             }
+            let LeadRevision { lead, at, .. } = rev;
             if let Some(at) = at {
                 self.metrics.end_to_end.observe(at.elapsed().as_secs_f64());
             }
@@ -41,12 +51,28 @@ impl LeadsStage {
         }
     }
 
-    /// Writes the revision to the ledger (retrying: nothing may be published before it is
-    /// there); true when it is new.
-    pub async fn record(&self, lead: &Lead) -> bool {
+    /// Seals the revision and writes it to the ledger (retrying: nothing may be published
+    /// before it is there); true when it is new.
+    pub async fn record(&self, rev: &LeadRevision) -> bool {
+        let lead = &rev.lead;
         let mut delay = Duration::from_millis(50);
+        let input = SealInput::gather(
+            &self.store,
+            lead,
+            rev.seen.clone(),
+            rev.engine_from,
+            Arc::clone(&rev.config),
+        )
+        .await;
+        if let Some(Err(e)) = &input.evidence {
+            error!(error = %e, lead = %lead.id, "evidence not readable; revision sealed without it");
+        }
         loop {
-            match self.ledger.record_revision(lead, now_ms()).await {
+            match self
+                .ledger
+                .record_sealed(lead, input.clone(), now_ms())
+                .await
+            {
                 Ok(new) => {
                     if new {
                         self.metrics.lead_revisions.inc();

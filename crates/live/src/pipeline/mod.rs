@@ -35,7 +35,9 @@ pub(crate) use store::StoreStage;
 
 use crate::ingest::Ack;
 use riverwatch_engine::time::Millis;
-use riverwatch_engine::{Lead, Reading};
+use riverwatch_engine::{Config, Lead, Reading};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use tokio::time::Instant;
 
 /// One MQTT message as received.
@@ -69,12 +71,19 @@ pub(crate) struct Stored {
     pub at: Option<Instant>,
 }
 
-/// A lead revision the engine produced.
+/// A lead revision the engine produced, with what its seal records about how it was made.
 #[derive(Debug)]
 pub(crate) struct LeadRevision {
     pub lead: Lead,
     /// When the message that completed it arrived (`None` during the start-up replay).
     pub at: Option<Instant>,
+    /// Newest reading time per station the engine had seen when it made the revision (taken
+    /// after the whole message, so a message is never split by the evidence cut).
+    pub seen: BTreeMap<String, Millis>,
+    /// Oldest reading time the engine had seen (where its state began).
+    pub engine_from: Option<Millis>,
+    /// The config in force.
+    pub config: Arc<Config>,
 }
 
 /// Wall-clock now in UTC milliseconds (the only clock the pipeline reads; the engine has none).
