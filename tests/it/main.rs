@@ -9,5 +9,6 @@ mod leads;
 mod ops;
 mod ops_demo;
 mod ops_docs;
+mod replay_api;
 mod simulate;
 mod web;

@@ -233,7 +233,7 @@ async function main() {
     check((await page.$$(`#replay-diff [data-diff=${k}]`)).length === 1, `the diff summary counts ${k}`);
   }
   check(diffText.includes("相同") && diffText.includes("新增"), "the diff summary is in Chinese");
-  check(!(await page.isDisabled("#replay-run")), "the run button is enabled again");
+  await eventually("the run button is enabled again", async () => check(!(await page.isDisabled("#replay-run")), "enabled"));
   report.replay = { leads: replayed.length, linked: replayed.filter((r) => r.linked).length };
   await page.screenshot({ path: path.join(OUT, "replay.png"), fullPage: true });
 

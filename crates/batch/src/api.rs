@@ -10,7 +10,7 @@ use crate::recorded;
 use crate::replay::{diff, replay, Ending};
 use riverwatch_engine::Engine;
 use riverwatch_live::api::{
-    ApiError, ChangedLead, ReplayDiff, ReplayFn, ReplayJob, ReplayOutcome,
+    ApiError, ChangedLead, ReplayDiff, ReplayFn, ReplayFuture, ReplayJob, ReplayOutcome,
 };
 use riverwatch_live::store::ReadingStore;
 use riverwatch_live::Ledger;
@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 /// The API's replay over `store` (the window's readings) and `ledger` (the recorded leads).
 pub fn replay_fn<S: ReadingStore + 'static>(store: Arc<S>, ledger: Ledger) -> ReplayFn {
-    Arc::new(move |job| {
+    Arc::new(move |job| -> ReplayFuture {
         let (store, ledger) = (Arc::clone(&store), ledger.clone());
         Box::pin(async move { run(&*store, &ledger, job).await })
     })

@@ -18,9 +18,10 @@ const memory = {
   stations: [],
   file: null, // {name, text}
   result: null, // {answer, secs, file}
+  running: null, // {started, done}: the replay in flight, which outlives a re-render
 };
 
-/** Renders the replay view; returns the cleanup that forgets a replay still running. */
+/** Renders the replay view; returns the cleanup (a replay in flight goes on, for the next view). */
 export function renderReplay(main) {
   if (!memory.to) {
     const now = Date.now();
@@ -77,14 +78,30 @@ export function renderReplay(main) {
     const body = { from: localToIso(from.value), to: localToIso(to.value), stations: memory.stations };
     if (memory.file) body.thresholds = memory.file.text;
     const started = performance.now();
+    const file = memory.file?.name ?? null;
+    memory.running = {
+      started,
+      done: replay(body, c.token)
+        .then((answer) => {
+          memory.result = { answer, secs: (performance.now() - started) / 1000, file };
+        })
+        .finally(() => {
+          memory.running = null;
+        }),
+    };
+    follow();
+  });
+
+  /** Shows the running state until the replay in flight ends, then its answer or error. */
+  async function follow() {
+    const { started, done } = memory.running;
     run.disabled = true;
     form.setAttribute("aria-busy", "true");
     const tick = () => replace(state, t("replay.running", { s: Math.round((performance.now() - started) / 1000) }));
     tick();
     const timer = setInterval(tick, 1000);
     try {
-      const answer = await replay(body, c.token);
-      memory.result = { answer, secs: (performance.now() - started) / 1000, file: memory.file?.name ?? null };
+      await done;
       if (live) await draw(out, memory.result);
       if (live) replace(state);
     } catch (e) {
@@ -94,7 +111,7 @@ export function renderReplay(main) {
       run.disabled = false;
       form.removeAttribute("aria-busy");
     }
-  });
+  }
 
   replace(main, el("h1", {}, t("replay.title")), el("p", { class: "hint" }, t("replay.help")), form, state, out);
   cached("/api/stations")
@@ -104,7 +121,8 @@ export function renderReplay(main) {
       );
     })
     .catch((e) => form.append(errorLine(e)));
-  if (memory.result) draw(out, memory.result).catch((e) => replace(out, errorLine(e)));
+  if (memory.running) follow();
+  else if (memory.result) draw(out, memory.result).catch((e) => replace(out, errorLine(e)));
   return () => {
     live = false;
   };

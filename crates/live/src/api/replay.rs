@@ -43,7 +43,7 @@ pub struct ReplayJob {
 }
 
 /// What a replay produced and how it compares with the ledger.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct ReplayOutcome {
     /// Readings replayed.
     pub readings: u64,
