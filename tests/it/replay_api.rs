@@ -189,7 +189,7 @@ fn replay_over_http_matches_a_direct_replay_and_diffs_the_ledger() {
     let broken = cfg
         .texts
         .thresholds
-        .replace("persistence = 2", "persistence = \"two\"");
+        .replace("persistence = 2", "persistance = 2");
     let (code, body) = rt.block_on(server.replay(
         Some(TOKEN),
         json!({"from": from, "to": to, "thresholds": broken}),
@@ -197,7 +197,7 @@ fn replay_over_http_matches_a_direct_replay_and_diffs_the_ledger() {
     assert_eq!(code, 400, "{body}");
     let msg = body["error"].as_str().expect("error");
     assert!(
-        msg.contains("thresholds") && msg.contains("persistence"),
+        msg.contains("thresholds") && msg.contains("persistance"),
         "{msg}"
     );
     let (code, body) = rt.block_on(server.replay(
