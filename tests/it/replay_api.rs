@@ -91,14 +91,18 @@ fn replay_over_http_matches_a_direct_replay_and_diffs_the_ledger() {
     recorded.push(extra);
 
     let server = rt.block_on(async {
-        let store = Arc::new(SqliteStore::open(&dir.path().join("readings.sqlite")).expect("store"));
+        let store =
+            Arc::new(SqliteStore::open(&dir.path().join("readings.sqlite")).expect("store"));
         for batch in readings.chunks(20_000) {
             let report = store.write(batch).await.expect("write");
             assert!(report.rejected.is_empty(), "{:?}", report.rejected);
         }
         let ledger = Ledger::open(&dir.path().join("ledger.sqlite")).expect("ledger");
         for l in &recorded {
-            ledger.record_revision(l, l.window.end).await.expect("record");
+            ledger
+                .record_revision(l, l.window.end)
+                .await
+                .expect("record");
         }
         let state = ApiState {
             ledger: ledger.clone(),
@@ -119,7 +123,10 @@ fn replay_over_http_matches_a_direct_replay_and_diffs_the_ledger() {
             http: reqwest::Client::new(),
         }
     });
-    let (from, to) = (format_rfc3339(start()), format_rfc3339(start() + DAYS * DAY));
+    let (from, to) = (
+        format_rfc3339(start()),
+        format_rfc3339(start() + DAYS * DAY),
+    );
 
     // The whole window with the thresholds in force.
     let (code, body) = rt.block_on(server.replay(Some(TOKEN), json!({"from": from, "to": to})));
@@ -172,7 +179,11 @@ fn replay_over_http_matches_a_direct_replay_and_diffs_the_ledger() {
         &cfg.with_thresholds_text(&candidate).expect("candidate"),
         &readings,
     );
-    assert_ne!(ids(&strict), ids(&replayed), "the candidate changes the leads");
+    assert_ne!(
+        ids(&strict),
+        ids(&replayed),
+        "the candidate changes the leads"
+    );
     let (code, body) = rt.block_on(server.replay(
         Some(TOKEN),
         json!({"from": from, "to": to, "thresholds": candidate}),

@@ -192,7 +192,11 @@ mod tests {
     #[test]
     fn window_bounds_stations_and_thresholds_are_checked() {
         let cfg = Arc::new(Config::embedded());
-        let ok = job(&cfg, req("2025-05-01T00:00:00Z", "2025-05-08T00:00:00Z", None)).unwrap();
+        let ok = job(
+            &cfg,
+            req("2025-05-01T00:00:00Z", "2025-05-08T00:00:00Z", None),
+        )
+        .unwrap();
         assert_eq!(ok.to - ok.from, 7 * DAY);
         assert_eq!(ok.config.hash, cfg.hash);
         for (from, to) in [
