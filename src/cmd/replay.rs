@@ -72,13 +72,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 .build()?;
             let live = rt.block_on(async {
                 let ledger = Ledger::open(path)?;
-                recorded::leads(&ledger, w.from, w.to, None).await
+                recorded::for_window(&ledger, &w).await
             });
-            let mut live =
-                live.with_context(|| format!("reading the ledger {}", path.display()))?;
-            if !w.stations.is_empty() {
-                live.retain(|l| w.stations.contains(&l.station));
-            }
+            let live = live.with_context(|| format!("reading the ledger {}", path.display()))?;
             Some(replay::diff(&replayed.leads, &live))
         }
         None => None,

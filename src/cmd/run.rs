@@ -41,18 +41,20 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-/// Serves a started service, with its HTTP API on `http.listen`, until SIGINT/SIGTERM, and
-/// drains it; `run` and `demo` alike.
+/// Serves a started service, with its HTTP API on `http.listen` (replays included), until
+/// SIGINT/SIGTERM, and drains it; `run` and `demo` alike.
 pub async fn serve(mut service: Service, http: &HttpConfig, engine: Config) -> Result<ExitCode> {
     let h = service.handle();
     let (metrics, health) = (h.metrics.clone(), h.clone());
+    let store = Arc::new(h.store.inner().clone());
     let state = ApiState {
         ledger: h.ledger.clone(),
-        store: Arc::new(h.store.inner().clone()),
+        store: Arc::clone(&store),
         config: Arc::new(engine),
         api_token: http.api_token.clone(),
         metrics: Arc::new(move || metrics.render()),
         health: Arc::new(move || health.api_health()),
+        replay: Some(riverwatch_batch::api::replay_fn(store, h.ledger.clone())),
     };
     let listener = tokio::net::TcpListener::bind(http.listen)
         .await

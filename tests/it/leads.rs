@@ -316,6 +316,7 @@ fn over_http_with_and_without_the_token() {
         api_token: Some(Secret::new("t0k")),
         metrics: Arc::new(String::new),
         health: Arc::new(Health::default),
+        replay: None,
     };
     let listener = rt
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))

@@ -9,6 +9,7 @@ mod leads;
 mod ops;
 mod ops_demo;
 mod ops_docs;
+mod replay_api;
 mod simulate;
 mod verify;
 mod web;

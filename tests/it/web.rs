@@ -1,8 +1,8 @@
 //! The analysts' web page end to end: `riverwatch demo` with an API token, Debian's headless
 //! Chromium driven by Playwright (`tests/web/e2e.cjs`) through the inbox, filters, a lead's chart
-//! and its confirmation, and the stations list; then the API is asked whether the confirmation
-//! took. Screenshots of the inbox and the lead (and the lead at tablet size) land in
-//! `<target>/tmp/web-e2e/`.
+//! and its confirmation, the stations list and a replay of the demo window; then the API is asked
+//! whether the confirmation took. Screenshots of the inbox, the lead (also at tablet size) and the
+//! replay land in `<target>/tmp/web-e2e/`.
 //!
 //! Needs `chromium` (Debian package) and `playwright-core` (npm, under
 //! `~/.cache/riverwatch-tools`); `scripts/test.sh` installs both. `RIVERWATCH_CHROMIUM` and
@@ -14,6 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const TOKEN: &str = "e2e-tok-51c7";
+const SCREENSHOTS: [&str; 4] = ["inbox.png", "lead.png", "lead-tablet.png", "replay.png"];
 
 /// The demo process, stopped with SIGINT (and killed if it lingers) when dropped.
 struct Demo {
@@ -132,7 +133,7 @@ fn web_page_in_headless_chromium() {
     );
     let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("web-e2e");
     std::fs::create_dir_all(&out).expect("screenshot dir");
-    for f in ["inbox.png", "lead.png", "lead-tablet.png"] {
+    for f in SCREENSHOTS {
         let _ = std::fs::remove_file(out.join(f));
     }
 
@@ -171,7 +172,8 @@ fn web_page_in_headless_chromium() {
     assert!(report["inbox_rows"].as_u64() > Some(0), "{report}");
     assert!(report["chart"]["main"].as_u64() > Some(10), "{report}");
     assert!(report["requests"].as_u64() > Some(5), "{report}");
-    for f in ["inbox.png", "lead.png", "lead-tablet.png"] {
+    assert!(report["replay"]["leads"].as_u64() > Some(0), "{report}");
+    for f in SCREENSHOTS {
         let size = std::fs::metadata(out.join(f)).map_or(0, |m| m.len());
         assert!(size > 10_000, "screenshot {f} is {size} bytes");
     }

@@ -4,6 +4,7 @@
 //! polars and linfa live here and only here, so the engine and the live service build without
 //! them; trained models leave this crate as plain serde structs the engine scores itself.
 
+pub mod api;
 pub mod chart;
 pub mod features;
 pub mod frames;

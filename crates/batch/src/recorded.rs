@@ -1,6 +1,7 @@
 //! Leads the live service recorded in the ledger for a window: what `replay --diff` compares
 //! with, and the analyst decisions (confirmed / dismissed) `tune` scores candidates against.
 
+use crate::frames::Window;
 use riverwatch_engine::time::Millis;
 use riverwatch_engine::{Lead, Status};
 use riverwatch_live::{LeadFilter, Ledger, LedgerError};
@@ -29,6 +30,16 @@ pub async fn leads(
             return Ok(all);
         }
     }
+}
+
+/// The leads recorded for a replay window: overlapping `[from, to)`, of its stations (all when
+/// it names none) — what a replay of the window is compared with.
+pub async fn for_window(ledger: &Ledger, window: &Window) -> Result<Vec<Lead>, LedgerError> {
+    let mut all = leads(ledger, window.from, window.to, None).await?;
+    if !window.stations.is_empty() {
+        all.retain(|l| window.stations.contains(&l.station));
+    }
+    Ok(all)
 }
 
 /// Analyst decisions over a window: confirmed leads are true alarms, dismissed ones false.

@@ -11,14 +11,27 @@ export async function get(path, params = {}) {
 }
 
 /** POST a status change with the bearer token; resolves to `{lead, history}`. */
-export async function setStatus(id, status, analyst, note, token) {
-  const resp = await fetch(`/api/leads/${encodeURIComponent(id)}/status`, {
+export function setStatus(id, status, analyst, note, token) {
+  return post(`/api/leads/${encodeURIComponent(id)}/status`, { status, analyst, note }, token);
+}
+
+/**
+ * POST a replay `{from, to, stations, thresholds?}` with the bearer token; resolves to
+ * `{readings, leads, diff}`. `signal` aborts it.
+ */
+export function replay(body, token, signal) {
+  return post("/api/replay", body, token, signal);
+}
+
+async function post(path, body, token, signal) {
+  const resp = await fetch(path, {
     method: "POST",
     headers: {
       "Content-Type": "application/json",
       Authorization: `Bearer ${token}`,
     },
-    body: JSON.stringify({ status, analyst, note }),
+    body: JSON.stringify(body),
+    signal,
   });
   return answer(resp);
 }

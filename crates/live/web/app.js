@@ -1,4 +1,4 @@
-// The page's shell: the hash router (#/leads?…, #/leads/ID, #/stations), the language switch
+// The page's shell: the hash router (#/leads?…, #/leads/ID, #/stations, #/replay), the language switch
 // and the token button. Each view is `render(main, route) -> cleanup`; a view that polls stops
 // when its cleanup runs.
 
@@ -8,6 +8,7 @@ import { lang, setLang, t, translateStatic } from "./i18n.js";
 import { renderInbox } from "./inbox.js";
 import { renderDetail } from "./detail.js";
 import { renderStations } from "./stations.js";
+import { renderReplay } from "./replay.js";
 
 const main = document.getElementById("main");
 let cleanup = null;
@@ -20,6 +21,7 @@ function route() {
   const query = new URLSearchParams(qs);
   if (parts[0] === "leads" && parts[1]) return { view: "detail", id: decodeURIComponent(parts[1]), query };
   if (parts[0] === "stations") return { view: "stations", query };
+  if (parts[0] === "replay") return { view: "replay", query };
   return { view: "leads", query };
 }
 
@@ -32,7 +34,7 @@ function show() {
     if (here) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
   });
-  const views = { leads: renderInbox, detail: renderDetail, stations: renderStations };
+  const views = { leads: renderInbox, detail: renderDetail, stations: renderStations, replay: renderReplay };
   cleanup = views[r.view](main, r) ?? null;
 }
 

@@ -33,6 +33,13 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, message)
     }
 
+    /// 500: the service failed (logged).
+    pub fn internal(message: impl Into<String>) -> Self {
+        let message = message.into();
+        error!(error = %message, "request failed");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, message)
+    }
+
     /// Any status.
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
         Self {

@@ -219,7 +219,11 @@ pub(super) async fn set_status<S: ReadingStore>(
     headers: HeaderMap,
     body: Result<Json<StatusBody>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    authorize(st.api_token.as_ref().map(|s| s.expose()), &headers)?;
+    authorize(
+        st.api_token.as_ref().map(|s| s.expose()),
+        &headers,
+        "status changes",
+    )?;
     let id = lead_id(id)?;
     // 415 without `Content-Type: application/json`; any other body problem is a 400.
     let Json(body) = body.map_err(|e| match e.status() {
@@ -257,14 +261,18 @@ pub(super) async fn set_status<S: ReadingStore>(
     Ok(Json(json!({ "lead": lead, "history": history })))
 }
 
-/// Checks the bearer token: 403 when the service has none (changes are off), 401 when the
+/// Checks the bearer token: 403 when the service has none (`what` is off), 401 when the
 /// request's is missing or different.
-fn authorize(token: Option<&str>, headers: &HeaderMap) -> Result<(), ApiError> {
+pub(super) fn authorize(
+    token: Option<&str>,
+    headers: &HeaderMap,
+    what: &str,
+) -> Result<(), ApiError> {
     let Some(token) = token else {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             format!(
-                "status changes are disabled: start the service with {} set",
+                "{what} are disabled: start the service with {} set",
                 crate::config::ENV_API_TOKEN
             ),
         ));
@@ -282,7 +290,7 @@ fn authorize(token: Option<&str>, headers: &HeaderMap) -> Result<(), ApiError> {
         )),
         None => Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
-            "status changes need `Authorization: Bearer <token>`",
+            format!("{what} need `Authorization: Bearer <token>`"),
         )),
     }
 }
@@ -305,18 +313,18 @@ mod tests {
 
     #[test]
     fn bearer_token_checks() {
-        assert!(authorize(Some("s3cret"), &with("Bearer s3cret")).is_ok());
+        assert!(authorize(Some("s3cret"), &with("Bearer s3cret"), "status changes").is_ok());
         for bad in ["Bearer s3cre", "Bearer s3cretx", "Basic s3cret", "s3cret"] {
-            let e = authorize(Some("s3cret"), &with(bad)).unwrap_err();
+            let e = authorize(Some("s3cret"), &with(bad), "status changes").unwrap_err();
             assert_eq!(e.status, StatusCode::UNAUTHORIZED, "{bad}");
         }
         assert_eq!(
-            authorize(Some("s3cret"), &HeaderMap::new())
+            authorize(Some("s3cret"), &HeaderMap::new(), "status changes")
                 .unwrap_err()
                 .status,
             StatusCode::UNAUTHORIZED
         );
-        let e = authorize(None, &with("Bearer anything")).unwrap_err();
+        let e = authorize(None, &with("Bearer anything"), "status changes").unwrap_err();
         assert_eq!(e.status, StatusCode::FORBIDDEN);
         assert!(e.message.contains("RIVERWATCH_API_TOKEN"), "{}", e.message);
     }

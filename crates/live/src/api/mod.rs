@@ -1,13 +1,14 @@
 //! The HTTP API of the live service: leads (list, detail with evidence readings, analyst status
 //! changes, the printable dossier and the intake-sheet export, a lead's verification and the
-//! ledger's public key), stations with their health,
-//! bounded reading windows, parameters and GB 3838 limits, the lead JSON schema, the operational
-//! endpoints (`/healthz`, `/readyz`, `/metrics`), and the analysts' web page (`/` and `/ui/...`)
-//! that uses them.
+//! ledger's public key), stations with their health, bounded reading windows, parameters and
+//! GB 3838 limits, replays of a past window (with a candidate thresholds file), the lead JSON
+//! schema, the operational endpoints (`/healthz`, `/readyz`, `/metrics`), and the analysts' web
+//! page (`/` and `/ui/...`) that uses them.
 //!
-//! The API owns no state of its own. It reads the [`Ledger`] and a [`ReadingStore`], and asks two
+//! The API owns no state of its own. It reads the [`Ledger`] and a [`ReadingStore`], and asks
 //! closures for what the pipeline knows (its Prometheus text and its [`Health`]), so the pipeline
-//! can change how it counts without this module knowing. The store is a type parameter because
+//! can change how it counts without this module knowing, and for replays (the batch side, which
+//! depends on this crate). The store is a type parameter because
 //! [`ReadingStore`] is not object safe; the service passes its [`AnyStore`].
 //!
 //! Every answer is JSON (but the dossier, HTML, and the export, CSV or xlsx); every error is `{"error": "..."}` with a status code that says whose
@@ -19,6 +20,7 @@ mod error;
 mod leads;
 mod ops;
 mod params;
+mod replay;
 mod seal;
 mod standard;
 mod station_health;
@@ -27,6 +29,9 @@ mod web;
 
 pub use error::ApiError;
 pub use params::{lead_filter, lead_query};
+pub use replay::{
+    ChangedLead, ReplayDiff, ReplayFn, ReplayFuture, ReplayJob, ReplayOutcome, MAX_REPLAY_WINDOW,
+};
 
 use crate::config::Secret;
 use crate::ledger::Ledger;
@@ -93,6 +98,8 @@ pub struct ApiState<S = AnyStore> {
     pub metrics: MetricsFn,
     /// Pipeline health for `/readyz` and `/api/stations`.
     pub health: HealthFn,
+    /// Replays for `POST /api/replay`; `None` answers 501 (a build without the batch side).
+    pub replay: Option<ReplayFn>,
 }
 
 impl<S> Clone for ApiState<S> {
@@ -104,6 +111,7 @@ impl<S> Clone for ApiState<S> {
             api_token: self.api_token.clone(),
             metrics: Arc::clone(&self.metrics),
             health: Arc::clone(&self.health),
+            replay: self.replay.clone(),
         }
     }
 }
@@ -135,6 +143,7 @@ pub fn router<S: ReadingStore + 'static>(state: ApiState<S>) -> Router {
         .route("/api/leads/{id}/dossier", get(documents::dossier::<S>))
         .route("/api/stations", get(stations::list::<S>))
         .route("/api/readings", get(stations::readings::<S>))
+        .route("/api/replay", post(replay::run::<S>))
         .route("/api/parameters", get(standard::parameters))
         .route("/api/limits", get(standard::limits::<S>))
         .route("/api/schema/lead", get(ops::lead_schema))

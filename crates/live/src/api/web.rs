@@ -22,6 +22,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("token.js", JS, include_str!("../../web/token.js")),
     ("detail.js", JS, include_str!("../../web/detail.js")),
     ("stations.js", JS, include_str!("../../web/stations.js")),
+    ("replay.js", JS, include_str!("../../web/replay.js")),
     ("favicon.svg", SVG, include_str!("../../web/favicon.svg")),
 ];
 const INDEX: &str = include_str!("../../web/index.html");

@@ -164,6 +164,7 @@ async fn start(token: Option<&str>) -> Server {
                 ]),
             }
         }),
+        replay: None,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -699,6 +700,7 @@ async fn the_web_page_and_every_module_it_imports_are_served_from_this_origin() 
         "detail.js",
         "chart.js",
         "stations.js",
+        "replay.js",
         "i18n.js",
     ] {
         assert!(seen.contains(m), "{m} is reachable from the page: {seen:?}");

@@ -71,6 +71,7 @@ impl Running {
             api_token: None,
             metrics: Arc::new(move || metrics.render()),
             health: Arc::new(move || health.api_health()),
+            replay: None,
         };
         let (c, c2) = (stop.clone(), stop.clone());
         let run = tokio::spawn(async move {
