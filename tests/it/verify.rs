@@ -447,6 +447,7 @@ fn the_api_serves_the_key_and_a_lead_verification() {
         api_token: None,
         metrics: Arc::new(String::new),
         health: Arc::new(Health::default),
+        replay: None,
     };
     let listener = rt
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
