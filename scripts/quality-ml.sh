@@ -3,7 +3,7 @@
 # then run `detect` over 30 later days of the `subtle` scenario (correlated small shifts of DO,
 # pH, conductivity and turbidity, each inside its univariate thresholds) without and with the
 # models, and print eval's recall and false alarms side by side.
-# Usage: scripts/quality-ml.sh [SEEDS...]   (default: 1 2 3)
+# Usage: [QUANTILE=q] scripts/quality-ml.sh [SEEDS...]   (defaults: 0.999 (train's), seeds 1 2 3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/riverwatch-target}"
@@ -22,7 +22,7 @@ for seed in "${seeds[@]}"; do
     if [ "$model" != none ]; then
       rm -rf "$work/models"
       "$rw" train --from 2024-06-01T00:00:00Z --to 2024-06-22T00:00:00Z --source "csv:$work/train.csv" \
-        --model "$model" --out "$work/models" >/dev/null 2>&1
+        --model "$model" --quantile "${QUANTILE:-0.999}" --out "$work/models" >/dev/null 2>&1
       models=(--models "$work/models")
     fi
     "$rw" detect --input "$work/test.csv" --output "$work/e.jsonl" --leads "$work/l.jsonl" "${models[@]}" 2>/dev/null
