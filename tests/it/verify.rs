@@ -175,6 +175,41 @@ fn untouched_signed_lead_verifies_with_its_key_and_not_with_another() {
         "{text}"
     );
 
+    // The dossier shows the ledger's seal of the lead: chain entry, recorded digest, signer.
+    let page = f.root.join("dossier.html");
+    let out = riverwatch()
+        .args(["leads", "dossier", &f.lead.id, "--ledger"])
+        .arg(&f.ledger)
+        .arg("--store")
+        .arg(&f.store)
+        .arg("--out")
+        .arg(&page)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let html = std::fs::read_to_string(&page).unwrap();
+    let sealed = Ledger::open(&f.ledger)
+        .map(|l| {
+            tokio::runtime::Runtime::new()
+                .unwrap()
+                .block_on(l.sealed_revision(&f.lead.id, None))
+        })
+        .unwrap()
+        .unwrap()
+        .expect("the lead is sealed");
+    assert!(
+        html.contains("已封存") && !html.contains("未封存"),
+        "seal status"
+    );
+    assert!(html.contains(&sealed.entry.digest), "chain entry digest");
+    let recorded = sealed.seal.evidence.as_ref().expect("evidence sealed");
+    assert!(html.contains(&recorded.sha256), "recorded evidence digest");
+    assert!(html.contains(&public_hex(SEED_A)), "signer's public key");
+
     // `keys show` prints the public key of the seed in the environment.
     let out = riverwatch()
         .args(["keys", "show"])

@@ -11,6 +11,7 @@ use super::esc;
 use super::evidence::{head_tail, Evidence};
 use super::figures::{self, item_name, limit_header, multiple_text, value, Figure};
 use super::words::{self, Lang, Words};
+use crate::ledger::SealedRevision;
 use riverwatch_engine::config::{Config, Limit};
 use riverwatch_engine::leads::{Lead, ParamSummary};
 use riverwatch_engine::time::Rfc3339;
@@ -30,6 +31,8 @@ pub struct DossierInput<'a> {
     pub evidence: &'a Result<Evidence, String>,
     /// Language of every label.
     pub lang: Lang,
+    /// The ledger's seal of the lead's latest revision, when it has one.
+    pub seal: Option<&'a SealedRevision>,
 }
 
 /// The dossier as one HTML document.
@@ -558,17 +561,51 @@ fn seal(h: &mut String, input: &DossierInput) {
             ),
             (w.seal_config_hash, config),
             (w.seal_models, models),
-            (
-                w.seal_signature,
-                format!(
-                    "<b>{}</b><br><span class=\"note\">{}</span>",
-                    esc(w.not_sealed),
-                    esc(w.not_sealed_note)
-                ),
-            ),
+            (w.seal_signature, seal_status(input.seal, w)),
             (w.seal_verify, esc(w.seal_verify_text)),
         ],
     );
+}
+
+/// What the ledger sealed for the lead: its chain entry, the evidence digest recorded then, and
+/// the signature (or why there is none).
+fn seal_status(seal: Option<&SealedRevision>, w: &Words) -> String {
+    let Some(s) = seal else {
+        return format!(
+            "<b>{}</b><br><span class=\"note\">{}</span>",
+            esc(w.not_sealed),
+            esc(w.not_sealed_note)
+        );
+    };
+    let recorded = s.seal.evidence.as_ref().map_or_else(
+        || esc(s.seal.evidence_error.as_deref().unwrap_or("—")),
+        |e| {
+            format!(
+                "<span class=\"mono\">{}</span> ({} {})",
+                e.sha256,
+                e.readings,
+                esc(w.seal_evidence_count)
+            )
+        },
+    );
+    let signature = match &s.entry.key {
+        Some(key) if s.entry.signature.is_some() => format!(
+            "{} <span class=\"mono\">{}</span>",
+            esc(w.signed_by),
+            esc(key)
+        ),
+        _ => esc(w.unsigned).to_string(),
+    };
+    format!(
+        "<b>{}</b> r{} · #{} <span class=\"mono\">{}</span><br>{}: {}<br>{}",
+        esc(w.sealed),
+        s.seal.revision,
+        s.entry.seq,
+        esc(&s.entry.digest),
+        esc(w.sealed_evidence),
+        recorded,
+        signature
+    )
 }
 
 fn decisions(h: &mut String, lead: &Lead, lang: Lang) {

@@ -101,11 +101,13 @@ pub async fn dossier<S: ReadingStore>(
         .await?
         .ok_or_else(|| ReportError::NotFound(id.to_string()))?;
     let evidence = read_evidence(store, &lead, MAX_EVIDENCE, lang).await;
+    let seal = ledger.sealed_revision(id, None).await?;
     Ok(render_dossier(&DossierInput {
         lead: &lead,
         config,
         evidence: &evidence,
         lang,
+        seal: seal.as_ref(),
     }))
 }
 

@@ -86,6 +86,7 @@ fn render(lead: &Lead, lang: Lang) -> (String, Evidence) {
     let (cfg, _, readings) = simulated();
     let ev = evidence_of(lead, readings);
     let html = render_dossier(&DossierInput {
+        seal: None,
         lead,
         config: cfg,
         evidence: &Ok(ev.clone()),

@@ -153,6 +153,14 @@ pub struct Words {
     pub not_sealed: &'static str,
     /// Seal: what "not sealed" means here.
     pub not_sealed_note: &'static str,
+    /// The lead revision is sealed in the ledger's chain.
+    pub sealed: &'static str,
+    /// Label of the evidence digest recorded in the seal.
+    pub sealed_evidence: &'static str,
+    /// Before the public key of a signed seal.
+    pub signed_by: &'static str,
+    /// A seal without signature.
+    pub unsigned: &'static str,
     /// Seal: the config used to render differs from the lead's.
     pub config_differs: &'static str,
     /// Seal: how to verify.
@@ -233,6 +241,10 @@ pub static ZH: Words = Words {
     seal_signature: "签名状态",
     not_sealed: "未封存",
     not_sealed_note: "本线索尚无封存记录；上列证据摘要值为生成本文件时按证据查询条件重新读取读数计算所得，可供核对，但不等同于封存。",
+    sealed: "已封存（账本哈希链条目）",
+    sealed_evidence: "封存时的证据摘要值",
+    signed_by: "Ed25519 签名，公钥",
+    unsigned: "未签名（服务未配置签名密钥）",
     config_differs: "注意：生成本文件所用配置的哈希与线索记录的不同，站点与限值信息按当前配置显示。",
     seal_verify: "核验方法",
     seal_verify_text: "按“证据查询条件”从读数库取出读数，按时间、站点、项目排序，每条写成一行“时间(RFC 3339 UTC),站点,项目,数值,标识”并以换行结尾，对全部行计算 SHA-256，结果应与证据摘要值一致；或再次运行 riverwatch leads dossier 生成本文件并比对。",
@@ -313,6 +325,10 @@ pub static EN: Words = Words {
     seal_signature: "Signature status",
     not_sealed: "not sealed",
     not_sealed_note: "This lead has no seal yet; the evidence digest above was computed when this document was rendered, from the readings the evidence query returns. It can be checked, but it is not a seal.",
+    sealed: "sealed (ledger hash-chain entry)",
+    sealed_evidence: "evidence digest recorded in the seal",
+    signed_by: "Ed25519 signature, public key",
+    unsigned: "unsigned (the service has no signing key)",
     config_differs: "Note: the configuration used to render this document has a different hash from the lead's; station and limit details follow the current configuration.",
     seal_verify: "How to verify",
     seal_verify_text: "Fetch the readings of the evidence query from the store, order them by time, station and item, write each as one line `time (RFC 3339 UTC),station,item,value,flag` ending in a newline, and compute SHA-256 over all lines: it must equal the evidence digest. Or run riverwatch leads dossier again and compare.",
