@@ -264,7 +264,8 @@ fn offline_list_show_confirm_export() {
         "c0ffee",
         &digest,
         "证据读数条数</th><td>6</td>",
-        "未封存",
+        // Recorded through the ledger, so sealed in its chain (without an evidence digest).
+        "已封存",
     ] {
         assert!(html.contains(want), "dossier lacks {want}");
     }

@@ -466,8 +466,22 @@ async fn from_ledger_and_store() {
         status: Some(Status::Confirmed),
         text: "现场采样：氨氮 5.1 mg/L".into(),
     }];
-    assert_eq!(html, render(&noted, Lang::Zh).0);
-    contains_all(&html, &["已确认", "王某", "现场采样：氨氮 5.1 mg/L"]);
+    // The same document as rendered in memory with the ledger's seal of the lead.
+    let (_, ev) = render(&noted, Lang::Zh);
+    let seal = ledger.sealed_revision(&lead.id, None).await.unwrap();
+    assert!(seal.is_some(), "recorded through the ledger, so sealed");
+    let want = render_dossier(&DossierInput {
+        seal: seal.as_ref(),
+        lead: &noted,
+        config: cfg,
+        evidence: &Ok(ev),
+        lang: Lang::Zh,
+    });
+    assert_eq!(html, want);
+    contains_all(
+        &html,
+        &["已确认", "王某", "现场采样：氨氮 5.1 mg/L", "已封存"],
+    );
 
     let offline = dossier::<SqliteStore>(&ledger, None, cfg, &lead.id, Lang::Zh)
         .await

@@ -738,7 +738,8 @@ async fn dossier_and_intake_export_are_served_as_files() {
         "超标倍数",
         "1.50",
         digest,
-        "未封存",
+        // Recorded through the ledger, so sealed in its chain.
+        "已封存",
     ] {
         assert!(html.contains(want), "dossier lacks {want}");
     }
