@@ -19,7 +19,6 @@ use crate::seal::records::{
     KIND_INGEST, KIND_LEAD,
 };
 use crate::seal::{hex, sha256_hex, PublicKey, GENESIS};
-use riverwatch_engine::config::ConfigTexts;
 use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
 use serde_json::Value;
@@ -233,21 +232,7 @@ fn check_config(w: &mut Walk<'_>, e: &ChainEntry) -> Result<(), LedgerError> {
             return Ok(());
         }
     };
-    let texts: Option<ConfigTexts> =
-        w.c.query_row(
-            "SELECT origin, stations, thresholds, gb3838 FROM configs WHERE hash = ?1",
-            [&seal.hash],
-            |r| {
-                Ok(ConfigTexts {
-                    origin: r.get(0)?,
-                    stations: r.get(1)?,
-                    thresholds: r.get(2)?,
-                    gb3838: r.get(3)?,
-                })
-            },
-        )
-        .optional()
-        .map_err(sql_err(w.p))?;
+    let texts = super::chain::config_texts_row(w.c, &seal.hash).map_err(sql_err(w.p))?;
     let Some(texts) = texts else {
         w.flag(
             e,

@@ -280,23 +280,8 @@ impl Ledger {
     /// The config texts kept for `hash`.
     pub async fn config_texts(&self, hash: &str) -> Result<Option<ConfigTexts>, LedgerError> {
         let hash = hash.to_string();
-        self.call(move |c, p| {
-            c.query_row(
-                "SELECT origin, stations, thresholds, gb3838 FROM configs WHERE hash = ?1",
-                [&hash],
-                |r| {
-                    Ok(ConfigTexts {
-                        origin: r.get(0)?,
-                        stations: r.get(1)?,
-                        thresholds: r.get(2)?,
-                        gb3838: r.get(3)?,
-                    })
-                },
-            )
-            .optional()
-            .map_err(sql_err(p))
-        })
-        .await
+        self.call(move |c, p| config_texts_row(c, &hash).map_err(sql_err(p)))
+            .await
     }
 
     /// Seals ingest chain heads.
@@ -405,4 +390,24 @@ pub(super) fn dead_letters_start(c: &Connection) -> rusqlite::Result<i64> {
 /// The newest lead revision recorded before sealing began (not chained).
 pub(super) fn revisions_start(c: &Connection) -> rusqlite::Result<i64> {
     c.query_row("SELECT revisions_upto FROM seal_start", [], |r| r.get(0))
+}
+
+/// The config texts kept under `hash`, if any.
+pub(super) fn config_texts_row(
+    c: &rusqlite::Connection,
+    hash: &str,
+) -> rusqlite::Result<Option<ConfigTexts>> {
+    c.query_row(
+        "SELECT origin, stations, thresholds, gb3838 FROM configs WHERE hash = ?1",
+        [hash],
+        |r| {
+            Ok(ConfigTexts {
+                origin: r.get(0)?,
+                stations: r.get(1)?,
+                thresholds: r.get(2)?,
+                gb3838: r.get(3)?,
+            })
+        },
+    )
+    .optional()
 }
