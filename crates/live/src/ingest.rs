@@ -4,11 +4,15 @@
 //!
 //! Shaped by rumqttc's behaviour: `poll()` reconnects immediately, so errors wait a
 //! [`Backoff`] step; a broker without our session (`session_present = false`) has no
-//! subscriptions, so they are sent again on every such CONNACK; acks are queued on the client's
-//! request channel, which is sized far above the broker's inflight window so an ack never waits
-//! on the poll loop (awaiting the client inside the loop could deadlock). A full pipeline
-//! channel stops the loop — that is the back-pressure that reaches the broker: it sends nothing
-//! more once its inflight window is unacknowledged.
+//! subscriptions, so they are sent again on every such CONNACK. A full pipeline channel stops
+//! the loop — that is the back-pressure that reaches the broker.
+//!
+//! Acks never wait on the poll loop. rumqttc writes one queued request per turn of its loop
+//! but reads up to ten messages per turn, so under load acks fall behind and its request
+//! channel fills; an ack that waited for room there would hold the store stage, hence the
+//! pipeline, hence this loop — which is the only thing that makes room (issue 6: intake stopped
+//! for good at ~80,000 messages). So the [`Acker`] queues what does not fit in a shared
+//! overflow, in order, and this loop moves the overflow into the client on every turn.
 //!
 //! Shutdown: on cancel the source stops handing messages on (those still arriving stay
 //! unacknowledged and the broker redelivers them to the next session), but keeps polling so the
@@ -21,7 +25,8 @@ use crate::health::Health;
 use crate::metrics::Metrics;
 use crate::pipeline::{now_ms, Raw};
 use rumqttc as mqtt;
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -92,26 +97,39 @@ impl Ack {
     }
 }
 
+/// Acks that did not fit in the client's request channel yet, oldest first.
+type Overflow = Arc<Mutex<VecDeque<Ack>>>;
+
 /// Sends acks for the ingest connection. While any clone lives, the source keeps its
 /// connection open at shutdown so those acks go out.
 #[derive(Clone)]
 pub struct Acker {
     client: mqtt::AsyncClient,
+    overflow: Overflow,
     _alive: mpsc::Sender<()>,
 }
 
 impl Acker {
-    /// Acknowledges messages the pipeline has made durable (or dead-lettered).
-    pub async fn ack(&self, acks: Vec<Ack>) {
-        for a in acks {
-            let mut p = mqtt::Publish::new("", a.qos, Vec::new());
-            p.pkid = a.pkid;
-            if let Err(e) = self.client.ack(&p).await {
-                // Only when the event loop is gone: the broker redelivers to the next session.
-                warn!(error = %e, pkid = a.pkid, "ack not queued");
-            }
-        }
+    /// Acknowledges messages the pipeline has made durable (or dead-lettered), in order.
+    /// Never waits: what the client cannot take now, the source hands it later.
+    pub fn ack(&self, acks: impl IntoIterator<Item = Ack>) {
+        let mut waiting = self.overflow.lock().unwrap_or_else(|e| e.into_inner());
+        waiting.extend(acks);
+        hand_over(&self.client, &mut waiting);
     }
+}
+
+/// Moves waiting acks into the client's request channel until it is full; how many wait still.
+fn hand_over(client: &mqtt::AsyncClient, waiting: &mut VecDeque<Ack>) -> usize {
+    while let Some(a) = waiting.front() {
+        let mut p = mqtt::Publish::new("", a.qos, Vec::new());
+        p.pkid = a.pkid;
+        if client.try_ack(&p).is_err() {
+            break;
+        }
+        waiting.pop_front();
+    }
+    waiting.len()
 }
 
 /// The MQTT source stage.
@@ -122,6 +140,7 @@ pub struct Source {
     backoff: Backoff,
     health: Health,
     metrics: Arc<Metrics>,
+    overflow: Overflow,
     ackers_gone: mpsc::Receiver<()>,
 }
 
@@ -133,12 +152,24 @@ impl Source {
         health: Health,
         metrics: Arc<Metrics>,
     ) -> Result<(Self, Acker), TlsError> {
+        Self::with_capacity(cfg, health, metrics, REQUEST_CAPACITY)
+    }
+
+    /// [`Source::new`] with `capacity` requests (acks) queued on the client at most.
+    fn with_capacity(
+        cfg: &MqttConfig,
+        health: Health,
+        metrics: Arc<Metrics>,
+        capacity: usize,
+    ) -> Result<(Self, Acker), TlsError> {
         let mut o = options(cfg, &cfg.client_id, false)?;
         o.set_manual_acks(true);
-        let (client, events) = mqtt::AsyncClient::new(o, REQUEST_CAPACITY);
+        let (client, events) = mqtt::AsyncClient::new(o, capacity);
         let (alive, ackers_gone) = mpsc::channel(1);
+        let overflow = Overflow::default();
         let acker = Acker {
             client: client.clone(),
+            overflow: Arc::clone(&overflow),
             _alive: alive,
         };
         let source = Self {
@@ -152,6 +183,7 @@ impl Source {
             backoff: Backoff::new(Duration::from_millis(100), Duration::from_secs(30)),
             health,
             metrics,
+            overflow,
             ackers_gone,
         };
         Ok((source, acker))
@@ -162,6 +194,7 @@ impl Source {
     pub async fn run(mut self, tx: mpsc::Sender<Raw>, cancel: CancellationToken) {
         let mut tx = Some(tx);
         loop {
+            self.hand_over_acks();
             let ev = tokio::select! {
                 biased;
                 _ = cancel.cancelled(), if tx.is_some() => {
@@ -221,6 +254,12 @@ impl Source {
         self.disconnect().await;
     }
 
+    /// Moves acks the [`Acker`] could not queue into the client; how many wait still.
+    fn hand_over_acks(&self) -> usize {
+        let mut waiting = self.overflow.lock().unwrap_or_else(|e| e.into_inner());
+        hand_over(&self.client, &mut waiting)
+    }
+
     /// Subscribes to every input filter at QoS 1 (queued: never awaits the event loop).
     fn subscribe(&self) {
         let subs = self
@@ -232,13 +271,18 @@ impl Source {
         }
     }
 
-    /// Sends DISCONNECT after the queued acks and waits (briefly) until it is written.
+    /// Sends DISCONNECT after every ack and waits (briefly) until it is written.
     async fn disconnect(mut self) {
         self.health.set_connected(false);
-        if self.client.try_disconnect().is_err() {
-            return;
-        }
         let _ = tokio::time::timeout(DISCONNECT_WAIT, async {
+            while self.hand_over_acks() > 0 {
+                if self.events.poll().await.is_err() {
+                    break;
+                }
+            }
+            if self.client.try_disconnect().is_err() {
+                return;
+            }
             loop {
                 match self.events.poll().await {
                     Ok(mqtt::Event::Outgoing(mqtt::Outgoing::Disconnect)) | Err(_) => break,
@@ -248,5 +292,75 @@ impl Source {
         })
         .await;
         info!("mqtt disconnected");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ServiceConfig;
+    use riverwatch_testkit::{unique_name, Mosquitto};
+
+    /// The store stage acks a whole batch at once. While an ack waited for room in the
+    /// client's request channel, a batch larger than that room stopped intake for good: the
+    /// acking stage held the pipeline, the pipeline held the poll loop, and only the poll loop
+    /// makes room. Here the channel holds 4 requests and acks go out 10 at a time.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn acks_in_batches_larger_than_the_request_channel_never_stall_intake() {
+        const MESSAGES: usize = 300;
+        let broker = Mosquitto::start();
+        let mut cfg = ServiceConfig::embedded().unwrap().mqtt;
+        cfg.port = broker.port;
+        cfg.client_id = unique_name("rw-ingest");
+        let health = Health::default();
+        let (source, acker) =
+            Source::with_capacity(&cfg, health.clone(), Arc::new(Metrics::new()), 4).unwrap();
+        let (tx, mut rx) = mpsc::channel(1);
+        let cancel = CancellationToken::new();
+        let intake = tokio::spawn(source.run(tx, cancel.clone()));
+
+        let pub_opts = options(&cfg, &unique_name("rw-pub"), true).unwrap();
+        let (publisher, mut pub_events) = mqtt::AsyncClient::new(pub_opts, 1024);
+        tokio::spawn(async move { while pub_events.poll().await.is_ok() {} });
+        // Publish only once the source's subscription is in place (its session is new).
+        let subscribed = riverwatch_testkit::eventually_async(Duration::from_secs(10), || async {
+            health.snapshot().ingest_connected.then_some(())
+        })
+        .await;
+        assert!(subscribed.is_some(), "the source never subscribed");
+        for i in 0..MESSAGES {
+            publisher
+                .publish(
+                    "riverwatch/readings/DL01",
+                    mqtt::QoS::AtLeastOnce,
+                    false,
+                    i.to_string(),
+                )
+                .await
+                .unwrap();
+        }
+
+        let mut batch = Vec::new();
+        let mut received = std::collections::BTreeSet::new();
+        let done = tokio::time::timeout(Duration::from_secs(30), async {
+            while received.len() < MESSAGES {
+                let Some(raw) = rx.recv().await else { break };
+                received.insert(String::from_utf8_lossy(&raw.payload).to_string());
+                batch.push(raw.ack);
+                if batch.len() == 10 {
+                    acker.ack(batch.drain(..));
+                }
+            }
+        })
+        .await;
+        assert!(
+            done.is_ok(),
+            "intake stalled after {} of {MESSAGES} messages",
+            received.len()
+        );
+        assert_eq!(received.len(), MESSAGES);
+        cancel.cancel();
+        drop(acker);
+        intake.await.unwrap();
     }
 }

@@ -16,6 +16,8 @@ use std::time::Duration;
 
 /// Label set of a per-reason counter.
 type ByReason = Family<Vec<(&'static str, String)>, Counter>;
+/// Label set of a per-queue gauge.
+type ByQueue = Family<Vec<(&'static str, &'static str)>, Gauge>;
 
 /// Every metric the service exports.
 pub struct Metrics {
@@ -44,6 +46,8 @@ pub struct Metrics {
     pub published: Counter,
     /// Seconds from receiving a message to recording the lead revision it produced.
     pub end_to_end: Histogram,
+    /// Items waiting in each pipeline queue, as last sampled.
+    queued: ByQueue,
 }
 
 impl Default for Metrics {
@@ -71,6 +75,7 @@ impl Metrics {
             published: Counter::default(),
             // 10 ms .. ~5.5 min
             end_to_end: Histogram::new(exponential_buckets(0.01, 2.0, 16)),
+            queued: ByQueue::default(),
             registry: Registry::default(),
         };
         let r = &mut registry;
@@ -126,6 +131,11 @@ impl Metrics {
             "Time from receiving a message to recording the lead revision it produced",
             m.end_to_end.clone(),
         );
+        r.register(
+            "queue_depth",
+            "Items waiting in each pipeline queue (sampled)",
+            m.queued.clone(),
+        );
         Self { registry, ..m }
     }
 
@@ -141,6 +151,13 @@ impl Metrics {
         self.rejected
             .get_or_create(&vec![("reason", reason.to_string())])
             .get()
+    }
+
+    /// Sets how many items wait in pipeline queue `queue`.
+    pub fn set_queued(&self, queue: &'static str, n: usize) {
+        self.queued
+            .get_or_create(&vec![("queue", queue)])
+            .set(i64::try_from(n).unwrap_or(i64::MAX));
     }
 
     /// Records the duration of one store write.
@@ -169,6 +186,7 @@ mod tests {
         m.reject("bad_crc");
         m.reject("malformed");
         m.observe_store(Duration::from_millis(3));
+        m.set_queued("raw", 7);
         let text = m.render();
         assert!(
             text.contains("riverwatch_messages_received_total 3"),
@@ -180,6 +198,10 @@ mod tests {
         );
         assert!(
             text.contains("riverwatch_store_write_seconds_count 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("riverwatch_queue_depth{queue=\"raw\"} 7"),
             "{text}"
         );
         assert_eq!(m.rejected("bad_crc"), 2);

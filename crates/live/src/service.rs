@@ -17,7 +17,7 @@ use crate::ledger::{Ledger, LedgerError};
 use crate::metrics::Metrics;
 use crate::pipeline::{
     now_ms, watch_thresholds, DeadLetter, DeadLetterStage, DecodeStage, Detector, EngineStage,
-    LeadsStage, Outbound, Publisher, StoreStage,
+    LeadsStage, Outbound, Publisher, Queues, StoreStage,
 };
 use crate::seal::ingest::{IngestSeal, CHECKPOINT_EVERY};
 use crate::seal::Signer;
@@ -174,6 +174,18 @@ impl Service {
         let (lead_tx, lead_rx) = mpsc::channel(c.leads.get());
         let (dead_tx, dead_rx) = mpsc::channel::<DeadLetter>(c.dead_letters.get());
         let (out_tx, out_rx) = mpsc::channel(c.leads.get());
+        let mut queues = Queues::default();
+        queues.watch("raw", &raw_tx);
+        queues.watch("accepted", &acc_tx);
+        queues.watch("stored", &stored_tx);
+        queues.watch("leads", &lead_tx);
+        queues.watch("dead_letters", &dead_tx);
+        queues.watch("outbound", &out_tx);
+        tasks.spawn(
+            queues
+                .run(Arc::clone(&metrics), cancel.clone())
+                .map_name("queues"),
+        );
 
         let (source, acker) = Source::new(&cfg.mqtt, health.clone(), Arc::clone(&metrics))?;
         let pub_id = format!("{}-pub", cfg.mqtt.client_id);

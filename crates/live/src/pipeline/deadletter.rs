@@ -142,7 +142,7 @@ impl DeadLetterStage {
                 })
                 .await;
             if let Some(a) = d.ack {
-                self.acker.ack(vec![a]).await;
+                self.acker.ack([a]);
             }
         }
         self.checkpoint().await;

@@ -22,6 +22,7 @@ mod decode;
 mod engine;
 mod leads;
 mod publish;
+mod queues;
 mod reload;
 mod store;
 
@@ -30,6 +31,7 @@ pub(crate) use decode::DecodeStage;
 pub(crate) use engine::{Detector, EngineStage};
 pub(crate) use leads::LeadsStage;
 pub(crate) use publish::{Outbound, Publisher};
+pub(crate) use queues::Queues;
 pub(crate) use reload::watch_thresholds;
 pub(crate) use store::StoreStage;
 

@@ -98,7 +98,7 @@ impl StoreStage {
             self.metrics.spool_batches.set(batches as i64);
             self.metrics.spool_bytes.set(bytes as i64);
         }
-        self.acker.ack(pending.iter().map(|p| p.2).collect()).await;
+        self.acker.ack(pending.iter().map(|p| p.2));
         let mut rest = readings.into_iter();
         for (n, at, _) in pending {
             let readings: Vec<_> = rest.by_ref().take(n).collect();
