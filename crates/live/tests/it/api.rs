@@ -769,7 +769,13 @@ async fn dossier_and_intake_export_are_served_as_files() {
             &Data::String("A".into())
         ]
     );
-    assert_eq!(sheet.get((3, 11)), Some(&Data::String(digest.into())));
+    // Recorded without sealed evidence: the digest computed now, marked as such.
+    assert_eq!(
+        sheet.get((3, 11)),
+        Some(&Data::String(format!(
+            "{digest}（未封存：导出时按读数库计算）"
+        )))
+    );
 
     let (code, kind, body) = s
         .bytes("/api/leads/export?format=csv&lang=en&category=monitoring_anomaly")
