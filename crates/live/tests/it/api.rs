@@ -698,6 +698,7 @@ async fn the_web_page_and_every_module_it_imports_are_served_from_this_origin() 
         "app.js",
         "inbox.js",
         "detail.js",
+        "seal.js",
         "chart.js",
         "stations.js",
         "replay.js",
