@@ -177,7 +177,10 @@ fn web_page_in_headless_chromium() {
     assert!(report["chart"]["main"].as_u64() > Some(10), "{report}");
     assert!(report["requests"].as_u64() > Some(5), "{report}");
     assert!(report["replay"]["leads"].as_u64() > Some(0), "{report}");
-    assert!(report["seal"]["bundle_bytes"].as_u64() > Some(1000), "{report}");
+    assert!(
+        report["seal"]["bundle_bytes"].as_u64() > Some(1000),
+        "{report}"
+    );
     assert!(report["export"]["rows"].as_u64() > Some(0), "{report}");
     for f in SCREENSHOTS {
         let size = std::fs::metadata(out.join(f)).map_or(0, |m| m.len());
