@@ -227,7 +227,7 @@ fn offline_list_show_confirm_export() {
     );
     assert_eq!(
         lines[2],
-        "b2,2025-07-02 08:00,东辽河,DL04（二龙山入库 reservoir inflow (illustrative)）,疑似偷排,无,—,3小时,中,70%,已确认,未计算（未读取证据读数）",
+        "b2,2025-07-02 08:00,东辽河,DL04（二龙山入库 reservoir inflow (illustrative)）,疑似偷排,无,—,3小时,中,70%,已确认,未计算（未封存，未读取证据读数）",
         "{csv}"
     );
     let en = ok(leads(&[

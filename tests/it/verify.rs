@@ -469,9 +469,9 @@ fn the_evidence_bundle_checks_with_sha256sum_and_openssl() {
     assert!(String::from_utf8_lossy(&sums.stdout).contains("readings.csv: FAILED"));
 }
 
-#[test]
-fn the_api_serves_the_key_and_a_lead_verification() {
-    let f = fixture(Some(Signer::from_seed(SEED_A)));
+/// The API over the fixture's ledger and store, signing with `SEED_A`, on a free port: the
+/// runtime serving it and its base URL.
+fn serve(f: &Fixture) -> (tokio::runtime::Runtime, String) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let state = ApiState {
         ledger: Ledger::open(&f.ledger)
@@ -489,6 +489,13 @@ fn the_api_serves_the_key_and_a_lead_verification() {
         .unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     rt.spawn(async move { axum::serve(listener, router(state)).await });
+    (rt, url)
+}
+
+#[test]
+fn the_api_serves_the_key_and_a_lead_verification() {
+    let f = fixture(Some(Signer::from_seed(SEED_A)));
+    let (rt, url) = serve(&f);
     let get = |path: &str| -> (u16, Value) {
         rt.block_on(async {
             let r = reqwest::get(format!("{url}{path}")).await.unwrap();
@@ -527,5 +534,118 @@ fn the_api_serves_the_key_and_a_lead_verification() {
         "/api/leads/{}/verification?replay=maybe",
         f.lead.id
     ));
+    assert_eq!(status, 400);
+}
+
+/// `GET /api/leads/{id}/bundle`: one zip archive that `unzip` unpacks into a folder which
+/// `sha256sum -c` checks, holding the same files `verify export` writes.
+#[test]
+fn the_api_serves_the_evidence_bundle_as_one_zip() {
+    let f = fixture(Some(Signer::from_seed(SEED_A)));
+    let (rt, url) = serve(&f);
+    let get = |path: &str| {
+        rt.block_on(async {
+            let r = reqwest::get(format!("{url}{path}")).await.unwrap();
+            let header = |h: &str| {
+                r.headers()
+                    .get(h)
+                    .map(|v| v.to_str().unwrap().to_string())
+                    .unwrap_or_default()
+            };
+            let (kind, disposition) = (header("content-type"), header("content-disposition"));
+            (
+                r.status().as_u16(),
+                kind,
+                disposition,
+                r.bytes().await.unwrap().to_vec(),
+            )
+        })
+    };
+    let id = &f.lead.id;
+    let (status, kind, disposition, zip) = get(&format!("/api/leads/{id}/bundle"));
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&zip));
+    assert_eq!(kind, "application/zip");
+    let name = format!("evidence-{id}");
+    assert_eq!(disposition, format!("attachment; filename=\"{name}.zip\""));
+    assert!(zip.starts_with(b"PK\x03\x04"), "a zip archive");
+    let again = get(&format!("/api/leads/{id}/bundle")).3;
+    assert!(
+        again == zip,
+        "packing the same revision twice gives the same bytes"
+    );
+
+    // Unpacked with a common tool, checked with another.
+    let archive = f.root.join("bundle.zip");
+    std::fs::write(&archive, &zip).unwrap();
+    let unpacked = f.root.join("unpacked");
+    let o = std::process::Command::new("unzip")
+        .arg("-q")
+        .arg(&archive)
+        .arg("-d")
+        .arg(&unpacked)
+        .output()
+        .expect("unzip runs");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let folder = unpacked.join(&name);
+    let sums = std::process::Command::new("sha256sum")
+        .args(["-c", "SHA256SUMS"])
+        .current_dir(&folder)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&sums.stdout);
+    assert!(sums.status.success(), "{said}");
+    for file in ["lead.json", "readings.csv", "seal.sig", "verification.json"] {
+        assert!(
+            said.contains(&format!("{file}: OK")),
+            "{file} missing: {said}"
+        );
+    }
+    let lead: Value =
+        serde_json::from_slice(&std::fs::read(folder.join("lead.json")).unwrap()).unwrap();
+    assert_eq!(lead["id"], id.as_str());
+    assert_eq!(lead["revision"], f.lead.revision);
+    let v: Value =
+        serde_json::from_slice(&std::fs::read(folder.join("verification.json")).unwrap()).unwrap();
+    assert_eq!(v["ok"], true, "{v}");
+
+    // The same files, byte for byte, as the command writes with the same checks.
+    let dir = f.root.join("cli");
+    let (ok, text) = f.verify(&["export", id, "--out", dir.to_str().unwrap(), "--no-replay"]);
+    assert!(ok, "{text}");
+    let listing = |root: &Path| -> BTreeMap<String, Vec<u8>> {
+        let mut out = BTreeMap::new();
+        let mut todo = vec![root.to_path_buf()];
+        while let Some(d) = todo.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    todo.push(p);
+                } else {
+                    let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+                    out.insert(rel, std::fs::read(&p).unwrap());
+                }
+            }
+        }
+        out
+    };
+    let (cli, api) = (listing(&dir), listing(&folder));
+    assert_eq!(
+        cli.keys().collect::<Vec<_>>(),
+        api.keys().collect::<Vec<_>>()
+    );
+    for (file, bytes) in &cli {
+        assert!(
+            api[file] == *bytes,
+            "{file} differs between the command and the API"
+        );
+    }
+
+    // Errors are JSON, like the rest of the API.
+    let (status, kind, _, body) = get("/api/leads/Lnone/bundle");
+    assert_eq!(status, 404);
+    assert!(kind.starts_with("application/json"), "{kind}");
+    let e: Value = serde_json::from_slice(&body).unwrap();
+    assert!(e["error"].as_str().unwrap().contains("Lnone"), "{e}");
+    let (status, _, _, _) = get(&format!("/api/leads/{id}/bundle?replay=maybe"));
     assert_eq!(status, 400);
 }

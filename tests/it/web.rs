@@ -1,7 +1,8 @@
-//! The analysts' web page end to end: `riverwatch demo` with an API token, Debian's headless
-//! Chromium driven by Playwright (`tests/web/e2e.cjs`) through the inbox, filters, a lead's chart
-//! and its confirmation, the stations list and a replay of the demo window; then the API is asked
-//! whether the confirmation took. Screenshots of the inbox, the lead (also at tablet size) and the
+//! The analysts' web page end to end: `riverwatch demo` with an API token and a signing key,
+//! Debian's headless Chromium driven by Playwright (`tests/web/e2e.cjs`) through the inbox, its
+//! filters and their export, a lead's chart, seal, evidence bundle, dossier and confirmation,
+//! the stations list and a replay of the demo window; then the API is asked whether the
+//! confirmation took. Screenshots of the inbox, the lead (also at tablet size) and the
 //! replay land in `<target>/tmp/web-e2e/`.
 //!
 //! Needs `chromium` (Debian package) and `playwright-core` (npm, under
@@ -14,6 +15,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const TOKEN: &str = "e2e-tok-51c7";
+/// The demo signs its ledger, so the page can show a valid signature.
+const SIGNING_SEED: &str = "5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e";
 const SCREENSHOTS: [&str; 4] = ["inbox.png", "lead.png", "lead-tablet.png", "replay.png"];
 
 /// The demo process, stopped with SIGINT (and killed if it lingers) when dropped.
@@ -72,6 +75,7 @@ fn start_demo(rt: &tokio::runtime::Runtime) -> Demo {
         .arg("--data-dir")
         .arg(dir.path())
         .env("RIVERWATCH_API_TOKEN", TOKEN)
+        .env(riverwatch_live::seal::ENV_SIGNING_KEY, SIGNING_SEED)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -173,6 +177,11 @@ fn web_page_in_headless_chromium() {
     assert!(report["chart"]["main"].as_u64() > Some(10), "{report}");
     assert!(report["requests"].as_u64() > Some(5), "{report}");
     assert!(report["replay"]["leads"].as_u64() > Some(0), "{report}");
+    assert!(
+        report["seal"]["bundle_bytes"].as_u64() > Some(1000),
+        "{report}"
+    );
+    assert!(report["export"]["rows"].as_u64() > Some(0), "{report}");
     for f in SCREENSHOTS {
         let size = std::fs::metadata(out.join(f)).map_or(0, |m| m.len());
         assert!(size > 10_000, "screenshot {f} is {size} bytes");

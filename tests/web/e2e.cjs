@@ -9,6 +9,7 @@
 "use strict";
 
 const { chromium } = require(process.env.RW_PLAYWRIGHT);
+const fs = require("fs");
 const path = require("path");
 
 const BASE = process.env.RW_BASE;
@@ -39,6 +40,14 @@ async function eventually(what, f) {
     }
   }
   throw new Error(`${what}: ${last && last.message}`);
+}
+
+/** Clicks `selector` and returns the download it starts: `{name, bytes}`. */
+async function download(page, selector) {
+  const [d] = await Promise.all([page.waitForEvent("download", { timeout: WAIT }), page.click(selector)]);
+  const file = await d.path();
+  check(file, `${selector}: the download arrived (${await d.failure()})`);
+  return { name: d.suggestedFilename(), bytes: fs.readFileSync(file) };
 }
 
 const rowIds = (page) => page.$$eval("table.leads tbody tr", (rows) => rows.map((r) => r.dataset.lead));
@@ -93,6 +102,23 @@ async function main() {
   });
   check(page.url().includes(`category=${category}`), "the filter is in the address");
   report.filtered_category = category;
+  // The filtered list as an intake sheet: the same filters, every page, CSV with a BOM.
+  const wanted = await api(`/api/leads?limit=1000&category=${category}`);
+  const shownIds = await rowIds(page);
+  check((await page.getAttribute("#export-csv", "href")).includes(`category=${category}`), "the export link carries the filter");
+  const sheet = await download(page, "#export-csv");
+  check(sheet.name === "leads.csv", `the CSV is named leads.csv, not ${sheet.name}`);
+  check(sheet.bytes[0] === 0xef && sheet.bytes[1] === 0xbb && sheet.bytes[2] === 0xbf, "the CSV starts with a UTF-8 BOM");
+  const sheetText = sheet.bytes.subarray(3).toString("utf8");
+  const sheetRows = sheetText.trim().split("\r\n");
+  check(sheetRows[0].startsWith("线索编号,"), "the sheet's header is in Chinese");
+  check(sheetRows.length - 1 === wanted.total, `the sheet has ${sheetRows.length - 1} rows, the filter matches ${wanted.total}`);
+  const sheetIds = new Set(sheetRows.slice(1).map((r) => r.split(",")[0]));
+  check(shownIds.every((id) => sheetIds.has(id)), "every lead shown is in the sheet");
+  check(sheetIds.size === wanted.total && wanted.leads.every((l) => sheetIds.has(l.id)), "the sheet holds the filter's leads and no others");
+  const xlsx = await download(page, "#export-xlsx");
+  check(xlsx.name === "leads.xlsx" && xlsx.bytes.subarray(0, 4).equals(Buffer.from("PK\x03\x04", "latin1")), "the xlsx download is a workbook");
+  report.export = { rows: sheetRows.length - 1, xlsx_bytes: xlsx.bytes.length };
   // A status tab narrows further; "all" again brings every row of the category back.
   await page.click("[data-status=new]");
   await eventually("the status tab applies", async () => {
@@ -155,6 +181,34 @@ async function main() {
   check(csvText.startsWith("time,station,parameter,value"), "the CSV download is the long CSV");
   report.lead = lead.id;
   report.chart = chart;
+
+  // The lead's seal: the API's verification shown green, signed (the demo signs), the evidence
+  // digest matching, every check with its reason.
+  const v = await api(`/api/leads/${encodeURIComponent(lead.id)}/verification`);
+  check(v.ok, `the demo's lead verifies: ${JSON.stringify(v.checks)}`);
+  await page.waitForSelector("#verification[data-state=ok]", { timeout: WAIT });
+  check((await page.textContent("#verification")).includes("核验通过"), "the state says verified, in Chinese");
+  check((await page.getAttribute("#seal-signature", "data-ok")) === "true", "the signature is valid");
+  check((await page.getAttribute("#seal-signature", "data-signed")) === "true", "the lead is signed");
+  check((await page.textContent("#seal-signature")).includes(v.signed_by.slice(0, 12)), "the signing key is shown");
+  check((await page.getAttribute("#seal-evidence", "data-ok")) === "true", "the evidence digest matches");
+  check((await page.textContent("#seal-sealed")).includes(String(v.entry)), "the ledger entry is shown");
+  const shownChecks = await page.$$eval("#seal-checks li", (li) => li.map((x) => [x.dataset.check, x.className, x.textContent]));
+  check(shownChecks.length === v.checks.length, "every check is listed");
+  check(shownChecks.every(([name, cls, text], i) => name === v.checks[i].name && cls === "pass" && text.includes(v.checks[i].detail)), "each check with its reason");
+  // The evidence bundle arrives as a zip named after the lead.
+  const bundle = await download(page, "#bundle");
+  check(bundle.name === `evidence-${lead.id}.zip`, `the bundle is named after the lead: ${bundle.name}`);
+  check(bundle.bytes.length > 1000 && bundle.bytes.subarray(0, 4).equals(Buffer.from("PK\x03\x04", "latin1")), "the bundle is a non-empty zip");
+  // The dossier opens as HTML naming the lead, in Chinese and in English.
+  const [dossier] = await Promise.all([context.waitForEvent("page", { timeout: WAIT }), page.click("#dossier-zh")]);
+  await dossier.waitForLoadState();
+  const dossierHtml = await dossier.content();
+  check(dossierHtml.includes(lead.id) && dossierHtml.includes("线索编号"), "the Chinese dossier names the lead");
+  await dossier.close();
+  const en = await (await fetch(`${BASE}${await page.getAttribute("#dossier-en", "href")}`)).text();
+  check(en.includes(lead.id) && en.includes("Lead number"), "the English dossier names the lead");
+  report.seal = { entry: v.entry, bundle_bytes: bundle.bytes.length, checks: v.checks.length };
   await page.screenshot({ path: path.join(OUT, "lead.png"), fullPage: true });
 
   // A second tab watching the confirmed leads; it must pick the change up without a reload.

@@ -1,4 +1,4 @@
-// One lead: the plain-language summary, the chart of each involved parameter with the class
+// One lead: the plain-language summary, its seal with the downloads (seal.js), the chart of each involved parameter with the class
 // limit and the upstream stations' lagged series, the raw evidence with a CSV download, the
 // revisions and status history, and the acknowledge / confirm / dismiss buttons.
 
@@ -6,6 +6,7 @@ import { cached, credentials, get, setStatus } from "./api.js";
 import { askToken, toast } from "./token.js";
 import { chart } from "./chart.js";
 import { t } from "./i18n.js";
+import { sealCard } from "./seal.js";
 import { badge, detectorName, el, errorLine, leadLine, num, paramName, replace, stationLabel, time, timeEl } from "./format.js";
 
 /** Rows of the evidence table shown at once (the CSV has them all). */
@@ -67,6 +68,7 @@ function draw(main, d, stations, parameters) {
       badge("severity", lead.severity),
     ),
     el("section", { "aria-labelledby": "h-summary", class: "card" }, el("h2", { id: "h-summary" }, t("detail.summary")), summary(lead, stations, parameters)),
+    sealCard(lead),
     el("section", { "aria-labelledby": "h-actions", class: "card" }, el("h2", { id: "h-actions" }, t("detail.actions")), actions(lead, statusBox, history)),
     el(
       "section",

@@ -1,9 +1,10 @@
 // The leads inbox: newest first, filters kept in the hash (so back/forward and links work),
-// counts per status, pages of 50, and a poll every few seconds that shows new leads without a
-// reload (new rows are marked until the next poll).
+// counts per status, pages of 50, a poll every few seconds that shows new leads without a
+// reload (new rows are marked until the next poll), and the filtered list as a case-intake
+// sheet (GET /api/leads/export with the same filters, CSV or xlsx, in the page's language).
 
 import { cached, get, poll } from "./api.js";
-import { t } from "./i18n.js";
+import { lang, t } from "./i18n.js";
 import { badge, el, errorLine, isoToLocal, leadLine, localToIso, replace, stationLabel, time, timeEl } from "./format.js";
 
 const PAGE = 50;
@@ -21,7 +22,7 @@ export function renderInbox(main, route) {
   const form = el("form", { class: "filters", "aria-label": t("inbox.filters") });
   const list = el("div", { class: "list", "aria-live": "polite" }, t("loading"));
   const stamp = el("p", { class: "stamp" });
-  replace(main, el("h1", {}, t("inbox.title")), counts, form, stamp, list);
+  replace(main, el("h1", {}, t("inbox.title")), counts, form, exports(q), stamp, list);
 
   let seen = null;
   cached("/api/stations")
@@ -49,6 +50,16 @@ export function renderInbox(main, route) {
       if (live()) replace(list, errorLine(e));
     }
   }, POLL_MS);
+}
+
+/** Links to the intake sheet of every lead the filters in `q` match (all pages). */
+function exports(q) {
+  const link = (format) => {
+    const p = new URLSearchParams({ format, lang: lang() === "en" ? "en" : "zh" });
+    for (const k of FILTERS) if (q.get(k)) p.set(k, q.get(k));
+    return el("a", { id: `export-${format}`, class: "button", href: `/api/leads/export?${p}`, download: `leads.${format}` }, t(`inbox.export_${format}`));
+  };
+  return el("p", { class: "exports" }, el("span", {}, t("inbox.export")), " ", link("csv"), " ", link("xlsx"));
 }
 
 /** The hash for the inbox with `changes` applied to `q` (any filter change resets the page). */

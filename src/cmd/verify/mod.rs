@@ -5,14 +5,12 @@
 //! against. Exit status 0 means every check passed; 1 that one failed (the output names what
 //! changed) or that verification could not run (an `error:` line says why).
 
-mod bundle;
-mod chart;
-
 use anyhow::{bail, Context as _, Result};
 use riverwatch_engine::config::Config;
 use riverwatch_engine::time::parse_duration;
 use riverwatch_engine::{Lead, Reading};
 use riverwatch_live::config::StoreKind;
+use riverwatch_live::seal::bundle::Bundle;
 use riverwatch_live::seal::verify::{verify_lead, LeadVerification, VerifyOptions};
 use riverwatch_live::seal::PublicKey;
 use riverwatch_live::store::{AnyStore, InfluxStore, SqliteStore};
@@ -115,7 +113,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 let v =
                     check_lead(&ledger, &store, &id, &lead, args.config.as_deref(), key).await?;
                 print_verification(&v);
-                bundle::write(&ledger, &store, &v, &out).await?;
+                Bundle::assemble(&ledger, &store, &v)
+                    .await?
+                    .write_dir(&out)?;
                 println!(
                     "evidence bundle written to {} (check: cd {} && sha256sum -c SHA256SUMS)",
                     out.display(),

@@ -6,7 +6,7 @@
 use super::leads::{lead_id, pairs, Pairs};
 use super::params::{lead_filter, Params};
 use super::{ApiError, ApiState};
-use crate::report::{self, Lang, SheetFormat};
+use crate::report::{self, file_safe, Lang, SheetFormat};
 use crate::store::ReadingStore;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
@@ -83,17 +83,4 @@ fn lang(p: &Params) -> Result<Lang, ApiError> {
     p.text("lang").map_or(Ok(Lang::Zh), |l| {
         l.parse().map_err(|e| ApiError::bad_param("lang", e))
     })
-}
-
-/// `id` with anything but ASCII letters, digits, `-` and `_` replaced, for a file name.
-fn file_safe(id: &str) -> String {
-    id.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }

@@ -1,6 +1,6 @@
 //! The HTTP API of the live service: leads (list, detail with evidence readings, analyst status
-//! changes, the printable dossier and the intake-sheet export, a lead's verification and the
-//! ledger's public key), stations with their health, bounded reading windows, parameters and
+//! changes, the printable dossier and the intake-sheet export, a lead's verification and
+//! evidence bundle, and the ledger's public key), stations with their health, bounded reading windows, parameters and
 //! GB 3838 limits, replays of a past window (with a candidate thresholds file), the lead JSON
 //! schema, the operational endpoints (`/healthz`, `/readyz`, `/metrics`), and the analysts' web
 //! page (`/` and `/ui/...`) that uses them.
@@ -11,7 +11,8 @@
 //! depends on this crate). The store is a type parameter because
 //! [`ReadingStore`] is not object safe; the service passes its [`AnyStore`].
 //!
-//! Every answer is JSON (but the dossier, HTML, and the export, CSV or xlsx); every error is `{"error": "..."}` with a status code that says whose
+//! Every answer is JSON (but the dossier, HTML, the export, CSV or xlsx, and the evidence
+//! bundle, zip); every error is `{"error": "..."}` with a status code that says whose
 //! fault it is (400 names the bad parameter, 401/403 for status changes, 404 unknown lead or
 //! route, 500/503 for ledger and store failures). Input never panics a handler.
 
@@ -135,6 +136,7 @@ pub fn router<S: ReadingStore + 'static>(state: ApiState<S>) -> Router {
         .route("/api/leads/{id}", get(leads::detail::<S>))
         .route("/api/leads/{id}/status", post(leads::set_status::<S>))
         .route("/api/leads/{id}/verification", get(seal::verification::<S>))
+        .route("/api/leads/{id}/bundle", get(seal::bundle::<S>))
         .route("/api/keys", get(seal::keys::<S>))
         .route(
             "/api/leads/{id}/evidence.csv",

@@ -21,6 +21,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("inbox.js", JS, include_str!("../../web/inbox.js")),
     ("token.js", JS, include_str!("../../web/token.js")),
     ("detail.js", JS, include_str!("../../web/detail.js")),
+    ("seal.js", JS, include_str!("../../web/seal.js")),
     ("stations.js", JS, include_str!("../../web/stations.js")),
     ("replay.js", JS, include_str!("../../web/replay.js")),
     ("favicon.svg", SVG, include_str!("../../web/favicon.svg")),

@@ -4,6 +4,11 @@
 //!
 //! Rows are built once ([`row`]) and written by either writer, so both formats always say the
 //! same thing; only confidence differs in form (a percentage cell in xlsx, `95%` in CSV).
+//!
+//! The evidence digest is the one the ledger sealed with the lead's latest revision whenever
+//! there is one ([`SheetDigest::Sealed`]): the sheet then names exactly what was sealed, even if
+//! the store has changed since. Only a revision recorded without sealed evidence falls back to
+//! digesting the store's readings now, and its cell says so.
 
 use super::dossier::place;
 use super::figures::{self, Figure};
@@ -33,8 +38,21 @@ impl Cell {
     }
 }
 
-/// The intake row of `lead`; `digest` is its evidence digest when the store could be read.
-pub fn row(lead: &Lead, cfg: &Config, digest: Option<&str>, lang: Lang) -> [Cell; COLUMNS] {
+/// Where a row's evidence digest (证据摘要值) comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SheetDigest<'a> {
+    /// The digest the ledger sealed with the lead's latest revision (SHA-256 of the canonical
+    /// evidence CSV, what `sha256sum readings.csv` prints for the lead's evidence bundle).
+    Sealed(&'a str),
+    /// The revision's evidence was not sealed: the digest of the evidence query's readings as
+    /// the store holds them when the sheet is made (the dossier's digest); the cell says so.
+    Computed(&'a str),
+    /// Neither: not sealed, and the store was not read.
+    Missing,
+}
+
+/// The intake row of `lead` with its evidence digest.
+pub fn row(lead: &Lead, cfg: &Config, digest: SheetDigest, lang: Lang) -> [Cell; COLUMNS] {
     let zh = lang == Lang::Zh;
     let figs = figures::figures(lead, cfg, lang);
     let several = figs.iter().any(|f| f.summary.station != lead.station);
@@ -88,9 +106,13 @@ pub fn row(lead: &Lead, cfg: &Config, digest: Option<&str>, lang: Lang) -> [Cell
         Cell::Percent(lead.confidence),
         text(words::status(lang, lead.status)),
         Cell::Text(match (digest, zh) {
-            (Some(d), _) => d.to_string(),
-            (None, true) => "未计算（未读取证据读数）".into(),
-            (None, false) => "not computed (evidence not read)".into(),
+            (SheetDigest::Sealed(d), _) => d.to_string(),
+            (SheetDigest::Computed(d), true) => format!("{d}（未封存：导出时按读数库计算）"),
+            (SheetDigest::Computed(d), false) => {
+                format!("{d} (not sealed: computed from the store at export)")
+            }
+            (SheetDigest::Missing, true) => "未计算（未封存，未读取证据读数）".into(),
+            (SheetDigest::Missing, false) => "not computed (not sealed, evidence not read)".into(),
         }),
     ]
 }

@@ -18,7 +18,9 @@ mod words;
 pub use chart::{Panel, Rule, Series};
 pub use dossier::{render as render_dossier, DossierInput};
 pub use evidence::{canonical_line, digest as evidence_digest, fetch as fetch_evidence, Evidence};
-pub use intake::{csv as intake_csv, csv_field, row as intake_row, xlsx as intake_xlsx, Cell};
+pub use intake::{
+    csv as intake_csv, csv_field, row as intake_row, xlsx as intake_xlsx, Cell, SheetDigest,
+};
 pub use words::Lang;
 
 use crate::ledger::{LeadFilter, Ledger, LedgerError};
@@ -112,7 +114,8 @@ pub async fn dossier<S: ReadingStore>(
 }
 
 /// The intake sheet of every lead matching `filter` (its `limit` and `offset` are ignored),
-/// newest window first, with each lead's evidence digest when `store` is given.
+/// newest window first. Each lead's evidence digest is the one sealed with its latest revision;
+/// for a revision without sealed evidence it is computed from `store` when one is given.
 pub async fn intake_sheet<S: ReadingStore>(
     ledger: &Ledger,
     store: Option<&S>,
@@ -134,11 +137,24 @@ pub async fn intake_sheet<S: ReadingStore>(
             return Err(ReportError::TooMany(total));
         }
         for lead in &leads {
-            let digest = read_evidence(store, lead, 0, lang)
-                .await
-                .ok()
-                .map(|e| e.digest);
-            rows.push(intake_row(lead, config, digest.as_deref(), lang));
+            let sealed = ledger
+                .sealed_revision(&lead.id, None)
+                .await?
+                .and_then(|s| s.seal.evidence)
+                .map(|e| e.sha256);
+            let computed = match sealed {
+                Some(_) => None,
+                None => read_evidence(store, lead, 0, lang)
+                    .await
+                    .ok()
+                    .map(|e| e.digest),
+            };
+            let digest = match (&sealed, &computed) {
+                (Some(d), _) => SheetDigest::Sealed(d),
+                (None, Some(d)) => SheetDigest::Computed(d),
+                (None, None) => SheetDigest::Missing,
+            };
+            rows.push(intake_row(lead, config, digest, lang));
         }
         offset += leads.len() as u64;
         if leads.is_empty() || offset >= total {
@@ -170,6 +186,19 @@ async fn read_evidence<S: ReadingStore>(
             tracing::warn!(lead = %lead.id, error = %e, "evidence not readable");
             e.to_string()
         })
+}
+
+/// `id` with anything but ASCII letters, digits, `-` and `_` replaced, for a file name.
+pub(crate) fn file_safe(id: &str) -> String {
+    id.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// Escapes text for HTML and SVG content and attribute values.

@@ -339,7 +339,7 @@ fn sheet_rows(lang: Lang) -> Vec<[Cell; intake::COLUMNS]> {
         .iter()
         .map(|l| {
             let d = evidence_of(l, readings).digest;
-            intake_row(l, cfg, Some(&d), lang)
+            intake_row(l, cfg, SheetDigest::Sealed(&d), lang)
         })
         .collect()
 }
@@ -511,7 +511,71 @@ async fn from_ledger_and_store() {
     assert_eq!(rows.len(), 2, "header and the one confirmed lead");
     assert_eq!(rows[1][0], lead.id);
     assert_eq!(rows[1][10], "已确认");
-    assert_eq!(rows[1][11], evidence_of(lead, readings).digest);
+    // Recorded without sealed evidence: the digest is computed now, and the cell says so.
+    assert_eq!(
+        rows[1][11],
+        format!(
+            "{}（未封存：导出时按读数库计算）",
+            evidence_of(lead, readings).digest
+        )
+    );
+}
+
+/// The whole ledger's CSV intake sheet, parsed.
+async fn sheet_cells(ledger: &Ledger, store: Option<&SqliteStore>, lang: Lang) -> Vec<Vec<String>> {
+    let (cfg, _, _) = simulated();
+    let filter = LeadFilter::default();
+    let bytes = intake_sheet(ledger, store, cfg, filter, SheetFormat::Csv, lang)
+        .await
+        .unwrap();
+    parse_csv(std::str::from_utf8(&bytes[3..]).unwrap())
+}
+
+/// A lead sealed with its evidence shows the sealed digest in the sheet — read from the
+/// ledger, so the same without a store — and an unsealed one the computed digest or why none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn intake_digest_is_the_sealed_one() {
+    use crate::seal::evidence::{canonical_csv, collect, EvidenceSpec};
+    use crate::seal::records::SealInput;
+    let (cfg, leads, readings) = simulated();
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Ledger::open(&dir.path().join("ledger.sqlite")).unwrap();
+    let store = SqliteStore::open(&dir.path().join("readings.sqlite")).unwrap();
+    store.write(readings).await.unwrap();
+    let sealed = worst(leads, Category::SuspectedDischarge);
+    let unsealed = worst(leads, Category::StandardExceedance);
+    let mut seen = std::collections::BTreeMap::new();
+    for r in readings {
+        let t = seen.entry(r.station.to_string()).or_insert(r.time);
+        *t = (*t).max(r.time);
+    }
+    let input = SealInput::gather(&store, sealed, seen.clone(), None, Arc::new(cfg.clone())).await;
+    assert!(ledger.record_sealed(sealed, input, 0).await.unwrap());
+    assert!(ledger.record_revision(unsealed, 0).await.unwrap());
+    // The sealed digest, recomputed independently: SHA-256 of the canonical CSV of the
+    // sealed readings — not the dossier's digest of the evidence query.
+    let spec = EvidenceSpec::of(sealed, &seen);
+    let want =
+        crate::seal::sha256_hex(canonical_csv(&collect(&store, &spec).await.unwrap()).as_bytes());
+    assert_ne!(want, evidence_of(sealed, readings).digest);
+
+    let cell =
+        |rows: &[Vec<String>], id: &str| rows.iter().find(|r| r[0] == id).unwrap()[11].clone();
+    let offline = sheet_cells(&ledger, None, Lang::Zh).await;
+    assert_eq!(cell(&offline, &sealed.id), want);
+    assert_eq!(
+        cell(&offline, &unsealed.id),
+        "未计算（未封存，未读取证据读数）"
+    );
+    let online = sheet_cells(&ledger, Some(&store), Lang::En).await;
+    assert_eq!(cell(&online, &sealed.id), want);
+    assert_eq!(
+        cell(&online, &unsealed.id),
+        format!(
+            "{} (not sealed: computed from the store at export)",
+            evidence_of(unsealed, readings).digest
+        )
+    );
 }
 
 const EXAMPLE: &str = concat!(

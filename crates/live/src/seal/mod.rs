@@ -2,7 +2,7 @@
 //! the readings behind it were not altered since, and that the same engine and settings, run
 //! again, give the same lead.
 //!
-//! Four pieces, each in its own file:
+//! The pieces, each in its own file:
 //! - [`evidence`]: the canonical serialisation of a lead's evidence readings (the long CSV of the
 //!   offline contract, in store order) and where exactly that set ends, so that a later re-read
 //!   of the store gives the same bytes, hence the same SHA-256;
@@ -10,12 +10,16 @@
 //!   and public-key formats that common tools read;
 //! - [`ingest`]: per-station hash chains over the raw payloads accepted, checkpointed into the
 //!   ledger's chain;
-//! - [`verify`]: re-checking one lead — chain, signature, evidence, config, replay.
+//! - [`verify`]: re-checking one lead — chain, signature, evidence, config, replay;
+//! - [`bundle`]: the evidence bundle of a verified lead, written as a directory by
+//!   `riverwatch verify export` and served as a zip archive by the API.
 //!
 //! The ledger side — the one hash chain over every sealed row — is `ledger::chain`.
 
+pub mod bundle;
 pub mod config_diff;
 pub mod evidence;
+mod evidence_chart;
 pub mod ingest;
 pub mod keys;
 pub mod records;

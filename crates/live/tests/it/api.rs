@@ -698,6 +698,7 @@ async fn the_web_page_and_every_module_it_imports_are_served_from_this_origin() 
         "app.js",
         "inbox.js",
         "detail.js",
+        "seal.js",
         "chart.js",
         "stations.js",
         "replay.js",
@@ -769,7 +770,13 @@ async fn dossier_and_intake_export_are_served_as_files() {
             &Data::String("A".into())
         ]
     );
-    assert_eq!(sheet.get((3, 11)), Some(&Data::String(digest.into())));
+    // Recorded without sealed evidence: the digest computed now, marked as such.
+    assert_eq!(
+        sheet.get((3, 11)),
+        Some(&Data::String(format!(
+            "{digest}（未封存：导出时按读数库计算）"
+        )))
+    );
 
     let (code, kind, body) = s
         .bytes("/api/leads/export?format=csv&lang=en&category=monitoring_anomaly")

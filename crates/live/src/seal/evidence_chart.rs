@@ -1,7 +1,9 @@
-//! A small hand-written SVG chart of a lead's evidence: one panel per station × parameter,
-//! the readings as a polyline, the lead's window shaded. No plotting crate: a few hundred
-//! points need only a few lines of SVG.
+//! The chart of an evidence bundle (`chart.svg`): one panel per station × parameter, the
+//! sealed readings as a polyline, the lead's window shaded. Plainer than the dossier's charts
+//! (`report::chart`) on purpose: it draws exactly the readings of `readings.csv`, nothing
+//! looked up beside them (no limits, no upstream series), so it shows what the digest covers.
 
+use crate::report::esc as escape;
 use riverwatch_engine::time::Rfc3339;
 use riverwatch_engine::{Lead, Reading};
 use std::collections::BTreeMap;
@@ -79,10 +81,4 @@ pub fn svg(lead: &Lead, readings: &[Reading]) -> String {
     }
     s.push_str("</svg>\n");
     s
-}
-
-fn escape(t: &str) -> String {
-    t.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
