@@ -180,13 +180,19 @@ fn open_store(path: Option<&Path>, service: Option<&ServiceConfig>) -> Result<An
 async fn verify_ledger(ledger: &Ledger, key: Option<PublicKey>) -> Result<ExitCode> {
     let r = ledger.verify_chain(key).await?;
     println!(
-        "{} entries: {} lead revisions, {} configs, {} ingest checkpoints, {} dead-letter checkpoints; {} signed",
-        r.entries, r.leads, r.configs, r.ingest_checkpoints, r.dead_letter_checkpoints, r.signed
+        "{} entries: {} lead revisions, {} configs, {} analyst decisions, {} ingest checkpoints, {} dead-letter checkpoints; {} signed",
+        r.entries, r.leads, r.configs, r.decisions, r.ingest_checkpoints, r.dead_letter_checkpoints, r.signed
     );
     if r.unsealed_revisions > 0 {
         println!(
             "{} lead revisions were recorded before sealing began and are not covered",
             r.unsealed_revisions
+        );
+    }
+    if r.unsealed_decisions > 0 {
+        println!(
+            "{} analyst decisions were recorded before decisions were sealed and are not covered",
+            r.unsealed_decisions
         );
     }
     println!("head {}", r.head);

@@ -4,12 +4,13 @@
 //! its `body` (canonical JSON from `seal::records`) and `digest = SHA-256(prev "\n" body)`;
 //! with a signing key, `signature` is Ed25519 over those same bytes and `key` the public key.
 //! Entries are appended inside the transaction of the row they seal, so a row is never
-//! recorded unsealed. [`super::audit`] walks the chain back.
+//! recorded unsealed. Analysts' decisions (status changes and notes) are entries too: who
+//! confirmed or dismissed a lead is evidence as much as the lead. [`super::audit`] walks the chain back.
 
 use super::{sql_err, Ledger, LedgerError};
 use crate::seal::records::{
-    config_digests, ConfigSeal, DeadLetterCheckpoint, IngestCheckpoint, LeadSeal, KIND_CONFIG,
-    KIND_DEAD_LETTERS, KIND_INGEST, KIND_LEAD,
+    config_digests, ConfigSeal, DeadLetterCheckpoint, DecisionSeal, IngestCheckpoint, LeadSeal,
+    KIND_CONFIG, KIND_DEAD_LETTERS, KIND_DECISION, KIND_INGEST, KIND_LEAD,
 };
 use crate::seal::{digest_bytes, hex, link, sha256_hex, PublicKey, Signer, GENESIS};
 use riverwatch_engine::config::{Config, ConfigTexts};
@@ -221,6 +222,16 @@ pub(super) fn record_lead(
     Ok(())
 }
 
+/// Seals an analyst's decision (call inside the transaction that inserts its row).
+pub(super) fn record_decision(
+    c: &Connection,
+    signer: Option<&Signer>,
+    decision: &DecisionSeal,
+) -> rusqlite::Result<()> {
+    append(c, signer, KIND_DECISION, &decision.lead, decision)?;
+    Ok(())
+}
+
 impl Ledger {
     /// Signs every chain entry appended from now on with `signer` (`None`: unsigned).
     pub fn with_signer(mut self, signer: Option<Signer>) -> Self {
@@ -385,6 +396,11 @@ fn last_dead_letter_checkpoint(c: &Connection) -> rusqlite::Result<Option<DeadLe
 /// The newest dead letter recorded before sealing began (not chained).
 pub(super) fn dead_letters_start(c: &Connection) -> rusqlite::Result<i64> {
     c.query_row("SELECT dead_letters_upto FROM seal_start", [], |r| r.get(0))
+}
+
+/// The newest status-history row recorded before decisions were sealed (not chained).
+pub(super) fn decisions_start(c: &Connection) -> rusqlite::Result<i64> {
+    c.query_row("SELECT decisions_upto FROM seal_start", [], |r| r.get(0))
 }
 
 /// The newest lead revision recorded before sealing began (not chained).

@@ -2,7 +2,8 @@
 //! the same settings, run again on the same readings, make the same lead? Five checks, each
 //! an exact yes or no with what differs:
 //!
-//! 1. `chain` — the revision's entry hashes and links correctly and seals the stored JSON;
+//! 1. `chain` — the revision's entry hashes and links correctly and seals the stored JSON, and
+//!    the analysts' decisions on the lead are the sealed ones;
 //! 2. `signature` — the entry's Ed25519 signature verifies (with the expected key, if given);
 //! 3. `config` — the kept config texts still hash to the lead's config hash, and a config
 //!    directory given to check against is that config (else: the keys that differ);
@@ -20,7 +21,7 @@
 
 use super::config_diff::config_differences;
 use super::evidence::{collect, EvidenceSeal};
-use super::records::config_digests;
+use super::records::{config_digests, KIND_CONFIG, KIND_DECISION};
 use super::PublicKey;
 use crate::ledger::{ChainReport, Ledger, LedgerError, SealedRevision};
 use crate::store::{ReadingStore, StoreError};
@@ -165,7 +166,8 @@ fn chain_check(s: &SealedRevision, report: &ChainReport) -> Check {
             b.subject == e.subject
                 || b.seq == e.seq
                 || (b.seq == e.seq + 1 && b.reason.starts_with("does not link"))
-                || (b.kind == "config" && b.subject == s.seal.config_hash)
+                || (b.kind == KIND_CONFIG && b.subject == s.seal.config_hash)
+                || (b.kind == KIND_DECISION && b.subject == s.seal.lead)
         })
         .map(|b| b.reason.as_str())
         .collect();
