@@ -473,16 +473,18 @@ fn the_evidence_bundle_checks_with_sha256sum_and_openssl() {
 fn the_api_serves_the_key_and_a_lead_verification() {
     let f = fixture(Some(Signer::from_seed(SEED_A)));
     let rt = tokio::runtime::Runtime::new().unwrap();
+    let ledger = Ledger::open(&f.ledger)
+        .unwrap()
+        .with_signer(Some(Signer::from_seed(SEED_A)));
+    let store = Arc::new(SqliteStore::open(&f.store).unwrap());
     let state = ApiState {
-        ledger: Ledger::open(&f.ledger)
-            .unwrap()
-            .with_signer(Some(Signer::from_seed(SEED_A))),
-        store: Arc::new(SqliteStore::open(&f.store).unwrap()),
+        ledger: ledger.clone(),
+        store: Arc::clone(&store),
         config: Arc::new(Config::embedded()),
         api_token: None,
         metrics: Arc::new(String::new),
         health: Arc::new(Health::default),
-        replay: None,
+        replay: Some(riverwatch_batch::api::replay_fn(store, ledger)),
     };
     let listener = rt
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))

@@ -10,8 +10,8 @@ mod chart;
 
 use anyhow::{bail, Context as _, Result};
 use riverwatch_engine::config::Config;
+use riverwatch_engine::models::MultivariateModel;
 use riverwatch_engine::time::parse_duration;
-use riverwatch_engine::{Lead, Reading};
 use riverwatch_live::config::StoreKind;
 use riverwatch_live::seal::verify::{verify_lead, LeadVerification, VerifyOptions};
 use riverwatch_live::seal::PublicKey;
@@ -19,7 +19,6 @@ use riverwatch_live::store::{AnyStore, InfluxStore, SqliteStore};
 use riverwatch_live::{Ledger, ServiceConfig};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 /// Arguments of `verify`.
 #[derive(clap::Args)]
@@ -78,12 +77,10 @@ struct LeadArgs {
     /// Skip the replay check.
     #[arg(long)]
     no_replay: bool,
-}
-
-/// Re-runs the engine over `readings` with `cfg`: every lead revision it makes. The one place
-/// the replay is chosen (the batch crate's `replay` once it is in the workspace).
-fn replay(cfg: Arc<Config>, readings: &[Reading]) -> Vec<Lead> {
-    riverwatch_live::seal::verify::engine_revisions(cfg, readings)
+    /// Directory of the trained model files the lead was made with (its model versions say
+    /// which); unreadable files are reported and skipped.
+    #[arg(long)]
+    models: Option<PathBuf>,
 }
 
 /// Runs `verify`.
@@ -236,12 +233,24 @@ async fn check_lead(
         })
         .transpose()?;
     let config = config.map(Config::load_dir).transpose()?;
+    let models = match &args.models {
+        Some(dir) => {
+            let (models, unreadable) = MultivariateModel::load_dir(dir)?;
+            for e in unreadable {
+                eprintln!("warning: {e}; the replay runs without it");
+            }
+            models
+        }
+        None => Vec::new(),
+    };
+    // The replay `riverwatch replay` runs, with the window's end left open as it was live.
     let opts = VerifyOptions {
         revision: args.revision,
         key,
         config,
         warmup,
-        replay: (!args.no_replay).then_some(&replay),
+        models,
+        replay: (!args.no_replay).then_some(&riverwatch_batch::replay::revisions),
     };
     Ok(verify_lead(ledger, store, id, opts).await?)
 }
