@@ -531,3 +531,98 @@ fn the_api_serves_the_key_and_a_lead_verification() {
     ));
     assert_eq!(status, 400);
 }
+
+#[test]
+fn a_changed_or_deleted_decision_is_named() {
+    let f = fixture(Some(Signer::from_seed(SEED_A)));
+    let id = &f.lead.id;
+    // Offline decisions through the ledger file, signed with the key in the environment.
+    for (action, analyst, note) in [
+        ("ack", "wang", "looking into it"),
+        ("confirm", "li", "sample confirms"),
+    ] {
+        let out = riverwatch()
+            .args(["leads", action, id, "--analyst", analyst, "--note", note])
+            .arg("--ledger")
+            .arg(&f.ledger)
+            .env(ENV_SIGNING_KEY, "11".repeat(32))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let (ok, text) = f.verify(&["ledger", "--key", &public_hex(SEED_A)]);
+    assert!(ok && text.contains(" 2 analyst decisions, "), "{text}");
+    let (ok, text) = f.verify(&["lead", id, "--no-replay"]);
+    assert!(ok, "{text}");
+
+    let seq = 2; // the confirmation: the fixture's ledger had no decisions before
+    assert_eq!(
+        f.sql(
+            &f.ledger,
+            &format!("UPDATE status_history SET analyst = 'zhao' WHERE seq = {seq}")
+        ),
+        1
+    );
+    let (ok, text) = f.verify(&["ledger"]);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains(&format!(
+            "(decision {id}): decision #{seq} on lead {id} (li, acknowledged → confirmed, "
+        )) && text.contains("changed: analyst: \"li\" → \"zhao\""),
+        "{text}"
+    );
+    // The lead's own verification says its decisions are not the sealed ones.
+    let (ok, text) = f.verify(&["lead", id, "--no-replay"]);
+    assert!(!ok && text.contains("verified: NO (chain"), "{text}");
+
+    f.sql(
+        &f.ledger,
+        &format!("DELETE FROM status_history WHERE seq = {}", seq - 1),
+    );
+    let (ok, text) = f.verify(&["ledger"]);
+    assert!(
+        !ok && text.contains(&format!(
+            "decision #{} on lead {id} (wang, new → acknowledged, ",
+            seq - 1
+        )) && text.contains("is sealed but its row is gone"),
+        "{text}"
+    );
+}
+
+/// The replay check re-runs the engine from where the live engine's state began, not from the
+/// evidence window: the lead's detectors judged it against baselines built before the window.
+/// Starting at the evidence (`--warmup 0s`) gives another answer, so a replay that read less
+/// history than the live engine had would be caught here.
+#[test]
+fn the_replay_needs_the_history_before_the_evidence() {
+    let f = fixture(None);
+    let (ok, text) = f.verify(&["lead", &f.lead.id]);
+    assert!(ok, "{text}");
+    let replay = |text: &str| {
+        text.lines()
+            .find(|l| l.trim_start().starts_with("replay"))
+            .unwrap_or_default()
+            .to_string()
+    };
+    let line = replay(&text);
+    let replayed = |line: &str| -> u64 {
+        let n = line.split("readings replayed").next().unwrap();
+        n.split_whitespace().last().unwrap().parse().unwrap()
+    };
+    let all = replayed(&line);
+    let (ok, text) = f.verify(&["lead", &f.lead.id, "--warmup", "0s"]);
+    assert!(!ok, "{text}");
+    let line = replay(&text);
+    assert!(
+        line.contains("FAIL")
+            && (line.contains(&format!("lead {} revision ", f.lead.id))
+                && line.contains(" differs: ")
+                || line.contains(&format!("no lead {} came out", f.lead.id))),
+        "{text}"
+    );
+    assert!(replayed(&line) < all, "{line}");
+}

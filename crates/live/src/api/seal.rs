@@ -9,8 +9,8 @@
 //! only when asked, since it reads days of readings; 501 without the batch side.
 
 use super::leads::{pairs, Pairs};
-use super::{ApiError, ApiState};
 use super::replay::replay_side;
+use super::{ApiError, ApiState};
 use crate::seal::verify::{verify_lead, VerifyError, VerifyOptions};
 use crate::seal::ENV_SIGNING_KEY;
 use crate::store::ReadingStore;
