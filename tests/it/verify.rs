@@ -134,6 +134,16 @@ impl Fixture {
     }
 }
 
+/// Runs `cmd`, which must succeed (else its stderr is the failure).
+fn succeeds(cmd: &mut std::process::Command) {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn public_hex(seed: [u8; 32]) -> String {
     Signer::from_seed(seed).public_key().to_string()
 }
@@ -177,19 +187,14 @@ fn untouched_signed_lead_verifies_with_its_key_and_not_with_another() {
 
     // The dossier shows the ledger's seal of the lead: chain entry, recorded digest, signer.
     let page = f.root.join("dossier.html");
-    let out = riverwatch()
-        .args(["leads", "dossier", &f.lead.id, "--ledger"])
-        .arg(&f.ledger)
-        .arg("--store")
-        .arg(&f.store)
-        .arg("--out")
-        .arg(&page)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    succeeds(
+        riverwatch()
+            .args(["leads", "dossier", &f.lead.id, "--ledger"])
+            .arg(&f.ledger)
+            .arg("--store")
+            .arg(&f.store)
+            .arg("--out")
+            .arg(&page),
     );
     let html = std::fs::read_to_string(&page).unwrap();
     let sealed = Ledger::open(&f.ledger)
@@ -541,17 +546,12 @@ fn a_changed_or_deleted_decision_is_named() {
         ("ack", "wang", "looking into it"),
         ("confirm", "li", "sample confirms"),
     ] {
-        let out = riverwatch()
-            .args(["leads", action, id, "--analyst", analyst, "--note", note])
-            .arg("--ledger")
-            .arg(&f.ledger)
-            .env(ENV_SIGNING_KEY, "11".repeat(32))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        succeeds(
+            riverwatch()
+                .args(["leads", action, id, "--analyst", analyst, "--note", note])
+                .arg("--ledger")
+                .arg(&f.ledger)
+                .env(ENV_SIGNING_KEY, "11".repeat(32)),
         );
     }
     let (ok, text) = f.verify(&["ledger", "--key", &public_hex(SEED_A)]);

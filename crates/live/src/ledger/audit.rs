@@ -23,6 +23,7 @@ use crate::seal::records::{
 use crate::seal::{hex, sha256_hex, PublicKey, GENESIS};
 use riverwatch_engine::time::Rfc3339;
 use rusqlite::{Connection, OptionalExtension};
+use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
@@ -170,14 +171,21 @@ fn check_signature(w: &mut Walk<'_>, e: &ChainEntry, expected: Option<PublicKey>
     }
 }
 
+/// The entry's body as a `T`; `None` once flagged as not being `what`.
+fn body<T: DeserializeOwned>(w: &mut Walk<'_>, e: &ChainEntry, what: &str) -> Option<T> {
+    match serde_json::from_str(&e.body) {
+        Ok(b) => Some(b),
+        Err(err) => {
+            w.flag(e, format!("body is not {what}: {err}"));
+            None
+        }
+    }
+}
+
 fn check_lead(w: &mut Walk<'_>, e: &ChainEntry) -> Result<(), LedgerError> {
     w.report.leads += 1;
-    let seal: LeadSeal = match serde_json::from_str(&e.body) {
-        Ok(s) => s,
-        Err(err) => {
-            w.flag(e, format!("body is not a lead seal: {err}"));
-            return Ok(());
-        }
+    let Some(seal) = body::<LeadSeal>(w, e, "a lead seal") else {
+        return Ok(());
     };
     if e.subject != lead_subject(&seal.lead, seal.revision) {
         w.flag(
@@ -239,12 +247,8 @@ fn check_lead(w: &mut Walk<'_>, e: &ChainEntry) -> Result<(), LedgerError> {
 
 fn check_config(w: &mut Walk<'_>, e: &ChainEntry) -> Result<(), LedgerError> {
     w.report.configs += 1;
-    let seal: ConfigSeal = match serde_json::from_str(&e.body) {
-        Ok(s) => s,
-        Err(err) => {
-            w.flag(e, format!("body is not a config seal: {err}"));
-            return Ok(());
-        }
+    let Some(seal) = body::<ConfigSeal>(w, e, "a config seal") else {
+        return Ok(());
     };
     let texts = super::chain::config_texts_row(w.c, &seal.hash).map_err(sql_err(w.p))?;
     let Some(texts) = texts else {
@@ -279,12 +283,8 @@ fn check_config(w: &mut Walk<'_>, e: &ChainEntry) -> Result<(), LedgerError> {
 
 fn check_dead_letters(w: &mut Walk<'_>, e: &ChainEntry) -> Result<(), LedgerError> {
     w.report.dead_letter_checkpoints += 1;
-    let cp: DeadLetterCheckpoint = match serde_json::from_str(&e.body) {
-        Ok(s) => s,
-        Err(err) => {
-            w.flag(e, format!("body is not a dead-letter checkpoint: {err}"));
-            return Ok(());
-        }
+    let Some(cp) = body::<DeadLetterCheckpoint>(w, e, "a dead-letter checkpoint") else {
+        return Ok(());
     };
     let from = w.dl_seq;
     let rows: Vec<(i64, i64, String, Vec<u8>)> = {
@@ -318,12 +318,8 @@ fn check_dead_letters(w: &mut Walk<'_>, e: &ChainEntry) -> Result<(), LedgerErro
 
 fn check_decision(w: &mut Walk<'_>, e: &ChainEntry) -> Result<(), LedgerError> {
     w.report.decisions += 1;
-    let seal: DecisionSeal = match serde_json::from_str(&e.body) {
-        Ok(s) => s,
-        Err(err) => {
-            w.flag(e, format!("body is not a decision seal: {err}"));
-            return Ok(());
-        }
+    let Some(seal) = body::<DecisionSeal>(w, e, "a decision seal") else {
+        return Ok(());
     };
     if e.subject != seal.lead {
         w.flag(
