@@ -1,11 +1,11 @@
 //! The ledger's hash chain: one append-only sequence of entries over every sealed row — lead
-//! revisions, the configs they were made with, ingest checkpoints and dead-letter
+//! revisions, the configs they were made with, analysts' decisions (who confirmed or
+//! dismissed a lead is evidence as much as the lead), ingest checkpoints and dead-letter
 //! checkpoints. Entry `n` carries `prev` (entry `n-1`'s digest, [`GENESIS`] for the first),
 //! its `body` (canonical JSON from `seal::records`) and `digest = SHA-256(prev "\n" body)`;
 //! with a signing key, `signature` is Ed25519 over those same bytes and `key` the public key.
 //! Entries are appended inside the transaction of the row they seal, so a row is never
-//! recorded unsealed. Analysts' decisions (status changes and notes) are entries too: who
-//! confirmed or dismissed a lead is evidence as much as the lead. [`super::audit`] walks the chain back.
+//! recorded unsealed. [`super::audit`] walks the chain back.
 
 use super::{sql_err, Ledger, LedgerError};
 use crate::seal::records::{
@@ -24,9 +24,9 @@ use std::sync::Arc;
 pub struct ChainEntry {
     /// Position (1 = first).
     pub seq: i64,
-    /// `lead`, `config`, `ingest` or `dead_letters`.
+    /// `lead`, `config`, `decision`, `ingest` or `dead_letters`.
     pub kind: String,
-    /// What it seals: `id#revision`, a config hash, a station.
+    /// What it seals: `id#revision`, a config hash, a lead id (its decision), a station.
     pub subject: String,
     /// Canonical JSON of what was sealed.
     pub body: String,
