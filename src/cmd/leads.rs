@@ -17,6 +17,7 @@ use riverwatch_engine::time::{Millis, Rfc3339};
 use riverwatch_live::api::{lead_filter, lead_query};
 use riverwatch_live::config::ENV_API_TOKEN;
 use riverwatch_live::report::{self, Lang, SheetFormat};
+use riverwatch_live::seal::Signer;
 use riverwatch_live::store::SqliteStore;
 use riverwatch_live::{LeadFilter, Ledger, ServiceConfig};
 use serde_json::Value;
@@ -256,8 +257,10 @@ impl Backend {
             if !path.is_file() {
                 bail!("no ledger at {}", path.display());
             }
-            let ledger =
-                Ledger::open(path).with_context(|| format!("opening {}", path.display()))?;
+            // Decisions are chain entries: signed with the service's key when it is set here too.
+            let ledger = Ledger::open(path)
+                .with_context(|| format!("opening {}", path.display()))?
+                .with_signer(Signer::from_env()?);
             let store = match &args.store {
                 Some(p) if !p.is_file() => bail!("no readings file at {}", p.display()),
                 Some(p) => {

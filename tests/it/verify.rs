@@ -134,6 +134,16 @@ impl Fixture {
     }
 }
 
+/// Runs `cmd`, which must succeed (else its stderr is the failure).
+fn succeeds(cmd: &mut std::process::Command) {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn public_hex(seed: [u8; 32]) -> String {
     Signer::from_seed(seed).public_key().to_string()
 }
@@ -177,19 +187,14 @@ fn untouched_signed_lead_verifies_with_its_key_and_not_with_another() {
 
     // The dossier shows the ledger's seal of the lead: chain entry, recorded digest, signer.
     let page = f.root.join("dossier.html");
-    let out = riverwatch()
-        .args(["leads", "dossier", &f.lead.id, "--ledger"])
-        .arg(&f.ledger)
-        .arg("--store")
-        .arg(&f.store)
-        .arg("--out")
-        .arg(&page)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    succeeds(
+        riverwatch()
+            .args(["leads", "dossier", &f.lead.id, "--ledger"])
+            .arg(&f.ledger)
+            .arg("--store")
+            .arg(&f.store)
+            .arg("--out")
+            .arg(&page),
     );
     let html = std::fs::read_to_string(&page).unwrap();
     let sealed = Ledger::open(&f.ledger)
@@ -473,16 +478,18 @@ fn the_evidence_bundle_checks_with_sha256sum_and_openssl() {
 /// runtime serving it and its base URL.
 fn serve(f: &Fixture) -> (tokio::runtime::Runtime, String) {
     let rt = tokio::runtime::Runtime::new().unwrap();
+    let ledger = Ledger::open(&f.ledger)
+        .unwrap()
+        .with_signer(Some(Signer::from_seed(SEED_A)));
+    let store = Arc::new(SqliteStore::open(&f.store).unwrap());
     let state = ApiState {
-        ledger: Ledger::open(&f.ledger)
-            .unwrap()
-            .with_signer(Some(Signer::from_seed(SEED_A))),
-        store: Arc::new(SqliteStore::open(&f.store).unwrap()),
+        ledger: ledger.clone(),
+        store: Arc::clone(&store),
         config: Arc::new(Config::embedded()),
         api_token: None,
         metrics: Arc::new(String::new),
         health: Arc::new(Health::default),
-        replay: None,
+        replay: Some(riverwatch_batch::api::replay_fn(store, ledger)),
     };
     let listener = rt
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
@@ -648,4 +655,94 @@ fn the_api_serves_the_evidence_bundle_as_one_zip() {
     assert!(e["error"].as_str().unwrap().contains("Lnone"), "{e}");
     let (status, _, _, _) = get(&format!("/api/leads/{id}/bundle?replay=maybe"));
     assert_eq!(status, 400);
+}
+
+#[test]
+fn a_changed_or_deleted_decision_is_named() {
+    let f = fixture(Some(Signer::from_seed(SEED_A)));
+    let id = &f.lead.id;
+    // Offline decisions through the ledger file, signed with the key in the environment.
+    for (action, analyst, note) in [
+        ("ack", "wang", "looking into it"),
+        ("confirm", "li", "sample confirms"),
+    ] {
+        succeeds(
+            riverwatch()
+                .args(["leads", action, id, "--analyst", analyst, "--note", note])
+                .arg("--ledger")
+                .arg(&f.ledger)
+                .env(ENV_SIGNING_KEY, "11".repeat(32)),
+        );
+    }
+    let (ok, text) = f.verify(&["ledger", "--key", &public_hex(SEED_A)]);
+    assert!(ok && text.contains(" 2 analyst decisions, "), "{text}");
+    let (ok, text) = f.verify(&["lead", id, "--no-replay"]);
+    assert!(ok, "{text}");
+
+    let seq = 2; // the confirmation: the fixture's ledger had no decisions before
+    assert_eq!(
+        f.sql(
+            &f.ledger,
+            &format!("UPDATE status_history SET analyst = 'zhao' WHERE seq = {seq}")
+        ),
+        1
+    );
+    let (ok, text) = f.verify(&["ledger"]);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains(&format!(
+            "(decision {id}): decision #{seq} on lead {id} (li, acknowledged → confirmed, "
+        )) && text.contains("changed: analyst: \"li\" → \"zhao\""),
+        "{text}"
+    );
+    // The lead's own verification says its decisions are not the sealed ones.
+    let (ok, text) = f.verify(&["lead", id, "--no-replay"]);
+    assert!(!ok && text.contains("verified: NO (chain"), "{text}");
+
+    f.sql(
+        &f.ledger,
+        &format!("DELETE FROM status_history WHERE seq = {}", seq - 1),
+    );
+    let (ok, text) = f.verify(&["ledger"]);
+    assert!(
+        !ok && text.contains(&format!(
+            "decision #{} on lead {id} (wang, new → acknowledged, ",
+            seq - 1
+        )) && text.contains("is sealed but its row is gone"),
+        "{text}"
+    );
+}
+
+/// The replay check re-runs the engine from where the live engine's state began, not from the
+/// evidence window: the lead's detectors judged it against baselines built before the window.
+/// Starting at the evidence (`--warmup 0s`) gives another answer, so a replay that read less
+/// history than the live engine had would be caught here.
+#[test]
+fn the_replay_needs_the_history_before_the_evidence() {
+    let f = fixture(None);
+    let (ok, text) = f.verify(&["lead", &f.lead.id]);
+    assert!(ok, "{text}");
+    let replay = |text: &str| {
+        text.lines()
+            .find(|l| l.trim_start().starts_with("replay"))
+            .unwrap_or_default()
+            .to_string()
+    };
+    let line = replay(&text);
+    let replayed = |line: &str| -> u64 {
+        let n = line.split("readings replayed").next().unwrap();
+        n.split_whitespace().last().unwrap().parse().unwrap()
+    };
+    let all = replayed(&line);
+    let (ok, text) = f.verify(&["lead", &f.lead.id, "--warmup", "0s"]);
+    assert!(!ok, "{text}");
+    let line = replay(&text);
+    assert!(
+        line.contains("FAIL")
+            && (line.contains(&format!("lead {} revision ", f.lead.id))
+                && line.contains(" differs: ")
+                || line.contains(&format!("no lead {} came out", f.lead.id))),
+        "{text}"
+    );
+    assert!(replayed(&line) < all, "{line}");
 }

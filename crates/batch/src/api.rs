@@ -1,27 +1,32 @@
 //! The replay the live service's HTTP API runs (`POST /api/replay`): the window read from the
 //! service's own store, replayed off the async threads with [`Ending::Open`] and compared with
-//! the ledger — what `riverwatch replay --diff` does, answered as JSON instead of a report.
+//! the ledger — what `riverwatch replay --diff` does, answered as JSON instead of a report. The
+//! replay check of a lead's verification gets the same loop, [`revisions`].
 //!
 //! The API crate cannot depend on this one (this one depends on it), so the binary builds the
 //! closure here and hands it to the API's state.
 
 use crate::frames::{self, FrameError, Window, CHUNK};
 use crate::recorded;
-use crate::replay::{diff, replay, Ending};
+use crate::replay::{diff, replay, revisions, Ending};
 use riverwatch_engine::Engine;
 use riverwatch_live::api::{
-    ApiError, ChangedLead, ReplayDiff, ReplayFn, ReplayFuture, ReplayJob, ReplayOutcome,
+    ApiError, ChangedLead, ReplayDiff, ReplayFuture, ReplayJob, ReplayOutcome, ReplaySide,
 };
 use riverwatch_live::store::ReadingStore;
 use riverwatch_live::Ledger;
 use std::sync::Arc;
 
-/// The API's replay over `store` (the window's readings) and `ledger` (the recorded leads).
-pub fn replay_fn<S: ReadingStore + 'static>(store: Arc<S>, ledger: Ledger) -> ReplayFn {
-    Arc::new(move |job| -> ReplayFuture {
-        let (store, ledger) = (Arc::clone(&store), ledger.clone());
-        Box::pin(async move { run(&*store, &ledger, job).await })
-    })
+/// The API's replays: of a window over `store` (the window's readings) and `ledger` (the
+/// recorded leads), and the engine re-run of a lead's verification.
+pub fn replay_fn<S: ReadingStore + 'static>(store: Arc<S>, ledger: Ledger) -> ReplaySide {
+    ReplaySide {
+        window: Arc::new(move |job| -> ReplayFuture {
+            let (store, ledger) = (Arc::clone(&store), ledger.clone());
+            Box::pin(async move { run(&*store, &ledger, job).await })
+        }),
+        engine: Arc::new(revisions),
+    }
 }
 
 async fn run<S: ReadingStore>(

@@ -4,6 +4,8 @@
 //! The engine is deterministic in (config, readings in order), so a replay of the window the
 //! live service saw gives the same events and lead ids; a replay with another config shows what
 //! that config would have done. Nothing here publishes: results go to files (see `report`).
+//! `verify lead` re-runs the engine through [`revisions`], this same loop, so a lead that
+//! verifies is one `riverwatch replay` reproduces too.
 
 use riverwatch_engine::detect::Stats;
 use riverwatch_engine::{Engine, Event, Lead, Output, Reading};
@@ -19,8 +21,8 @@ pub struct Replayed {
     pub events: Vec<Event>,
     /// The last revision of every lead, in the order their ids first appeared.
     pub leads: Vec<Lead>,
-    /// Lead revisions emitted, all ids.
-    pub revisions: u64,
+    /// Every lead revision emitted, all ids, in the order emitted.
+    pub history: Vec<Lead>,
     /// Engine counters.
     pub stats: Stats,
 }
@@ -61,9 +63,16 @@ pub fn replay(
     Replayed {
         events: acc.events,
         leads: acc.leads,
-        revisions: acc.revisions,
+        history: acc.history,
         stats: engine.stats(),
     }
+}
+
+/// Every lead revision a fresh `engine` (config and models set) makes over `readings` with the
+/// window's end left open ([`Ending::Open`]), as the live service had when it recorded them:
+/// the engine re-run of `verify lead` (`riverwatch_live::seal::verify::Replay`).
+pub fn revisions(engine: Engine, readings: &[Reading]) -> Vec<Lead> {
+    replay(engine, readings, Ending::Open, &mut |_| {}).history
 }
 
 #[derive(Default)]
@@ -71,14 +80,14 @@ struct Accumulator {
     events: Vec<Event>,
     leads: Vec<Lead>,
     index: HashMap<String, usize>,
-    revisions: u64,
+    history: Vec<Lead>,
 }
 
 impl Accumulator {
     fn take(&mut self, out: &mut Output) {
         self.events.append(&mut out.events);
         for lead in out.leads.drain(..) {
-            self.revisions += 1;
+            self.history.push(lead.clone());
             match self.index.get(&lead.id) {
                 Some(&i) => self.leads[i] = lead,
                 None => {

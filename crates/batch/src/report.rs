@@ -187,7 +187,7 @@ fn html_page(cfg: &Config, r: &Replayed, diff: Option<&LeadDiff>) -> String {
         r.stats.judged,
         r.events.len(),
         r.leads.len(),
-        r.revisions
+        r.history.len()
     );
     if let Some(d) = diff {
         let _ = writeln!(

@@ -7,8 +7,8 @@
 
 use anyhow::{bail, Context as _, Result};
 use riverwatch_engine::config::Config;
+use riverwatch_engine::models::MultivariateModel;
 use riverwatch_engine::time::parse_duration;
-use riverwatch_engine::{Lead, Reading};
 use riverwatch_live::config::StoreKind;
 use riverwatch_live::seal::bundle::Bundle;
 use riverwatch_live::seal::verify::{verify_lead, LeadVerification, VerifyOptions};
@@ -17,7 +17,6 @@ use riverwatch_live::store::{AnyStore, InfluxStore, SqliteStore};
 use riverwatch_live::{Ledger, ServiceConfig};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 /// Arguments of `verify`.
 #[derive(clap::Args)]
@@ -76,12 +75,10 @@ struct LeadArgs {
     /// Skip the replay check.
     #[arg(long)]
     no_replay: bool,
-}
-
-/// Re-runs the engine over `readings` with `cfg`: every lead revision it makes. The one place
-/// the replay is chosen (the batch crate's `replay` once it is in the workspace).
-fn replay(cfg: Arc<Config>, readings: &[Reading]) -> Vec<Lead> {
-    riverwatch_live::seal::verify::engine_revisions(cfg, readings)
+    /// Directory of the trained model files the lead was made with (its model versions say
+    /// which); unreadable files are reported and skipped.
+    #[arg(long)]
+    models: Option<PathBuf>,
 }
 
 /// Runs `verify`.
@@ -180,13 +177,19 @@ fn open_store(path: Option<&Path>, service: Option<&ServiceConfig>) -> Result<An
 async fn verify_ledger(ledger: &Ledger, key: Option<PublicKey>) -> Result<ExitCode> {
     let r = ledger.verify_chain(key).await?;
     println!(
-        "{} entries: {} lead revisions, {} configs, {} ingest checkpoints, {} dead-letter checkpoints; {} signed",
-        r.entries, r.leads, r.configs, r.ingest_checkpoints, r.dead_letter_checkpoints, r.signed
+        "{} entries: {} lead revisions, {} configs, {} analyst decisions, {} ingest checkpoints, {} dead-letter checkpoints; {} signed",
+        r.entries, r.leads, r.configs, r.decisions, r.ingest_checkpoints, r.dead_letter_checkpoints, r.signed
     );
     if r.unsealed_revisions > 0 {
         println!(
             "{} lead revisions were recorded before sealing began and are not covered",
             r.unsealed_revisions
+        );
+    }
+    if r.unsealed_decisions > 0 {
+        println!(
+            "{} analyst decisions were recorded before decisions were sealed and are not covered",
+            r.unsealed_decisions
         );
     }
     println!("head {}", r.head);
@@ -230,12 +233,24 @@ async fn check_lead(
         })
         .transpose()?;
     let config = config.map(Config::load_dir).transpose()?;
+    let models = match &args.models {
+        Some(dir) => {
+            let (models, unreadable) = MultivariateModel::load_dir(dir)?;
+            for e in unreadable {
+                eprintln!("warning: {e}; the replay runs without it");
+            }
+            models
+        }
+        None => Vec::new(),
+    };
+    // The replay `riverwatch replay` runs, with the window's end left open as it was live.
     let opts = VerifyOptions {
         revision: args.revision,
         key,
         config,
         warmup,
-        replay: (!args.no_replay).then_some(&replay),
+        models,
+        replay: (!args.no_replay).then_some(&riverwatch_batch::replay::revisions),
     };
     Ok(verify_lead(ledger, store, id, opts).await?)
 }

@@ -31,7 +31,8 @@ mod web;
 pub use error::ApiError;
 pub use params::{lead_filter, lead_query};
 pub use replay::{
-    ChangedLead, ReplayDiff, ReplayFn, ReplayFuture, ReplayJob, ReplayOutcome, MAX_REPLAY_WINDOW,
+    ChangedLead, ReplayDiff, ReplayFn, ReplayFuture, ReplayJob, ReplayOutcome, ReplaySide,
+    MAX_REPLAY_WINDOW,
 };
 
 use crate::config::Secret;
@@ -99,8 +100,9 @@ pub struct ApiState<S = AnyStore> {
     pub metrics: MetricsFn,
     /// Pipeline health for `/readyz` and `/api/stations`.
     pub health: HealthFn,
-    /// Replays for `POST /api/replay`; `None` answers 501 (a build without the batch side).
-    pub replay: Option<ReplayFn>,
+    /// Replays for `POST /api/replay` and the replay check of a lead's verification; `None`
+    /// answers 501 to both (a build without the batch side).
+    pub replay: Option<ReplaySide>,
 }
 
 impl<S> Clone for ApiState<S> {

@@ -10,6 +10,7 @@
 
 use super::leads::authorize;
 use super::{ApiError, ApiState};
+use crate::seal::verify::Replay;
 use crate::store::ReadingStore;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::State;
@@ -82,6 +83,15 @@ pub type ReplayFuture = Pin<Box<dyn Future<Output = Result<ReplayOutcome, ApiErr
 /// ledger); set by the binary that has the batch side.
 pub type ReplayFn = Arc<dyn Fn(ReplayJob) -> ReplayFuture + Send + Sync>;
 
+/// What the binary hands in from the batch side: the one replay, for a window and for a lead.
+#[derive(Clone)]
+pub struct ReplaySide {
+    /// `POST /api/replay`: a store window replayed and compared with the ledger.
+    pub window: ReplayFn,
+    /// `GET /api/leads/{id}/verification?replay=true`: the engine re-run of the replay check.
+    pub engine: Arc<Replay>,
+}
+
 /// The request body.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -108,14 +118,9 @@ pub(super) async fn run<S: ReadingStore>(
     )?;
     let Json(req) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let job = job(&st.config, req)?;
-    let Some(replay) = st.replay.clone() else {
-        return Err(ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "this service was built without the replay side",
-        ));
-    };
+    let replay = replay_side(&st.replay)?;
     let started = std::time::Instant::now();
-    let outcome = replay(job).await?;
+    let outcome = (replay.window)(job).await?;
     tracing::info!(
         readings = outcome.readings,
         leads = outcome.leads.len(),
@@ -123,6 +128,16 @@ pub(super) async fn run<S: ReadingStore>(
         "replay served"
     );
     Ok(Json(outcome))
+}
+
+/// The batch side, or 501 when the binary was built without it.
+pub(super) fn replay_side(side: &Option<ReplaySide>) -> Result<&ReplaySide, ApiError> {
+    side.as_ref().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "this service was built without the replay side",
+        )
+    })
 }
 
 /// Checks the request and builds the job.

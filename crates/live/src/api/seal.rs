@@ -6,17 +6,16 @@
 //! "pem": text|null, "env": "RIVERWATCH_SIGNING_KEY"}`.
 //! `GET /api/leads/{id}/verification[?replay=true][&revision=N]` → `{lead, revision, ok,
 //! checks: [{name, ok, detail}], entry, digest, signed_by}`; the replay check (re-running the
-//! engine over the evidence and its warm-up history) runs only when asked, since it reads
-//! days of readings.
+//! engine over the evidence and its warm-up history, through the batch side's replay) runs
+//! only when asked, since it reads days of readings; 501 without the batch side.
 //! `GET /api/leads/{id}/bundle[?replay=true][&revision=N]` → `evidence-{id}.zip` as an
 //! attachment; its `verification.json` is the verification run for it, with the same options.
 
 use super::leads::{lead_id, pairs, Pairs};
+use super::replay::replay_side;
 use super::{ApiError, ApiState};
 use crate::seal::bundle::{Bundle, BundleError};
-use crate::seal::verify::{
-    engine_revisions, verify_lead, LeadVerification, VerifyError, VerifyOptions,
-};
+use crate::seal::verify::{verify_lead, LeadVerification, VerifyError, VerifyOptions};
 use crate::seal::ENV_SIGNING_KEY;
 use crate::store::ReadingStore;
 use axum::extract::rejection::PathRejection;
@@ -80,7 +79,7 @@ async fn verify<S: ReadingStore>(
     for (k, v) in pairs(q)? {
         match k.as_str() {
             "replay" => match v.as_str() {
-                "true" | "1" => opts.replay = Some(&engine_revisions),
+                "true" | "1" => opts.replay = Some(&*replay_side(&st.replay)?.engine),
                 "false" | "0" => opts.replay = None,
                 _ => return Err(ApiError::bad_param("replay", "expected true or false")),
             },

@@ -1,7 +1,9 @@
 //! `verify ledger`: walks the hash chain from the first entry and checks every link, digest
 //! and signature, then what each entry seals — the stored lead JSON of each revision (and the
 //! current copy the API serves), the kept config texts, the dead letters up to each
-//! checkpoint — and that no lead revision was recorded outside the chain. Each problem is a
+//! checkpoint, each analyst decision's status-history row (and that a lead's current status
+//! is what its last decision set) — and that no lead revision or decision was recorded outside
+//! the chain. Each problem is a
 //! [`ChainBreak`] naming the entry and what changed; the first is the one to look at, the
 //! rest are often its consequences.
 //!
@@ -10,19 +12,21 @@
 //! rely on the signatures of rows others already hold.
 
 use super::chain::{
-    dead_letter_link, dead_letters_start, entry_of, lead_subject, revisions_start, ChainEntry,
-    ENTRY_COLUMNS,
+    dead_letter_link, dead_letters_start, decisions_start, entry_of, lead_subject, revisions_start,
+    ChainEntry, ENTRY_COLUMNS,
 };
 use super::{sql_err, Ledger, LedgerError};
 use crate::seal::records::{
-    config_digests, ConfigSeal, DeadLetterCheckpoint, LeadSeal, KIND_CONFIG, KIND_DEAD_LETTERS,
-    KIND_INGEST, KIND_LEAD,
+    config_digests, ConfigSeal, DeadLetterCheckpoint, DecisionSeal, LeadSeal, KIND_CONFIG,
+    KIND_DEAD_LETTERS, KIND_DECISION, KIND_INGEST, KIND_LEAD,
 };
 use crate::seal::{hex, sha256_hex, PublicKey, GENESIS};
+use riverwatch_engine::time::Rfc3339;
 use rusqlite::{Connection, OptionalExtension};
+use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 /// One problem found in the chain.
@@ -53,8 +57,12 @@ pub struct ChainReport {
     pub ingest_checkpoints: u64,
     /// Dead-letter checkpoints.
     pub dead_letter_checkpoints: u64,
+    /// Analyst decisions sealed.
+    pub decisions: u64,
     /// Lead revisions recorded before sealing began (not covered).
     pub unsealed_revisions: u64,
+    /// Analyst decisions recorded before they were sealed (not covered).
+    pub unsealed_decisions: u64,
     /// Digest of the newest entry (keep it elsewhere to detect truncation).
     pub head: String,
     /// Problems, in chain order.
@@ -80,6 +88,9 @@ struct Walk<'a> {
     p: &'a Path,
     report: ChainReport,
     sealed_revisions: HashSet<(String, u32)>,
+    sealed_decisions: HashSet<i64>,
+    /// Per lead, the last decision the chain seals.
+    last_decision: HashMap<String, DecisionSeal>,
     dl_head: [u8; 32],
     dl_seq: i64,
     dl_count: u64,
@@ -109,6 +120,8 @@ fn audit(c: &mut Connection, p: &Path, key: Option<PublicKey>) -> Result<ChainRe
         p,
         report: ChainReport::default(),
         sealed_revisions: HashSet::new(),
+        sealed_decisions: HashSet::new(),
+        last_decision: HashMap::new(),
         dl_head: [0; 32],
         dl_seq: dead_letters_start(c).map_err(sql_err(p))?,
         dl_count: 0,
@@ -138,6 +151,7 @@ fn audit(c: &mut Connection, p: &Path, key: Option<PublicKey>) -> Result<ChainRe
             KIND_LEAD => check_lead(&mut w, e)?,
             KIND_CONFIG => check_config(&mut w, e)?,
             KIND_DEAD_LETTERS => check_dead_letters(&mut w, e)?,
+            KIND_DECISION => check_decision(&mut w, e)?,
             KIND_INGEST => w.report.ingest_checkpoints += 1,
             other => w.flag(e, format!("unknown entry kind `{other}`")),
         }
@@ -145,6 +159,7 @@ fn audit(c: &mut Connection, p: &Path, key: Option<PublicKey>) -> Result<ChainRe
     }
     w.report.head = prev;
     check_coverage(&mut w)?;
+    check_decision_coverage(&mut w)?;
     Ok(w.report)
 }
 
@@ -156,14 +171,21 @@ fn check_signature(w: &mut Walk<'_>, e: &ChainEntry, expected: Option<PublicKey>
     }
 }
 
+/// The entry's body as a `T`; `None` once flagged as not being `what`.
+fn body<T: DeserializeOwned>(w: &mut Walk<'_>, e: &ChainEntry, what: &str) -> Option<T> {
+    match serde_json::from_str(&e.body) {
+        Ok(b) => Some(b),
+        Err(err) => {
+            w.flag(e, format!("body is not {what}: {err}"));
+            None
+        }
+    }
+}
+
 fn check_lead(w: &mut Walk<'_>, e: &ChainEntry) -> Result<(), LedgerError> {
     w.report.leads += 1;
-    let seal: LeadSeal = match serde_json::from_str(&e.body) {
-        Ok(s) => s,
-        Err(err) => {
-            w.flag(e, format!("body is not a lead seal: {err}"));
-            return Ok(());
-        }
+    let Some(seal) = body::<LeadSeal>(w, e, "a lead seal") else {
+        return Ok(());
     };
     if e.subject != lead_subject(&seal.lead, seal.revision) {
         w.flag(
@@ -225,12 +247,8 @@ fn check_lead(w: &mut Walk<'_>, e: &ChainEntry) -> Result<(), LedgerError> {
 
 fn check_config(w: &mut Walk<'_>, e: &ChainEntry) -> Result<(), LedgerError> {
     w.report.configs += 1;
-    let seal: ConfigSeal = match serde_json::from_str(&e.body) {
-        Ok(s) => s,
-        Err(err) => {
-            w.flag(e, format!("body is not a config seal: {err}"));
-            return Ok(());
-        }
+    let Some(seal) = body::<ConfigSeal>(w, e, "a config seal") else {
+        return Ok(());
     };
     let texts = super::chain::config_texts_row(w.c, &seal.hash).map_err(sql_err(w.p))?;
     let Some(texts) = texts else {
@@ -265,12 +283,8 @@ fn check_config(w: &mut Walk<'_>, e: &ChainEntry) -> Result<(), LedgerError> {
 
 fn check_dead_letters(w: &mut Walk<'_>, e: &ChainEntry) -> Result<(), LedgerError> {
     w.report.dead_letter_checkpoints += 1;
-    let cp: DeadLetterCheckpoint = match serde_json::from_str(&e.body) {
-        Ok(s) => s,
-        Err(err) => {
-            w.flag(e, format!("body is not a dead-letter checkpoint: {err}"));
-            return Ok(());
-        }
+    let Some(cp) = body::<DeadLetterCheckpoint>(w, e, "a dead-letter checkpoint") else {
+        return Ok(());
     };
     let from = w.dl_seq;
     let rows: Vec<(i64, i64, String, Vec<u8>)> = {
@@ -299,6 +313,167 @@ fn check_dead_letters(w: &mut Walk<'_>, e: &ChainEntry) -> Result<(), LedgerErro
         w.dl_count = cp.count;
     }
     w.dl_seq = cp.last_seq;
+    Ok(())
+}
+
+fn check_decision(w: &mut Walk<'_>, e: &ChainEntry) -> Result<(), LedgerError> {
+    w.report.decisions += 1;
+    let Some(seal) = body::<DecisionSeal>(w, e, "a decision seal") else {
+        return Ok(());
+    };
+    if e.subject != seal.lead {
+        w.flag(
+            e,
+            format!(
+                "subject does not match the sealed decision's lead {}",
+                seal.lead
+            ),
+        );
+    }
+    w.sealed_decisions.insert(seal.seq);
+    let row =
+        w.c.query_row(
+            &format!("SELECT {DECISION_COLUMNS} FROM status_history WHERE seq = ?1"),
+            [seal.seq],
+            decision_of,
+        )
+        .optional()
+        .map_err(sql_err(w.p))?;
+    match row {
+        None => w.flag(
+            e,
+            format!("{} is sealed but its row is gone", describe(&seal)),
+        ),
+        Some(now) => {
+            let changed = decision_changes(&seal, &now);
+            if !changed.is_empty() {
+                w.flag(
+                    e,
+                    format!(
+                        "{}: the stored row differs from the sealed one (changed: {})",
+                        describe(&seal),
+                        changed.join(", ")
+                    ),
+                );
+            }
+        }
+    }
+    w.last_decision.insert(seal.lead.clone(), seal);
+    Ok(())
+}
+
+/// The status-history columns [`decision_of`] reads.
+const DECISION_COLUMNS: &str = "seq, id, time_ms, analyst, from_status, to_status, note";
+
+/// A status-history row in the form its seal takes.
+fn decision_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<DecisionSeal> {
+    Ok(DecisionSeal {
+        seq: r.get(0)?,
+        lead: r.get(1)?,
+        time_ms: r.get(2)?,
+        analyst: r.get(3)?,
+        from: r.get(4)?,
+        to: r.get(5)?,
+        note_sha256: sha256_hex(r.get::<_, String>(6)?.as_bytes()),
+    })
+}
+
+/// `decision #seq on lead ID (analyst, from → to, time)`.
+fn describe(d: &DecisionSeal) -> String {
+    format!(
+        "decision #{} on lead {} ({}, {} → {}, {})",
+        d.seq,
+        d.lead,
+        d.analyst,
+        d.from,
+        d.to,
+        Rfc3339(d.time_ms)
+    )
+}
+
+/// What differs between a sealed decision and its row now, as `field: sealed → stored`.
+fn decision_changes(sealed: &DecisionSeal, now: &DecisionSeal) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut field = |name: &str, a: &str, b: &str| {
+        if a != b {
+            out.push(format!("{name}: {a:?} → {b:?}"));
+        }
+    };
+    field("lead", &sealed.lead, &now.lead);
+    field(
+        "time",
+        &Rfc3339(sealed.time_ms).to_string(),
+        &Rfc3339(now.time_ms).to_string(),
+    );
+    field("analyst", &sealed.analyst, &now.analyst);
+    field("from_status", &sealed.from, &now.from);
+    field("to_status", &sealed.to, &now.to);
+    if sealed.note_sha256 != now.note_sha256 {
+        out.push(format!(
+            "note: its text no longer has the sealed SHA-256 {}",
+            short(&sealed.note_sha256)
+        ));
+    }
+    out
+}
+
+/// Decisions no entry covers, and leads whose current status is not what their last sealed
+/// decision set.
+fn check_decision_coverage(w: &mut Walk<'_>) -> Result<(), LedgerError> {
+    let start = decisions_start(w.c).map_err(sql_err(w.p))?;
+    let rows: Vec<DecisionSeal> = {
+        let mut st =
+            w.c.prepare(&format!(
+                "SELECT {DECISION_COLUMNS} FROM status_history ORDER BY seq"
+            ))
+            .map_err(sql_err(w.p))?;
+        let rows = st.query_map([], decision_of).map_err(sql_err(w.p))?;
+        rows.collect::<Result<_, _>>().map_err(sql_err(w.p))?
+    };
+    let mut before_sealing: HashSet<String> = HashSet::new();
+    for d in rows {
+        if d.seq <= start {
+            w.report.unsealed_decisions += 1;
+            before_sealing.insert(d.lead);
+        } else if !w.sealed_decisions.contains(&d.seq) {
+            w.report.breaks.push(ChainBreak {
+                seq: 0,
+                kind: KIND_DECISION.into(),
+                subject: d.lead.clone(),
+                reason: format!(
+                    "{} is not in the chain: it was recorded outside riverwatch",
+                    describe(&d)
+                ),
+            });
+        }
+    }
+    let statuses: Vec<(String, String)> = {
+        let mut st =
+            w.c.prepare("SELECT id, status FROM leads ORDER BY id")
+                .map_err(sql_err(w.p))?;
+        let rows = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(sql_err(w.p))?;
+        rows.collect::<Result<_, _>>().map_err(sql_err(w.p))?
+    };
+    for (id, status) in statuses {
+        let reason = match w.last_decision.get(&id) {
+            Some(d) if d.to != status => format!(
+                "lead {id}: its status is `{status}`, but its last sealed decision (#{}, {}) set `{}`",
+                d.seq, d.analyst, d.to
+            ),
+            None if status != "new" && !before_sealing.contains(&id) => format!(
+                "lead {id}: its status is `{status}`, but no sealed decision set it"
+            ),
+            _ => continue,
+        };
+        w.report.breaks.push(ChainBreak {
+            seq: 0,
+            kind: KIND_DECISION.into(),
+            subject: id,
+            reason,
+        });
+    }
     Ok(())
 }
 

@@ -1,5 +1,6 @@
 //! The ledger's hash chain: one append-only sequence of entries over every sealed row — lead
-//! revisions, the configs they were made with, ingest checkpoints and dead-letter
+//! revisions, the configs they were made with, analysts' decisions (who confirmed or
+//! dismissed a lead is evidence as much as the lead), ingest checkpoints and dead-letter
 //! checkpoints. Entry `n` carries `prev` (entry `n-1`'s digest, [`GENESIS`] for the first),
 //! its `body` (canonical JSON from `seal::records`) and `digest = SHA-256(prev "\n" body)`;
 //! with a signing key, `signature` is Ed25519 over those same bytes and `key` the public key.
@@ -8,8 +9,8 @@
 
 use super::{sql_err, Ledger, LedgerError};
 use crate::seal::records::{
-    config_digests, ConfigSeal, DeadLetterCheckpoint, IngestCheckpoint, LeadSeal, KIND_CONFIG,
-    KIND_DEAD_LETTERS, KIND_INGEST, KIND_LEAD,
+    config_digests, ConfigSeal, DeadLetterCheckpoint, DecisionSeal, IngestCheckpoint, LeadSeal,
+    KIND_CONFIG, KIND_DEAD_LETTERS, KIND_DECISION, KIND_INGEST, KIND_LEAD,
 };
 use crate::seal::{digest_bytes, hex, link, sha256_hex, PublicKey, Signer, GENESIS};
 use riverwatch_engine::config::{Config, ConfigTexts};
@@ -23,9 +24,9 @@ use std::sync::Arc;
 pub struct ChainEntry {
     /// Position (1 = first).
     pub seq: i64,
-    /// `lead`, `config`, `ingest` or `dead_letters`.
+    /// `lead`, `config`, `decision`, `ingest` or `dead_letters`.
     pub kind: String,
-    /// What it seals: `id#revision`, a config hash, a station.
+    /// What it seals: `id#revision`, a config hash, a lead id (its decision), a station.
     pub subject: String,
     /// Canonical JSON of what was sealed.
     pub body: String,
@@ -221,6 +222,16 @@ pub(super) fn record_lead(
     Ok(())
 }
 
+/// Seals an analyst's decision (call inside the transaction that inserts its row).
+pub(super) fn record_decision(
+    c: &Connection,
+    signer: Option<&Signer>,
+    decision: &DecisionSeal,
+) -> rusqlite::Result<()> {
+    append(c, signer, KIND_DECISION, &decision.lead, decision)?;
+    Ok(())
+}
+
 impl Ledger {
     /// Signs every chain entry appended from now on with `signer` (`None`: unsigned).
     pub fn with_signer(mut self, signer: Option<Signer>) -> Self {
@@ -385,6 +396,11 @@ fn last_dead_letter_checkpoint(c: &Connection) -> rusqlite::Result<Option<DeadLe
 /// The newest dead letter recorded before sealing began (not chained).
 pub(super) fn dead_letters_start(c: &Connection) -> rusqlite::Result<i64> {
     c.query_row("SELECT dead_letters_upto FROM seal_start", [], |r| r.get(0))
+}
+
+/// The newest status-history row recorded before decisions were sealed (not chained).
+pub(super) fn decisions_start(c: &Connection) -> rusqlite::Result<i64> {
+    c.query_row("SELECT decisions_upto FROM seal_start", [], |r| r.get(0))
 }
 
 /// The newest lead revision recorded before sealing began (not chained).

@@ -9,7 +9,7 @@
 //! ledger's status and its history as `notes`.
 //!
 //! Every row that matters as evidence — each lead revision, the config it was made with,
-//! ingest and dead-letter checkpoints — is sealed into one hash chain in the same transaction
+//! each analyst decision, ingest and dead-letter checkpoints — is sealed into one hash chain in the same transaction
 //! (`chain`), optionally signed; `audit` walks it back (issue 7).
 //!
 //! Every method is `async` and runs its SQL in the blocking pool, each as one transaction.
@@ -17,14 +17,16 @@
 mod audit;
 mod chain;
 mod schema;
+#[cfg(test)]
+mod tests;
 
 pub use audit::{ChainBreak, ChainReport};
 pub use chain::{lead_subject, message, ChainEntry, SealedRevision};
 pub use schema::SCHEMA_VERSION;
 
 use crate::blocking::{locked, TaskFailed};
-use crate::seal::records::SealInput;
-use crate::seal::Signer;
+use crate::seal::records::{DecisionSeal, SealInput};
+use crate::seal::{sha256_hex, Signer};
 use riverwatch_engine::leads::{Category, Lead, Note, Severity, Status};
 use riverwatch_engine::time::Millis;
 use riverwatch_engine::StationId;
@@ -277,7 +279,8 @@ impl Ledger {
     }
 
     /// Sets a lead's status (or, with the same status, just adds a note) and keeps the change
-    /// in its history. Returns the lead as it now stands.
+    /// in its history, sealed in the chain in the same transaction. Returns the lead as it now
+    /// stands.
     pub async fn set_status(
         &self,
         id: &str,
@@ -287,6 +290,7 @@ impl Ledger {
         at: Millis,
     ) -> Result<Lead, LedgerError> {
         let (id, analyst, note) = (id.to_string(), analyst.to_string(), note.to_string());
+        let signer = self.signer.clone();
         self.call(move |c, p| {
             let tx = c.transaction().map_err(sql_err(p))?;
             let from: Option<String> = tx
@@ -302,6 +306,16 @@ impl Ledger {
                 (&id, at, &analyst, &from, &to, &note),
             )
             .map_err(sql_err(p))?;
+            let decision = DecisionSeal {
+                lead: id.clone(),
+                seq: tx.last_insert_rowid(),
+                time_ms: at,
+                analyst,
+                from,
+                to,
+                note_sha256: sha256_hex(note.as_bytes()),
+            };
+            chain::record_decision(&tx, signer.as_deref(), &decision).map_err(sql_err(p))?;
             tx.commit().map_err(sql_err(p))?;
             load(c, p, &id)?.ok_or(LedgerError::NotFound(id))
         })

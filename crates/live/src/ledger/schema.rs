@@ -9,7 +9,7 @@ use rusqlite::Connection;
 use std::path::Path;
 
 /// Every migration, oldest first; the schema version is the number applied.
-const MIGRATIONS: &[&str] = &[
+pub(super) const MIGRATIONS: &[&str] = &[
     // 1: leads, their revisions, analyst status history, dead letters.
     "
     CREATE TABLE leads (
@@ -84,6 +84,11 @@ const MIGRATIONS: &[&str] = &[
     INSERT INTO seal_start
         SELECT (SELECT coalesce(max(seq), 0) FROM lead_revisions),
                (SELECT coalesce(max(seq), 0) FROM dead_letters);
+    ",
+    // 3: analysts' decisions join the chain (issue 7); those recorded before are not covered.
+    "
+    ALTER TABLE seal_start ADD COLUMN decisions_upto INTEGER NOT NULL DEFAULT 0;
+    UPDATE seal_start SET decisions_upto = (SELECT coalesce(max(seq), 0) FROM status_history);
     ",
 ];
 

@@ -20,6 +20,8 @@ pub const KIND_CONFIG: &str = "config";
 pub const KIND_INGEST: &str = "ingest";
 /// Kind of a dead-letter checkpoint.
 pub const KIND_DEAD_LETTERS: &str = "dead_letters";
+/// Kind of an analyst's decision on a lead.
+pub const KIND_DECISION: &str = "decision";
 
 /// A sealed lead revision.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -86,6 +88,27 @@ pub struct DeadLetterCheckpoint {
     pub last_seq: i64,
     /// Dead letters chained since sealing began.
     pub count: u64,
+}
+
+/// An analyst's decision on a lead — a status change, or a note that keeps the status — as
+/// its row in the ledger's status history holds it. The note is sealed by its digest: the
+/// chain stays small, and a changed note is still named.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DecisionSeal {
+    /// Lead id.
+    pub lead: String,
+    /// The row's sequence number in the status history.
+    pub seq: i64,
+    /// When (UTC ms).
+    pub time_ms: Millis,
+    /// Who.
+    pub analyst: String,
+    /// Status before (`new`, `acknowledged`, `confirmed`, `dismissed`).
+    pub from: String,
+    /// Status after (equal to `from` for a note).
+    pub to: String,
+    /// SHA-256 of the note text.
+    pub note_sha256: String,
 }
 
 /// What the service knows when it records a lead revision, besides the lead.

@@ -2,32 +2,36 @@
 //! the same settings, run again on the same readings, make the same lead? Five checks, each
 //! an exact yes or no with what differs:
 //!
-//! 1. `chain` — the revision's entry hashes and links correctly and seals the stored JSON;
+//! 1. `chain` — the revision's entry hashes and links correctly and seals the stored JSON, and
+//!    the analysts' decisions on the lead are the sealed ones;
 //! 2. `signature` — the entry's Ed25519 signature verifies (with the expected key, if given);
 //! 3. `config` — the kept config texts still hash to the lead's config hash, and a config
 //!    directory given to check against is that config (else: the keys that differ);
 //! 4. `evidence` — the store's readings, re-read with the sealed definition, give the sealed
 //!    digest (else: the streams that differ);
-//! 5. `replay` — the engine, fed the store's readings from where the live engine's state
-//!    began (or a given warm-up before the evidence) up to what it had seen when it made the
-//!    revision, makes a lead with the same id, window, category, severity and stations. The
-//!    store gives readings in time order, the live engine got them in arrival order: a lead
-//!    that depends on arrival order (a gap seen only because one station's messages lagged)
-//!    does not come out again, and the check says so.
+//! 5. `replay` — the engine, with the verified config and the given model files, fed the
+//!    store's readings from where the live engine's state began (or a given warm-up before the
+//!    evidence) up to what it had seen when it made the revision, makes the same revision of
+//!    the lead: same id, window, category, severity, stations and model versions. The store
+//!    gives readings in time order, the live engine got them in arrival order: a lead that
+//!    depends on arrival order (a gap seen only because one station's messages lagged) does
+//!    not come out again, and the check says so.
 //!
-//! The replay itself is passed in ([`Replay`]): the binary uses the batch crate's, the API
-//! [`engine_revisions`]; both feed the one engine.
+//! The replay itself is passed in ([`Replay`]) because it is the batch crate's, which depends
+//! on this one: the binary and the API both hand in `riverwatch_batch::replay::revisions`, the
+//! loop `riverwatch replay` runs, with the window's end left open as the live service had it.
 
 use super::config_diff::config_differences;
 use super::evidence::{collect, EvidenceSeal};
-use super::records::config_digests;
+use super::records::{config_digests, KIND_CONFIG, KIND_DECISION};
 use super::PublicKey;
 use crate::ledger::{ChainReport, Ledger, LedgerError, SealedRevision};
 use crate::store::{ReadingStore, StoreError};
 use riverwatch_engine::config::Config;
 use riverwatch_engine::leads::Lead;
+use riverwatch_engine::models::MultivariateModel;
 use riverwatch_engine::time::{Millis, Rfc3339, DAY};
-use riverwatch_engine::{Engine, Output, Reading};
+use riverwatch_engine::{Engine, Reading};
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -35,22 +39,10 @@ use std::sync::Arc;
 /// service's default start-up replay window).
 pub const DEFAULT_WARMUP: Millis = 2 * DAY;
 
-/// Re-runs the engine: config and readings in store order → every lead revision made.
-pub type Replay = dyn Fn(Arc<Config>, &[Reading]) -> Vec<Lead> + Send + Sync;
-
-/// Feeds `readings` to a fresh engine the way the live service does (no final flush: the
-/// service had not flushed when it made the revision); returns every revision made.
-pub fn engine_revisions(cfg: Arc<Config>, readings: &[Reading]) -> Vec<Lead> {
-    let mut engine = Engine::new(cfg);
-    let mut out = Output::default();
-    let mut leads = Vec::new();
-    for r in readings {
-        engine.push(r, &mut out);
-        leads.append(&mut out.leads);
-        out.events.clear();
-    }
-    leads
-}
+/// Re-runs the engine: a fresh engine (config and models set) and readings in store order →
+/// every lead revision made, the window's end left open (no final flush: the service had not
+/// flushed when it made the revision).
+pub type Replay = dyn Fn(Engine, &[Reading]) -> Vec<Lead> + Send + Sync;
 
 /// Why verification could not run at all (as opposed to a check that failed).
 #[derive(Debug, thiserror::Error)]
@@ -108,6 +100,8 @@ pub struct VerifyOptions<'a> {
     /// History replayed before the evidence window; `None`: from where the live engine's
     /// state began (recorded in the seal), else [`DEFAULT_WARMUP`].
     pub warmup: Option<Millis>,
+    /// The trained model files the engine re-runs with (the lead's model versions say which).
+    pub models: Vec<MultivariateModel>,
     /// The replay; `None` skips the replay check.
     pub replay: Option<&'a Replay>,
 }
@@ -137,7 +131,16 @@ pub async fn verify_lead<S: ReadingStore>(
     checks.push(evidence_check(store, &sealed).await?);
     if let Some(replay) = opts.replay {
         checks.push(match config {
-            Some(cfg) => replay_check(store, &sealed, cfg, opts.warmup, replay).await?,
+            Some(cfg) => {
+                let mut engine = Engine::new(cfg);
+                let refused = engine.set_models(opts.models);
+                let mut check = replay_check(store, &sealed, engine, opts.warmup, replay).await?;
+                if !check.ok && !refused.is_empty() {
+                    let refused: Vec<String> = refused.iter().map(|e| e.to_string()).collect();
+                    check.detail += &format!(" (model files refused: {})", refused.join("; "));
+                }
+                check
+            }
             None => Check {
                 name: "replay",
                 ok: false,
@@ -165,7 +168,8 @@ fn chain_check(s: &SealedRevision, report: &ChainReport) -> Check {
             b.subject == e.subject
                 || b.seq == e.seq
                 || (b.seq == e.seq + 1 && b.reason.starts_with("does not link"))
-                || (b.kind == "config" && b.subject == s.seal.config_hash)
+                || (b.kind == KIND_CONFIG && b.subject == s.seal.config_hash)
+                || (b.kind == KIND_DECISION && b.subject == s.seal.lead)
         })
         .map(|b| b.reason.as_str())
         .collect();
@@ -368,12 +372,12 @@ pub async fn replay_input<S: ReadingStore>(
 async fn replay_check<S: ReadingStore>(
     store: &S,
     s: &SealedRevision,
-    cfg: Arc<Config>,
+    engine: Engine,
     warmup: Option<Millis>,
     replay: &Replay,
 ) -> Result<Check, VerifyError> {
     let readings = replay_input(store, s, warmup).await?;
-    let leads = replay(cfg, &readings);
+    let leads = replay(engine, &readings);
     let recorded = &s.lead;
     let same_id: Vec<&Lead> = leads.iter().filter(|l| l.id == recorded.id).collect();
     let Some(made) = same_id
@@ -426,7 +430,7 @@ async fn replay_check<S: ReadingStore>(
             name: "replay",
             ok: true,
             detail: format!(
-                "{} readings replayed; lead {} revision {} came out with the same window, category, severity and stations",
+                "{} readings replayed; lead {} revision {} came out with the same window, category, severity, stations and model versions",
                 readings.len(),
                 made.id,
                 made.revision
@@ -451,6 +455,12 @@ async fn replay_check<S: ReadingStore>(
 pub fn lead_differences(recorded: &Lead, replayed: &Lead) -> Vec<String> {
     let mut out = Vec::new();
     let w = |l: &Lead| format!("{} .. {}", Rfc3339(l.window.start), Rfc3339(l.window.end));
+    if recorded.revision != replayed.revision {
+        out.push(format!(
+            "revision: {} → {} (the replay made no revision {})",
+            recorded.revision, replayed.revision, recorded.revision
+        ));
+    }
     if recorded.window != replayed.window {
         out.push(format!("window: {} → {}", w(recorded), w(replayed)));
     }
@@ -470,6 +480,12 @@ pub fn lead_differences(recorded: &Lead, replayed: &Lead) -> Vec<String> {
         out.push(format!(
             "stations: {:?} → {:?}",
             recorded.stations, replayed.stations
+        ));
+    }
+    if recorded.model_versions != replayed.model_versions {
+        out.push(format!(
+            "model versions: {:?} → {:?} (give the model files the lead was made with)",
+            recorded.model_versions, replayed.model_versions
         ));
     }
     out

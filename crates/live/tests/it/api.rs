@@ -21,7 +21,7 @@ struct Server {
     http: reqwest::Client,
     ready: Arc<AtomicBool>,
     written: Vec<Reading>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Server {
@@ -176,7 +176,7 @@ async fn start(token: Option<&str>) -> Server {
         http: reqwest::Client::new(),
         ready,
         written,
-        _dir: dir,
+        dir,
     }
 }
 
@@ -324,6 +324,31 @@ async fn status_changes_need_the_bearer_token_and_keep_history() {
     );
     let (_, page) = s.get("/api/leads?status=confirmed").await;
     assert_eq!(ids(&page), ["B"]);
+
+    // Decisions made over HTTP are sealed in the ledger's chain: the lead's verification
+    // covers them, and names one changed in the file afterwards.
+    let chain = |v: &Value| (v["checks"][0]["name"].clone(), v["checks"][0]["ok"].clone());
+    let (code, v) = s.get("/api/leads/B/verification").await;
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(chain(&v), (json!("chain"), json!(true)), "{v}");
+    rusqlite::Connection::open(s.dir.path().join("ledger.sqlite"))
+        .expect("raw")
+        .execute(
+            "UPDATE status_history SET note = 'no sample' WHERE analyst = 'li'",
+            [],
+        )
+        .expect("tamper");
+    let (_, v) = s.get("/api/leads/B/verification").await;
+    assert_eq!(chain(&v), (json!("chain"), json!(false)), "{v}");
+    let detail = v["checks"][0]["detail"].as_str().expect("detail");
+    assert!(
+        detail.contains("decision #2 on lead B (li, acknowledged → confirmed, ")
+            && detail.contains("note: its text no longer has the sealed SHA-256"),
+        "{detail}"
+    );
+    // Without the batch side (this router has none) the replay check is not offered.
+    let (code, e) = s.get("/api/leads/B/verification?replay=true").await;
+    assert_eq!(code, 501, "{e}");
 
     // Refusals of the body name the field; an unknown lead is 404.
     for (body, field) in [
