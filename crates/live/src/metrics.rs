@@ -44,6 +44,10 @@ pub struct Metrics {
     pub published: Counter,
     /// Seconds from receiving a message to recording the lead revision it produced.
     pub end_to_end: Histogram,
+    /// Model files (or the models directory) that could not be used, counted at each load.
+    pub model_errors: Counter,
+    /// Trained models the engine uses now.
+    pub models_loaded: Gauge,
 }
 
 impl Default for Metrics {
@@ -71,6 +75,8 @@ impl Metrics {
             published: Counter::default(),
             // 10 ms .. ~5.5 min
             end_to_end: Histogram::new(exponential_buckets(0.01, 2.0, 16)),
+            model_errors: Counter::default(),
+            models_loaded: Gauge::default(),
             registry: Registry::default(),
         };
         let r = &mut registry;
@@ -125,6 +131,16 @@ impl Metrics {
             "end_to_end_seconds",
             "Time from receiving a message to recording the lead revision it produced",
             m.end_to_end.clone(),
+        );
+        r.register(
+            "model_errors",
+            "Model files (or the models directory) that could not be used, counted at each load",
+            m.model_errors.clone(),
+        );
+        r.register(
+            "models_loaded",
+            "Trained models the engine uses",
+            m.models_loaded.clone(),
         );
         Self { registry, ..m }
     }

@@ -21,6 +21,7 @@ mod deadletter;
 mod decode;
 mod engine;
 mod leads;
+mod models;
 mod publish;
 mod reload;
 mod store;
@@ -30,7 +31,8 @@ pub(crate) use decode::DecodeStage;
 pub(crate) use engine::{Detector, EngineStage};
 pub(crate) use leads::LeadsStage;
 pub(crate) use publish::{Outbound, Publisher};
-pub(crate) use reload::watch_thresholds;
+pub(crate) use models::load as load_models;
+pub(crate) use reload::{watch_reloads, Models, Watched};
 pub(crate) use store::StoreStage;
 
 use crate::ingest::Ack;
