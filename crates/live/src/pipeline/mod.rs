@@ -30,8 +30,8 @@ pub(crate) use deadletter::{DeadLetter, DeadLetterStage};
 pub(crate) use decode::DecodeStage;
 pub(crate) use engine::{Detector, EngineStage};
 pub(crate) use leads::LeadsStage;
-pub(crate) use publish::{Outbound, Publisher};
 pub(crate) use models::load as load_models;
+pub(crate) use publish::{Outbound, Publisher};
 pub(crate) use reload::{watch_reloads, Models, Watched};
 pub(crate) use store::StoreStage;
 
