@@ -24,6 +24,7 @@ mod leads;
 mod models;
 mod publish;
 mod reload;
+mod replayed;
 mod store;
 
 pub(crate) use deadletter::{DeadLetter, DeadLetterStage};
@@ -33,6 +34,7 @@ pub(crate) use leads::LeadsStage;
 pub(crate) use models::load as load_models;
 pub(crate) use publish::{Outbound, Publisher};
 pub(crate) use reload::{watch_reloads, Models, Watched};
+pub use replayed::{publish_replayed, replayed_message, PublishError, REPLAY_LEVEL};
 pub(crate) use store::StoreStage;
 
 use crate::ingest::Ack;
