@@ -23,7 +23,7 @@ pub enum PngError {
 
 /// Renders `layout` on white and encodes it as PNG.
 pub fn png(layout: &Layout) -> Result<Vec<u8>, PngError> {
-    let size = |v: f64| (v.is_finite() && v >= 1.0 && v <= 16_384.0).then_some(v.round() as u32);
+    let size = |v: f64| (1.0..=16_384.0).contains(&v).then_some(v.round() as u32);
     let (Some(w), Some(h)) = (size(layout.width), size(layout.height)) else {
         return Err(PngError::Size(layout.width, layout.height));
     };

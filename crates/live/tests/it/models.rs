@@ -3,7 +3,7 @@
 //! and the lead's seal; a corrupt file beside it is logged and counted while the rest runs; and
 //! the directory is read again when it changes.
 
-use crate::service::{config, publish_all};
+use crate::service::{config, publish_all, run_subscribed};
 use crate::T0;
 use riverwatch_engine::models::{Fitted, MultivariateModel, Scaler, FORMAT};
 use riverwatch_engine::time::MINUTE;
@@ -133,21 +133,10 @@ async fn the_service_loads_models_seals_their_digests_and_counts_bad_files() {
     );
     cfg.models_dir = Some(models.clone());
     let service = Service::start(cfg, Config::embedded(), None).await.unwrap();
-    let h = service.handle();
-    assert_eq!(
-        h.metrics.model_errors.get(),
-        1,
-        "the corrupt file is counted"
-    );
-    assert_eq!(h.metrics.models_loaded.get(), 1, "the good model is in use");
-    let cancel = service.cancel_token();
-    let stop = cancel.clone();
-    let run = tokio::spawn(service.run_until(async move { stop.cancelled().await }));
-    let subscribed = eventually_async(Duration::from_secs(10), || async {
-        h.health.snapshot().ingest_connected.then_some(())
-    })
-    .await;
-    assert!(subscribed.is_some(), "ingest never subscribed");
+    let loaded = service.handle().metrics;
+    assert_eq!(loaded.model_errors.get(), 1, "the corrupt file is counted");
+    assert_eq!(loaded.models_loaded.get(), 1, "the good model is in use");
+    let (h, cancel, run) = run_subscribed(service).await;
 
     publish_all(broker.port, &messages()).await;
     let lead = eventually_async(Duration::from_secs(30), || async {
