@@ -18,6 +18,6 @@ to=$(date -u -d "2025-05-01 + $days days" +%Y-%m-%dT%H:%M:%SZ)
 window=(--from 2025-05-01T00:00:00Z --to "$to" --source "csv:$dir/readings.csv")
 "$bin" replay "${window[@]}" --config "$dir/config" --out "$dir/report"
 time "$bin" tune "${window[@]}" --config "$dir/config" --truth "$dir/truth.jsonl" \
-  --sweep 'robust_z.threshold=4..13.5:0.5' --plot "$dir/tune.svg" --write "$dir/best.toml"
+  --sweep 'robust_z.threshold=4..13.5:0.5' --plot "$dir/tune.png" --write "$dir/best.toml"
 mkdir "$dir/best" && cp "$dir/config/"*.toml "$dir/best/" && cp "$dir/best.toml" "$dir/best/thresholds.toml"
 "$bin" config check "$dir/best" --station "$(grep -m1 "^id" "$dir/best/stations.toml" | cut -d\" -f2)" >/dev/null && echo "best candidate: config check passed"

@@ -1,16 +1,23 @@
 //! `riverwatch replay`: a past window through today's (or a candidate) config, into a report
-//! directory; `--diff` compares with the leads the live service recorded. Never publishes.
+//! directory; `--diff` compares with the leads the live service recorded. Publishes nothing
+//! unless `--publish` is given: then the replayed leads go to the live leads topic with a
+//! `/replay` level added (`riverwatch_live::pipeline::replayed`).
 
 use super::window::WindowArgs;
 use anyhow::{Context as _, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use riverwatch_batch::{recorded, replay, report};
 use riverwatch_engine::Engine;
-use riverwatch_live::Ledger;
+use riverwatch_live::pipeline::{publish_replayed, REPLAY_LEVEL};
+use riverwatch_live::{Ledger, ServiceConfig};
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
+
+/// How long the broker gets to acknowledge every replayed lead.
+const PUBLISH_DEADLINE: Duration = Duration::from_secs(60);
 
 /// Arguments of `replay`.
 #[derive(clap::Args)]
@@ -30,6 +37,10 @@ pub struct Args {
     /// Lead ledger (SQLite) to compare with: new, missing and changed leads.
     #[arg(long)]
     diff: Option<PathBuf>,
+    /// Also publish the replayed leads (QoS 1, lead JSON) to the broker of the service config
+    /// (`--service`, else the shipped one) on `<leads_topic_prefix>/<station>/replay`.
+    #[arg(long)]
+    publish: bool,
 }
 
 /// A progress bar over readings with rate and ETA; hidden when stderr is not a terminal.
@@ -64,12 +75,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let replayed = replay::replay(engine, &readings, ending, &mut |n| bar.set_position(n));
     bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let diff = match &args.diff {
         Some(path) => {
             let w = args.window.window();
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
             let live = rt.block_on(async {
                 let ledger = Ledger::open(path)?;
                 recorded::for_window(&ledger, &w).await
@@ -91,6 +102,20 @@ pub fn run(args: Args) -> Result<ExitCode> {
     );
     if let Some(d) = diff {
         print!("{d}");
+    }
+    if args.publish {
+        let service = match args.window.service()? {
+            Some(s) => s,
+            None => ServiceConfig::embedded()?,
+        };
+        let mqtt = &service.mqtt;
+        let n = rt
+            .block_on(publish_replayed(mqtt, &replayed.leads, PUBLISH_DEADLINE))
+            .context("publishing the replayed leads")?;
+        eprintln!(
+            "published {n} replayed leads to {}:{} on {}/<station>/{REPLAY_LEVEL}",
+            mqtt.host, mqtt.port, mqtt.leads_topic_prefix
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -5,7 +5,7 @@ use super::window::WindowArgs;
 use anyhow::{bail, Context as _, Result};
 use riverwatch_batch::recorded::Decisions;
 use riverwatch_batch::sweep::{self, Sweep};
-use riverwatch_batch::tune::{self, Labels};
+use riverwatch_batch::tune::{self, Labels, PlotFormat};
 use riverwatch_engine::sim::TruthFile;
 use riverwatch_live::Ledger;
 use std::path::PathBuf;
@@ -31,8 +31,8 @@ pub struct Args {
     /// Write the best candidate (F1) as a thresholds file.
     #[arg(long)]
     write: Option<PathBuf>,
-    /// Plot of leads/station-week against recall (SVG).
-    #[arg(long, default_value = "tune.svg")]
+    /// Plot of leads/station-week against recall: PNG when the name ends in `.png`, else SVG.
+    #[arg(long, default_value = "tune.png")]
     plot: PathBuf,
     /// Worker threads (default: the cores).
     #[arg(long)]
@@ -81,8 +81,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
         readings.len(),
         (n * readings.len()) as f64 / secs.max(1e-9)
     );
-    std::fs::write(&args.plot, tune::plot(&outcomes))
-        .with_context(|| format!("writing {}", args.plot.display()))?;
+    let plot = tune::plot_file(&outcomes, PlotFormat::of(&args.plot))?;
+    std::fs::write(&args.plot, plot).with_context(|| format!("writing {}", args.plot.display()))?;
     if let Some(path) = &args.write {
         let Some(best) = tune::best(&outcomes) else {
             bail!("no candidate has an F1 score to choose by");

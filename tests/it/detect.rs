@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 /// Three days of 5-minute data at DL02 and DL03 (20 h apart), with a discharge-like pulse
 /// entering between them on the second day, and a few lines no reader should choke on.
-fn csv() -> String {
+pub fn csv() -> String {
     let mut s = String::from("time,station,parameter,value\n");
     let start = 1_719_792_000; // 2024-07-01T00:00:00Z
     for i in 0..(3 * 288) {

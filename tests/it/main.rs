@@ -10,6 +10,7 @@ mod ops;
 mod ops_demo;
 mod ops_docs;
 mod replay_api;
+mod replay_publish;
 mod simulate;
 mod verify;
 mod web;

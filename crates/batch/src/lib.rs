@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod chart;
+pub mod chart_png;
 pub mod features;
 pub mod frames;
 pub mod recorded;

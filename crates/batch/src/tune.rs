@@ -3,7 +3,8 @@
 //! decisions). The window is read once; candidates share the readings slice read-only, each
 //! worker owns its engine, so there is no locking on the hot path.
 
-use crate::chart::{self, Panel, Series};
+use crate::chart::{self, Layout, Panel, Series};
+use crate::chart_png::{png, PngError};
 use crate::recorded::Decisions;
 use crate::replay::{replay, Ending, Replayed};
 use crate::sweep::Candidate;
@@ -278,8 +279,36 @@ pub fn table(out: &[Outcome]) -> String {
     s
 }
 
-/// SVG scatter of leads/station-week (x) against recall (y), the Pareto front as a line.
-pub fn plot(out: &[Outcome]) -> String {
+/// The file format of a plot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlotFormat {
+    /// Scalable, full text.
+    Svg,
+    /// Raster, 8×8 bitmap labels.
+    Png,
+}
+
+impl PlotFormat {
+    /// By the file name's extension: `.png` (any case) is PNG, anything else SVG.
+    pub fn of(path: &std::path::Path) -> Self {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some(e) if e.eq_ignore_ascii_case("png") => Self::Png,
+            _ => Self::Svg,
+        }
+    }
+}
+
+/// The plot as file content in `format`.
+pub fn plot_file(out: &[Outcome], format: PlotFormat) -> Result<Vec<u8>, PngError> {
+    let l = plot(out);
+    match format {
+        PlotFormat::Svg => Ok(chart::to_svg(&l).into_bytes()),
+        PlotFormat::Png => png(&l),
+    }
+}
+
+/// Scatter of leads/station-week (x) against recall (y), the Pareto front as a line.
+pub fn plot(out: &[Outcome]) -> Layout {
     let all: Vec<(f64, f64)> = out.iter().filter_map(point).collect();
     let mut front: Vec<(f64, f64)> = out.iter().filter(|o| o.pareto).filter_map(point).collect();
     front.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -302,5 +331,5 @@ pub fn plot(out: &[Outcome]) -> String {
         ],
         hlines: Vec::new(),
     };
-    chart::svg(&[panel], 0.0, x1, &|x| format!("{x:.2} leads/station-week"))
+    chart::layout(&[panel], 0.0, x1, &|x| format!("{x:.2} leads/station-week"))
 }

@@ -160,10 +160,10 @@ impl MultivariateModel {
         }
     }
 
-    /// The version string leads carry: kind, station and digest prefix.
+    /// The version string leads (and their seals) carry: kind, station and the whole digest,
+    /// so a sealed lead names exactly the model file it was scored with.
     pub fn version(&self) -> String {
-        let d = &self.digest[..self.digest.len().min(12)];
-        format!("{}:{}:{d}", self.kind(), self.station)
+        format!("{}:{}:{}", self.kind(), self.station, self.digest)
     }
 
     fn check(&self) -> Result<(), String> {

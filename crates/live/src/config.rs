@@ -68,6 +68,7 @@ struct RawFile {
     mqtt: RawMqtt,
     store: RawStore,
     http: RawHttp,
+    models: RawModels,
     channels: RawChannels,
 }
 
@@ -122,6 +123,12 @@ struct RawHttp {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RawModels {
+    dir: PathBuf,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawChannels {
     raw: usize,
     batches: usize,
@@ -148,6 +155,9 @@ pub struct ServiceConfig {
     pub store: StoreConfig,
     /// HTTP API.
     pub http: HttpConfig,
+    /// Directory of trained model files (`riverwatch train`), read at start and on every
+    /// reload; `None` (empty `models.dir`): no multivariate detectors.
+    pub models_dir: Option<PathBuf>,
     /// Channel capacities.
     pub channels: Channels,
 }
@@ -452,6 +462,7 @@ impl ServiceConfig {
                 listen,
                 api_token: secret(ENV_API_TOKEN),
             },
+            models_dir: Some(raw.models.dir).filter(|d| !d.as_os_str().is_empty()),
             channels: Channels {
                 raw: nonzero("channels.raw", c.raw)?,
                 batches: nonzero("channels.batches", c.batches)?,
@@ -533,6 +544,9 @@ mod tests {
         assert!(matches!(c.store.kind, StoreKind::Sqlite(_)));
         assert_eq!(c.store.flush_interval, Duration::from_secs(1));
         assert!(c.mqtt.tls_ca.is_none() && c.mqtt.username.is_none());
+        assert!(c.models_dir.is_none());
+        let c = parse_with(("dir = \"\"", "dir = \"models\""), &[]).unwrap();
+        assert_eq!(c.models_dir, Some(PathBuf::from("models")));
     }
 
     #[test]

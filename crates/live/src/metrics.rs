@@ -48,6 +48,10 @@ pub struct Metrics {
     pub end_to_end: Histogram,
     /// Items waiting in each pipeline queue, as last sampled.
     queued: ByQueue,
+    /// Model files (or the models directory) that could not be used, counted at each load.
+    pub model_errors: Counter,
+    /// Trained models the engine uses now.
+    pub models_loaded: Gauge,
 }
 
 impl Default for Metrics {
@@ -76,6 +80,8 @@ impl Metrics {
             // 10 ms .. ~5.5 min
             end_to_end: Histogram::new(exponential_buckets(0.01, 2.0, 16)),
             queued: ByQueue::default(),
+            model_errors: Counter::default(),
+            models_loaded: Gauge::default(),
             registry: Registry::default(),
         };
         let r = &mut registry;
@@ -135,6 +141,16 @@ impl Metrics {
             "queue_depth",
             "Items waiting in each pipeline queue (sampled)",
             m.queued.clone(),
+        );
+        r.register(
+            "model_errors",
+            "Model files (or the models directory) that could not be used, counted at each load",
+            m.model_errors.clone(),
+        );
+        r.register(
+            "models_loaded",
+            "Trained models the engine uses",
+            m.models_loaded.clone(),
         );
         Self { registry, ..m }
     }

@@ -16,8 +16,8 @@ use crate::ingest::{self, Source, TlsError};
 use crate::ledger::{Ledger, LedgerError};
 use crate::metrics::Metrics;
 use crate::pipeline::{
-    now_ms, watch_thresholds, DeadLetter, DeadLetterStage, DecodeStage, Detector, EngineStage,
-    LeadsStage, Outbound, Publisher, Queues, StoreStage,
+    load_models, now_ms, watch_reloads, DeadLetter, DeadLetterStage, DecodeStage, Detector,
+    EngineStage, LeadsStage, Models, Outbound, Publisher, Queues, StoreStage, Watched,
 };
 use crate::seal::ingest::{IngestSeal, CHECKPOINT_EVERY};
 use crate::seal::Signer;
@@ -107,7 +107,8 @@ pub struct Service {
 impl Service {
     /// Opens everything, replays the recent window through the engine, re-queues unpublished
     /// leads and starts the stages. `engine` is the station/threshold/GB 3838 config;
-    /// `thresholds`, when given, is watched for reloads (and SIGHUP).
+    /// `thresholds`, when given, is watched for reloads (and SIGHUP), and so is the models
+    /// directory of `cfg`, whose models are loaded before the start-up replay.
     pub async fn start(
         cfg: ServiceConfig,
         engine: Config,
@@ -146,6 +147,12 @@ impl Service {
         };
 
         let mut detector = Detector::new(Arc::clone(&engine), Arc::clone(&metrics), health.clone());
+        // Models before the start-up replay, so the state it rebuilds is the live one.
+        let models: Models = Arc::new(match &cfg.models_dir {
+            Some(dir) => load_models(dir, &metrics),
+            None => Vec::new(),
+        });
+        detector.set_models(&models);
         replay(&store, &mut detector, &leads_stage, cfg.replay_window).await?;
         let backlog: Vec<Outbound> = ledger
             .unpublished()
@@ -196,6 +203,7 @@ impl Service {
             Arc::clone(&metrics),
         );
         let (reload_tx, reload_rx) = watch::channel(Arc::clone(&engine));
+        let (models_tx, models_rx) = watch::channel(models);
 
         tasks.spawn(publisher.run(out_rx).map_name("publish"));
         tasks.spawn(
@@ -214,6 +222,7 @@ impl Service {
             EngineStage {
                 detector,
                 reload: reload_rx,
+                models: models_rx,
             }
             .run(stored_rx, lead_tx)
             .map_name("engine"),
@@ -247,8 +256,13 @@ impl Service {
             .map_name("store probe"),
         );
         tasks.spawn(drain_spool(store, dead_tx, cancel.clone()).map_name("spool"));
-        if let Some(path) = thresholds {
-            tasks.spawn(watch_thresholds(path, reload_tx, cancel.clone()).map_name("reload"));
+        let watched = Watched {
+            thresholds: thresholds.map(|p| (p, reload_tx)),
+            models: cfg.models_dir.clone().map(|d| (d, models_tx)),
+            metrics: Arc::clone(&metrics),
+        };
+        if watched.thresholds.is_some() || watched.models.is_some() {
+            tasks.spawn(watch_reloads(watched, cancel.clone()).map_name("reload"));
         }
         health.set_ready();
         info!(

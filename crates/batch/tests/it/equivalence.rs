@@ -5,16 +5,19 @@
 use crate::{config, simulate};
 use riverwatch_batch::frames::{self, Window};
 use riverwatch_batch::recorded;
-use riverwatch_batch::replay::{replay, Ending};
+use riverwatch_batch::replay::{replay, Ending, Replayed};
 use riverwatch_batch::source::{self, Source};
+use riverwatch_engine::models::MultivariateModel;
 use riverwatch_engine::sim::Scenario;
-use riverwatch_engine::{Engine, Lead, Reading};
+use riverwatch_engine::time::Millis;
+use riverwatch_engine::{Config, Engine, Lead, Reading};
 use riverwatch_live::config::{ServiceConfig, StoreKind};
 use riverwatch_live::store::reading_order;
-use riverwatch_live::{Ledger, Service};
+use riverwatch_live::{Ledger, Metrics, Service};
 use riverwatch_testkit::{eventually_async, unique_name, Mosquitto};
 use rumqttc as mqtt;
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -77,31 +80,47 @@ fn engine_view(l: &Lead) -> serde_json::Value {
     v
 }
 
-fn by_id(leads: &[Lead]) -> BTreeMap<String, serde_json::Value> {
+pub(crate) fn by_id(leads: &[Lead]) -> BTreeMap<String, serde_json::Value> {
     leads
         .iter()
         .map(|l| (l.id.clone(), engine_view(l)))
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn live_service_and_replay_of_its_store_give_the_same_leads() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config(4, 7);
-    let w = simulate(dir.path(), "typical", &cfg, Scenario::Typical, 7, 10, true);
-    let sent = crate::load(&w);
+/// What streaming a window through the live service gave.
+pub(crate) struct Live {
+    /// The replay of what the live engine was fed, with the same models.
+    pub expected: Replayed,
+    /// The leads the ledger recorded, by id, as the engine made them.
+    pub got: BTreeMap<String, serde_json::Value>,
+    /// The service's metrics at the end.
+    pub metrics: Arc<Metrics>,
+}
 
+/// Streams `sent` through a live service (real Mosquitto, SQLite store `dir/readings.sqlite`,
+/// ledger `dir/ledger.sqlite`) whose `models.dir` is `models_dir`, and replays what its engine
+/// was fed with `models`: every reading durable first, the live engine then fed, in (time,
+/// station, parameter) order, every reading up to `allowed_lateness` before the newest one (it
+/// holds the rest back for late arrivals).
+pub(crate) async fn stream_through_live(
+    dir: &Path,
+    cfg: &Config,
+    models_dir: Option<PathBuf>,
+    models: &[MultivariateModel],
+    sent: &[Reading],
+    window: (Millis, Millis),
+) -> Live {
     let broker = Mosquitto::start();
     let mut sc = ServiceConfig::embedded().unwrap();
-    sc.data_dir = dir.path().to_path_buf();
-    sc.ledger_path = dir.path().join("ledger.sqlite");
-    let store_path = dir.path().join("readings.sqlite");
-    sc.store.kind = StoreKind::Sqlite(store_path.clone());
-    sc.store.spool_dir = dir.path().join("spool");
+    sc.data_dir = dir.to_path_buf();
+    sc.ledger_path = dir.join("ledger.sqlite");
+    sc.store.kind = StoreKind::Sqlite(dir.join("readings.sqlite"));
+    sc.store.spool_dir = dir.join("spool");
     sc.store.flush_interval = Duration::from_millis(100);
     sc.mqtt.port = broker.port;
     sc.mqtt.client_id = unique_name("rw");
     sc.replay_window = Duration::ZERO;
+    sc.models_dir = models_dir;
     let service = Service::start(sc, cfg.clone(), None).await.unwrap();
     let h = service.handle();
     let cancel = service.cancel_token();
@@ -112,11 +131,8 @@ async fn live_service_and_replay_of_its_store_give_the_same_leads() {
     })
     .await;
     assert!(subscribed.is_some(), "ingest never subscribed");
-    publish(broker.port, &messages(&sent)).await;
+    publish(broker.port, &messages(sent)).await;
 
-    // Every reading durable first; the live engine has then been fed, in (time, station,
-    // parameter) order, every reading up to `allowed_lateness` before the newest one (it holds
-    // the rest back for late arrivals).
     let all_stored = eventually_async(Duration::from_secs(120), || async {
         (h.metrics.stored.get() >= sent.len() as u64).then_some(())
     })
@@ -127,32 +143,52 @@ async fn live_service_and_replay_of_its_store_give_the_same_leads() {
         h.metrics.stored.get(),
         sent.len()
     );
-    let mut fed = sent.clone();
+    let mut fed = sent.to_vec();
     fed.sort_by(reading_order);
     let newest = fed.last().map_or(0, |r| r.time);
     fed.retain(|r| r.time <= newest - cfg.thresholds.engine.allowed_lateness);
-    let expected = replay(
-        Engine::new(Arc::new(cfg.clone())),
-        &fed,
-        Ending::Open,
-        &mut |_| {},
-    );
-    assert!(expected.leads.len() >= 3, "{} leads", expected.leads.len());
+    let mut engine = Engine::new(Arc::new(cfg.clone()));
+    assert!(engine.set_models(models.to_vec()).is_empty());
+    let expected = replay(engine, &fed, Ending::Open, &mut |_| {});
     let want = by_id(&expected.leads);
-    let ledger = Ledger::open(&dir.path().join("ledger.sqlite")).unwrap();
+    let ledger = Ledger::open(&dir.join("ledger.sqlite")).unwrap();
     // Lead revisions trail the readings through the stages: wait for them, then compare.
     eventually_async(Duration::from_secs(60), || async {
-        let got = recorded::leads(&ledger, w.from, w.to, None).await.ok()?;
+        let got = recorded::leads(&ledger, window.0, window.1, None)
+            .await
+            .ok()?;
         (by_id(&got) == want).then_some(())
     })
     .await;
-    let got = by_id(&recorded::leads(&ledger, w.from, w.to, None).await.unwrap());
-    assert_eq!(
-        got, want,
-        "live leads differ from the replay of the sent readings"
+    let got = by_id(
+        &recorded::leads(&ledger, window.0, window.1, None)
+            .await
+            .unwrap(),
     );
     cancel.cancel();
     run.await.unwrap().unwrap();
+    Live {
+        expected,
+        got,
+        metrics: h.metrics,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_service_and_replay_of_its_store_give_the_same_leads() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(4, 7);
+    let w = simulate(dir.path(), "typical", &cfg, Scenario::Typical, 7, 10, true);
+    let sent = crate::load(&w);
+    let Live { expected, got, .. } =
+        stream_through_live(dir.path(), &cfg, None, &[], &sent, (w.from, w.to)).await;
+    assert!(expected.leads.len() >= 3, "{} leads", expected.leads.len());
+    assert_eq!(
+        got,
+        by_id(&expected.leads),
+        "live leads differ from the replay of the sent readings"
+    );
+    let store_path = dir.path().join("readings.sqlite");
 
     // The other driver: the window read back from the live service's store.
     let window = Window {

@@ -1,6 +1,7 @@
 //! Integration tests of the batch side on simulated windows (one test binary).
 
 mod equivalence;
+mod live_models;
 mod replay;
 mod train;
 mod tune;

@@ -10,7 +10,7 @@ use riverwatch_engine::{Config, DetectorId, Engine};
 use std::path::Path;
 use std::sync::Arc;
 
-fn train_all(w: &SimWindow, kind: Kind, dir: &Path) -> usize {
+pub(crate) fn train_all(w: &SimWindow, kind: Kind, dir: &Path) -> usize {
     let window = Window {
         from: w.from,
         to: w.to,

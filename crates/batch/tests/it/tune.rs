@@ -1,6 +1,6 @@
 use crate::{config, load, simulate};
 use riverwatch_batch::sweep::{grid, Sweep};
-use riverwatch_batch::tune::{best, plot, table, tune, Labels};
+use riverwatch_batch::tune::{best, plot_file, table, tune, Labels, PlotFormat};
 use riverwatch_engine::sim::Scenario;
 
 #[test]
@@ -45,5 +45,24 @@ fn tune_finds_a_candidate_at_least_as_good_as_the_default() {
     assert_eq!(written.stations.list.len(), 4);
     let t = table(&out);
     assert_eq!(t.lines().filter(|l| l.starts_with('>')).count(), 1, "{t}");
-    assert!(plot(&out).contains("Pareto front"));
+    let svg = String::from_utf8(plot_file(&out, PlotFormat::Svg).unwrap()).unwrap();
+    assert!(
+        svg.starts_with("<svg") && svg.contains("Pareto front"),
+        "{svg}"
+    );
+    let dots = out
+        .iter()
+        .filter(|o| o.score.as_ref().is_ok_and(|s| s.primary().recall.is_some()))
+        .count();
+    assert_eq!(
+        svg.matches("<circle").count(),
+        dots,
+        "one dot per scored candidate"
+    );
+    let png = plot_file(&out, PlotFormat::Png).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "the PNG signature");
+    // IHDR, the first chunk: length 13, type, then width and height (big-endian).
+    assert_eq!(&png[12..16], b"IHDR");
+    let dim = |at: usize| u32::from_be_bytes([png[at], png[at + 1], png[at + 2], png[at + 3]]);
+    assert_eq!((dim(16), dim(20)), (760, 220));
 }

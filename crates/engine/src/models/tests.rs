@@ -184,7 +184,7 @@ fn engine_emits_model_findings_only_at_complete_instants() {
     );
     assert_eq!(
         engine_versions(&mut engine),
-        vec!["pca:S1:0123456789ab".to_string()]
+        vec!["pca:S1:0123456789abcdef".to_string()]
     );
 }
 

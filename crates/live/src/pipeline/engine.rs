@@ -12,9 +12,14 @@
 //! A reading re-sent for a held-back point replaces it, as it does in the store. Held-back
 //! readings are already durable; after a crash the replay feeds them.
 //!
+//! Trained models (issue 5) come in as whole sets, at start and on reload; the engine leaves
+//! out those it refuses, which are logged and counted like unreadable files, and stamps every
+//! lead revision with the versions (digests) of the models in use, which the seals record.
+//!
 //! For the seals (issue 7) the detector also knows what the engine has been fed: per station
 //! the newest reading time, and the oldest reading time overall (where its state began).
 
+use super::reload::Models;
 use super::{LeadRevision, Stored};
 use crate::health::Health;
 use crate::metrics::Metrics;
@@ -25,7 +30,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
-use tracing::info;
+use tracing::{error, info};
 
 /// The engine with the service's bookkeeping around it.
 pub(crate) struct Detector {
@@ -117,6 +122,19 @@ impl Detector {
             .collect()
     }
 
+    /// Replaces the trained models; the refused ones are logged and counted.
+    pub fn set_models(&mut self, models: &[riverwatch_engine::models::MultivariateModel]) {
+        let offered = models.len();
+        let refused = self.engine.set_models(models.to_vec());
+        for e in &refused {
+            error!(model = %e.file, reason = %e.reason, "model refused by the engine; it runs without it");
+            self.metrics.model_errors.inc();
+        }
+        let used = offered - refused.len();
+        self.metrics.models_loaded.set(used as i64);
+        info!(models = used, "trained models in use");
+    }
+
     fn set_config(&mut self, cfg: Arc<Config>) {
         info!(config_hash = %cfg.hash, "thresholds reloaded");
         self.lateness = cfg.thresholds.engine.allowed_lateness;
@@ -128,13 +146,15 @@ impl Detector {
 pub(crate) struct EngineStage {
     pub detector: Detector,
     pub reload: watch::Receiver<Arc<Config>>,
+    /// New model sets; never changes when no models directory is configured.
+    pub models: watch::Receiver<Models>,
 }
 
 impl EngineStage {
     #[tracing::instrument(name = "engine", skip_all)]
     pub async fn run(mut self, mut rx: mpsc::Receiver<Stored>, tx: mpsc::Sender<LeadRevision>) {
         let mut leads = Vec::new();
-        let mut reloads = true;
+        let (mut reloads, mut model_reloads) = (true, true);
         loop {
             let stored = tokio::select! {
                 s = rx.recv() => s,
@@ -145,6 +165,16 @@ impl EngineStage {
                             self.detector.set_config(cfg);
                         }
                         Err(_) => reloads = false,
+                    }
+                    continue;
+                }
+                changed = self.models.changed(), if model_reloads => {
+                    match changed {
+                        Ok(()) => {
+                            let models = Arc::clone(&self.models.borrow_and_update());
+                            self.detector.set_models(&models);
+                        }
+                        Err(_) => model_reloads = false,
                     }
                     continue;
                 }

@@ -21,18 +21,22 @@ mod deadletter;
 mod decode;
 mod engine;
 mod leads;
+mod models;
 mod publish;
 mod queues;
 mod reload;
+mod replayed;
 mod store;
 
 pub(crate) use deadletter::{DeadLetter, DeadLetterStage};
 pub(crate) use decode::DecodeStage;
 pub(crate) use engine::{Detector, EngineStage};
 pub(crate) use leads::LeadsStage;
+pub(crate) use models::load as load_models;
 pub(crate) use publish::{Outbound, Publisher};
 pub(crate) use queues::Queues;
-pub(crate) use reload::watch_thresholds;
+pub(crate) use reload::{watch_reloads, Models, Watched};
+pub use replayed::{publish_replayed, replayed_message, PublishError, REPLAY_LEVEL};
 pub(crate) use store::StoreStage;
 
 use crate::ingest::Ack;

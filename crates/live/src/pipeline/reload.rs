@@ -1,8 +1,16 @@
-//! Threshold reloads without a restart: `thresholds.toml` is re-read when its modification time
-//! or size changes (checked every second) or on SIGHUP. A file that does not parse or validate
-//! is refused with its error (file, line, key) and the thresholds in force stay; a good one is
-//! sent to the engine stage, which applies it with `Engine::set_config`.
+//! Reloads without a restart, of the thresholds and of the trained models. Every second the
+//! watcher looks at `thresholds.toml` (modification time and size) and at the models directory
+//! (the `*.json` files' names, times and sizes); SIGHUP forces both to be read again.
+//!
+//! A thresholds file that does not parse or validate is refused with its error (file, line,
+//! key) and the thresholds in force stay; a good one is sent to the engine stage, which applies
+//! it with `Engine::set_config`. The models directory is read with the rules of `models`
+//! (unusable files logged, counted and left out) and the set that could be read replaces the
+//! one in force through `Engine::set_models`: removing a file takes its model out of use.
 
+use super::models;
+use crate::metrics::Metrics;
+use riverwatch_engine::models::MultivariateModel;
 use riverwatch_engine::Config;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -14,17 +22,26 @@ use tracing::{error, info, warn};
 
 const POLL: Duration = Duration::from_secs(1);
 
+/// A set of trained models, as the engine stage receives it.
+pub(crate) type Models = Arc<Vec<MultivariateModel>>;
+
+/// What the watcher watches, and where each new version goes.
+pub(crate) struct Watched {
+    /// `thresholds.toml` and the engine config it updates.
+    pub thresholds: Option<(PathBuf, watch::Sender<Arc<Config>>)>,
+    /// The models directory and the model sets read from it.
+    pub models: Option<(PathBuf, watch::Sender<Models>)>,
+    /// Counts unusable model files.
+    pub metrics: Arc<Metrics>,
+}
+
 fn stamp(path: &PathBuf) -> Option<(SystemTime, u64)> {
     let m = std::fs::metadata(path).ok()?;
     Some((m.modified().ok()?, m.len()))
 }
 
-/// Watches `path` until cancelled; each good new version goes to `tx`.
-pub(crate) async fn watch_thresholds(
-    path: PathBuf,
-    tx: watch::Sender<Arc<Config>>,
-    cancel: CancellationToken,
-) {
+/// Watches until cancelled (module doc).
+pub(crate) async fn watch_reloads(w: Watched, cancel: CancellationToken) {
     let mut hup = match signal(SignalKind::hangup()) {
         Ok(s) => Some(s),
         Err(e) => {
@@ -32,7 +49,8 @@ pub(crate) async fn watch_thresholds(
             None
         }
     };
-    let mut last = stamp(&path);
+    let mut last_thresholds = w.thresholds.as_ref().map(|(p, _)| stamp(p));
+    let mut last_models = w.models.as_ref().map(|(d, _)| models::stamp(d));
     let mut tick = tokio::time::interval(POLL);
     loop {
         let forced = tokio::select! {
@@ -40,29 +58,44 @@ pub(crate) async fn watch_thresholds(
             _ = tick.tick() => false,
             Some(()) = async { match hup.as_mut() { Some(h) => h.recv().await, None => None } } => true,
         };
-        let now = stamp(&path);
-        if !forced && now == last {
-            continue;
+        if forced {
+            info!("SIGHUP: reloading thresholds and models");
         }
-        last = now;
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) => {
-                error!(file = %path.display(), error = %e, "thresholds unreadable; keeping the ones in force");
-                continue;
+        if let Some((path, tx)) = &w.thresholds {
+            let now = Some(stamp(path));
+            if forced || now != last_thresholds {
+                last_thresholds = now;
+                reload_thresholds(path, tx);
             }
-        };
-        let current = Arc::clone(&tx.borrow());
-        match current.with_thresholds_text(&text) {
-            Ok(cfg) if cfg.hash == current.hash => {
-                info!(file = %path.display(), "thresholds unchanged");
+        }
+        if let Some((dir, tx)) = &w.models {
+            let now = Some(models::stamp(dir));
+            if forced || now != last_models {
+                last_models = now;
+                let _ = tx.send(Arc::new(models::load(dir, &w.metrics)));
             }
-            Ok(cfg) => {
-                let _ = tx.send(Arc::new(cfg));
-            }
-            Err(e) => {
-                error!(error = %e, "thresholds refused; keeping the ones in force");
-            }
+        }
+    }
+}
+
+fn reload_thresholds(path: &PathBuf, tx: &watch::Sender<Arc<Config>>) {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            error!(file = %path.display(), error = %e, "thresholds unreadable; keeping the ones in force");
+            return;
+        }
+    };
+    let current = Arc::clone(&tx.borrow());
+    match current.with_thresholds_text(&text) {
+        Ok(cfg) if cfg.hash == current.hash => {
+            info!(file = %path.display(), "thresholds unchanged");
+        }
+        Ok(cfg) => {
+            let _ = tx.send(Arc::new(cfg));
+        }
+        Err(e) => {
+            error!(error = %e, "thresholds refused; keeping the ones in force");
         }
     }
 }

@@ -5,6 +5,7 @@ mod api;
 mod faults;
 mod influx;
 mod ledger;
+mod models;
 mod service;
 mod spool;
 mod sqlite;

@@ -6,11 +6,13 @@ use riverwatch_engine::decode::encode_hj212_frame;
 use riverwatch_engine::{Config, DataFlag, Reading};
 use riverwatch_live::config::{ServiceConfig, StoreKind};
 use riverwatch_live::store::ReadingStore;
-use riverwatch_live::{Service, ServiceHandle};
+use riverwatch_live::{Service, ServiceError, ServiceHandle};
 use riverwatch_testkit::{eventually_async, unique_name, Influx, Mosquitto};
 use rumqttc as mqtt;
 use std::path::Path;
 use std::time::Duration;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 /// 2025-11-30T00:00:00Z.
 const T0: i64 = 1_764_460_800_000;
@@ -112,6 +114,26 @@ fn bad(i: usize) -> (String, Vec<u8>) {
     }
 }
 
+/// Runs a started service until its token is cancelled; returns once its ingest subscribed.
+pub(crate) async fn run_subscribed(
+    service: Service,
+) -> (
+    ServiceHandle,
+    CancellationToken,
+    JoinHandle<Result<(), ServiceError>>,
+) {
+    let h = service.handle();
+    let cancel = service.cancel_token();
+    let stop = cancel.clone();
+    let run = tokio::spawn(service.run_until(async move { stop.cancelled().await }));
+    let subscribed = eventually_async(Duration::from_secs(10), || async {
+        h.health.snapshot().ingest_connected.then_some(())
+    })
+    .await;
+    assert!(subscribed.is_some(), "ingest never subscribed");
+    (h, cancel, run)
+}
+
 async fn stored(h: &ServiceHandle) -> Vec<Reading> {
     h.store
         .inner()
@@ -128,14 +150,7 @@ async fn run_mix(
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), &broker, store(dir.path()));
     let service = Service::start(cfg, Config::embedded(), None).await.unwrap();
-    let h = service.handle();
-    let cancel = service.cancel_token();
-    let run = tokio::spawn(service.run_until(async move { cancel.cancelled().await }));
-    let subscribed = eventually_async(Duration::from_secs(10), || async {
-        h.health.snapshot().ingest_connected.then_some(())
-    })
-    .await;
-    assert!(subscribed.is_some(), "ingest never subscribed");
+    let (h, _, run) = run_subscribed(service).await;
     let mut msgs = Vec::new();
     let mut want = Vec::new();
     for i in 0..10 {

@@ -1,0 +1,172 @@
+//! Trained models in the live service (issue 5): a PCA model file in `models.dir` is loaded at
+//! start, flags readings the univariate detectors let through, and its digest reaches the lead
+//! and the lead's seal; a corrupt file beside it is logged and counted while the rest runs; and
+//! the directory is read again when it changes.
+
+use crate::service::{config, publish_all, run_subscribed};
+use crate::T0;
+use riverwatch_engine::models::{Fitted, MultivariateModel, Scaler, FORMAT};
+use riverwatch_engine::time::MINUTE;
+use riverwatch_engine::{Config, DataFlag, DetectorId, Engine, Lead, Output, Reading};
+use riverwatch_live::config::StoreKind;
+use riverwatch_live::{LeadFilter, Service};
+use riverwatch_testkit::{eventually_async, Mosquitto};
+use std::sync::Arc;
+use std::time::Duration;
+
+const STEP: i64 = 5 * MINUTE;
+/// Readings before, during and after the shift. The model's findings name one parameter at a
+/// time, so the engine judges the event a monitoring one, which raises a lead from 6 h on
+/// (`events.min_monitoring_duration`): the shift lasts 6.5 h.
+const BEFORE: i64 = 100;
+const SHIFTED: i64 = 78;
+const AFTER: i64 = 40;
+
+/// DO and conductivity of DL03 moving together (one principal component), as a trainer would
+/// have fitted them on a clean window.
+fn model() -> MultivariateModel {
+    let h = std::f64::consts::FRAC_1_SQRT_2;
+    MultivariateModel {
+        format: FORMAT,
+        station: "DL03".into(),
+        features: vec!["do".into(), "cond".into()],
+        interval_ms: STEP,
+        trained_from: T0 - 30 * 86_400_000,
+        trained_to: T0,
+        training_rows: 8640,
+        quantile: 0.999,
+        scaler: Scaler {
+            means: vec![8.0, 400.0],
+            stds: vec![0.25, 5.0],
+        },
+        fitted: Fitted::Pca {
+            components: vec![vec![h, h]],
+            variances: vec![1.0],
+            t2_threshold: 9.0,
+            spe_threshold: 0.5,
+        },
+        trainer: "hand-built for the test".into(),
+        digest: "5e7f0c1a9b3d2e4f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7".into(),
+    }
+}
+
+/// DO and conductivity of DL03 every 5 minutes: a common swing with a little independent
+/// noise, then, for `SHIFTED` readings, DO 0.8 σ up and conductivity 0.8 σ down — each well
+/// inside its own swing, but against the correlation the model learnt.
+fn readings() -> Vec<Reading> {
+    let mut out = Vec::new();
+    for i in 0..BEFORE + SHIFTED + AFTER {
+        let t = T0 + i * STEP;
+        let a = (i as f64 * 0.3).sin();
+        let noise = |k: i64| ((i * k) % 13 - 6) as f64 / 6.0 * 0.05;
+        let shift = if (BEFORE..BEFORE + SHIFTED).contains(&i) {
+            0.8
+        } else {
+            0.0
+        };
+        let r = |p: &str, v: f64| Reading {
+            station: "DL03".into(),
+            parameter: p.into(),
+            time: t,
+            value: (v * 1000.0).round() / 1000.0,
+            flag: DataFlag::N,
+        };
+        out.push(r("do", 8.0 + 0.25 * (a + noise(7) + shift)));
+        out.push(r("cond", 400.0 + 5.0 * (a + noise(11) - shift)));
+    }
+    out
+}
+
+fn leads_of(models: Vec<MultivariateModel>) -> Vec<Lead> {
+    let mut engine = Engine::new(Arc::new(Config::embedded()));
+    assert!(engine.set_models(models).is_empty());
+    let mut out = Output::default();
+    for r in readings() {
+        engine.push(&r, &mut out);
+    }
+    engine.finish(&mut out);
+    out.leads
+}
+
+fn by_pca(l: &Lead) -> bool {
+    l.detectors.iter().any(|d| d.detector == DetectorId::Pca)
+}
+
+#[test]
+fn only_the_model_flags_the_shift() {
+    assert!(leads_of(vec![]).is_empty(), "{:#?}", leads_of(vec![]));
+    let with = leads_of(vec![model()]);
+    assert!(with.iter().any(by_pca), "{with:#?}");
+}
+
+fn messages() -> Vec<(String, Vec<u8>)> {
+    readings()
+        .chunks(2)
+        .map(|pair| {
+            let body = serde_json::json!({
+                "station": "DL03",
+                "time": pair[0].time,
+                "values": { "do": pair[0].value, "cond": pair[1].value },
+            });
+            (
+                "riverwatch/readings/DL03".to_string(),
+                body.to_string().into_bytes(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_loads_models_seals_their_digests_and_counts_bad_files() {
+    let broker = Mosquitto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models");
+    std::fs::create_dir(&models).unwrap();
+    let good = models.join("dl03-pca.json");
+    std::fs::write(&good, serde_json::to_string_pretty(&model()).unwrap()).unwrap();
+    std::fs::write(models.join("broken.json"), "{\"format\": 1, \"station\": ").unwrap();
+
+    let mut cfg = config(
+        dir.path(),
+        &broker,
+        StoreKind::Sqlite(dir.path().join("r.sqlite")),
+    );
+    cfg.models_dir = Some(models.clone());
+    let service = Service::start(cfg, Config::embedded(), None).await.unwrap();
+    let loaded = service.handle().metrics;
+    assert_eq!(loaded.model_errors.get(), 1, "the corrupt file is counted");
+    assert_eq!(loaded.models_loaded.get(), 1, "the good model is in use");
+    let (h, cancel, run) = run_subscribed(service).await;
+
+    publish_all(broker.port, &messages()).await;
+    let lead = eventually_async(Duration::from_secs(30), || async {
+        let (leads, _) = h.ledger.list(LeadFilter::default()).await.ok()?;
+        leads.into_iter().find(by_pca)
+    })
+    .await
+    .unwrap_or_else(|| panic!("no lead from the PCA model: {}", h.metrics.render()));
+    let version = model().version();
+    assert!(version.ends_with(&model().digest), "{version}");
+    assert_eq!(lead.model_versions, vec![version.clone()]);
+    let sealed = h
+        .ledger
+        .sealed_revision(&lead.id, None)
+        .await
+        .unwrap()
+        .expect("the revision is sealed");
+    assert_eq!(sealed.seal.model_versions, vec![version]);
+
+    // Reload on change: without the good file no model is in use, and the corrupt one is
+    // counted again at that load.
+    std::fs::remove_file(&good).unwrap();
+    let reloaded = eventually_async(Duration::from_secs(10), || async {
+        (h.metrics.models_loaded.get() == 0).then_some(())
+    })
+    .await;
+    assert!(reloaded.is_some(), "{}", h.metrics.render());
+    assert_eq!(h.metrics.model_errors.get(), 2);
+    let text = h.metrics.render();
+    assert!(text.contains("riverwatch_model_errors_total 2"), "{text}");
+    cancel.cancel();
+    run.await.unwrap().unwrap();
+}
