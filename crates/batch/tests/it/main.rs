@@ -2,6 +2,7 @@
 
 mod equivalence;
 mod replay;
+mod slices;
 mod train;
 mod tune;
 
