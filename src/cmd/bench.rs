@@ -45,6 +45,8 @@ enum Command {
     Sink(SinkArgs),
     /// Write `--points` readings to InfluxDB as line protocol in batches, one request at a time.
     InfluxWrite(InfluxArgs),
+    /// Write a readings CSV into a SQLite reading store, in batches (a replay window to read).
+    SqliteLoad(super::store_load::Args),
 }
 
 #[derive(clap::Args)]
@@ -120,6 +122,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         Command::Publish(a) => rt.block_on(publish(a)),
         Command::Sink(a) => rt.block_on(sink(a)),
         Command::InfluxWrite(a) => rt.block_on(influx_write(a)),
+        Command::SqliteLoad(a) => rt.block_on(super::store_load::run(a)),
     }?;
     Ok(ExitCode::SUCCESS)
 }

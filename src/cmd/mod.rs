@@ -11,6 +11,7 @@ pub mod leads;
 pub mod replay;
 pub mod run;
 pub mod simulate;
+pub mod store_load;
 pub mod train;
 pub mod tune;
 pub mod verify;

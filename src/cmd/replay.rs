@@ -6,8 +6,10 @@
 use super::window::WindowArgs;
 use anyhow::{Context as _, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use riverwatch_batch::{recorded, replay, report};
-use riverwatch_engine::Engine;
+use riverwatch_batch::frames::Window;
+use riverwatch_batch::{recorded, replay, report, source};
+use riverwatch_engine::time::format_rfc3339;
+use riverwatch_engine::{Engine, StationId};
 use riverwatch_live::pipeline::{publish_replayed, REPLAY_LEVEL};
 use riverwatch_live::{Ledger, ServiceConfig};
 use std::io::IsTerminal as _;
@@ -56,11 +58,22 @@ pub fn progress(total: u64, what: &str) -> ProgressBar {
     bar
 }
 
+/// A progress bar over the window's time span (a store window's reading count is not known
+/// before it is read): position is the event time reached, the message the readings/s.
+fn time_progress(window: &Window) -> ProgressBar {
+    let bar = progress(((window.to - window.from) / 1000).max(1) as u64, "");
+    if let Ok(style) = ProgressStyle::with_template("{bar:40} {msg} ({eta} left)") {
+        bar.set_style(style);
+    }
+    bar
+}
+
 /// Runs `replay`.
 pub fn run(args: Args) -> Result<ExitCode> {
     let cfg = Arc::new(super::config::load(args.config.as_ref())?);
-    let (_, readings) = args.window.load()?;
-    let bar = progress(readings.len() as u64, "readings");
+    let window = args.window.window();
+    let reader = args.window.open()?;
+    let bar = time_progress(&window);
     let started = std::time::Instant::now();
     let mut engine = Engine::new(cfg.clone());
     if let Some(dir) = &args.models {
@@ -72,8 +85,28 @@ pub fn run(args: Args) -> Result<ExitCode> {
         Some(_) => replay::Ending::Open,
         None => replay::Ending::Flush,
     };
-    let replayed = replay::replay(engine, &readings, ending, &mut |n| bar.set_position(n));
+    // The window goes through the engine a slice at a time and each slice is dropped after it:
+    // memory holds the engine, one slice and the results, whatever the window's length.
+    let mut replayer = replay::Replayer::new(engine);
+    let count = reader
+        .for_each_slice(source::SLICE, &mut |slice| {
+            replayer.feed(slice);
+            if let Some(last) = slice.last() {
+                bar.set_position(((last.time - window.from) / 1000).max(0) as u64);
+                let rate = replayer.pushed() as f64 / started.elapsed().as_secs_f64().max(1e-9);
+                bar.set_message(format!(
+                    "{} · {} readings ({rate:.0}/s)",
+                    format_rfc3339(last.time),
+                    replayer.pushed()
+                ));
+            }
+        })
+        .context("reading the window")?;
+    let replayed = replayer.finish(ending);
     bar.finish_and_clear();
+    if reader.unparsable() > 0 {
+        eprintln!("{} unparsable lines skipped", reader.unparsable());
+    }
     let secs = started.elapsed().as_secs_f64();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -90,12 +123,17 @@ pub fn run(args: Args) -> Result<ExitCode> {
         }
         None => None,
     };
-    let html = report::write(&args.out, &cfg, &readings, &replayed, diff.as_ref())
+    let lookup = |stations: &[StationId], from, to| {
+        reader
+            .readings(stations, from, to)
+            .map_err(std::io::Error::other)
+    };
+    let html = report::write(&args.out, &cfg, &lookup, &replayed, diff.as_ref())
         .with_context(|| format!("writing the report to {}", args.out.display()))?;
     eprintln!(
         "replayed {} readings in {secs:.2} s ({:.0} readings/s): {} events, {} leads; report {}",
-        readings.len(),
-        readings.len() as f64 / secs.max(1e-9),
+        count,
+        count as f64 / secs.max(1e-9),
         replayed.events.len(),
         replayed.leads.len(),
         html.display()

@@ -1,8 +1,9 @@
-//! The window arguments `replay`, `tune` and `train` share, and loading the window into memory.
+//! The window arguments `replay`, `tune` and `train` share: loading the window into memory
+//! (tune, train) or opening it to be read a slice at a time (replay).
 
 use anyhow::{bail, Context as _, Result};
 use riverwatch_batch::frames::{self, Window};
-use riverwatch_batch::source::{self, Source};
+use riverwatch_batch::source::{self, Reader, Source};
 use riverwatch_engine::time::{parse_rfc3339, Millis};
 use riverwatch_engine::{Reading, StationId};
 use riverwatch_live::ServiceConfig;
@@ -55,6 +56,15 @@ impl WindowArgs {
             None if self.source == Source::Influx => Ok(Some(ServiceConfig::embedded()?)),
             None => Ok(None),
         }
+    }
+
+    /// Opens the window for a sliced replay: a store is read a slice at a time, never whole.
+    pub fn open(&self) -> Result<Reader> {
+        if self.to <= self.from {
+            bail!("--to must be after --from");
+        }
+        let service = self.service()?;
+        Reader::open(&self.source, &self.window(), service.as_ref()).context("opening the window")
     }
 
     /// Loads the window as a frame and as engine readings in event-time order.

@@ -2,7 +2,8 @@
 //! `station`, `parameter` (strings), `value` (f64) and `flag` (the HJ 212 letter).
 //!
 //! A window comes from a long CSV (the `detect` contract) or from a reading store (SQLite or
-//! InfluxDB through `query_chunks`, so a year-long window is fetched a bounded chunk at a time).
+//! InfluxDB through `query_chunks`, so a year-long window is fetched a bounded chunk at a time,
+//! and [`Slices`] hands it on a bounded frame at a time instead of as one frame).
 //! The frame is sorted by time with a stable sort: readings of one instant keep their source
 //! order, stations stay interleaved as they would arrive live. [`readings`] turns a frame back
 //! into engine [`Reading`]s, interning station and parameter names once.
@@ -134,17 +135,61 @@ pub async fn load_store<S: ReadingStore>(
     window: &Window,
     chunk: usize,
 ) -> Result<DataFrame, FrameError> {
-    let mut chunks = store
-        .query_chunks(&window.stations, window.from, window.to, chunk.max(1))
-        .await?;
-    let mut cols = Columns::default();
-    while let Some(batch) = chunks.next_chunk().await? {
-        batch
-            .iter()
-            .filter(|r| window.contains(r))
-            .for_each(|r| cols.push(r));
+    let mut slices = Slices::open(store, window, chunk, usize::MAX).await?;
+    match slices.next_frame().await? {
+        Some(df) => Ok(df),
+        None => Columns::default().into_frame(),
     }
-    cols.into_frame()
+}
+
+/// A store window read as consecutive frames of at least `slice` readings (the last may hold
+/// fewer; one may exceed `slice` by up to a chunk), each sorted as [`load_store`] sorts the
+/// whole window. The store answers in one total order (time, station, parameter), so the
+/// frames laid end to end are exactly the whole-window frame: a replay fed slice by slice sees
+/// the same sequence, and memory holds one slice instead of the window.
+pub struct Slices<C> {
+    chunks: C,
+    window: Window,
+    slice: usize,
+    done: bool,
+}
+
+impl<C: ReadingChunks> Slices<C> {
+    /// Starts the window's query, `chunk` readings per round trip, `slice` readings per frame.
+    pub async fn open<S: ReadingStore<Chunks = C>>(
+        store: &S,
+        window: &Window,
+        chunk: usize,
+        slice: usize,
+    ) -> Result<Self, FrameError> {
+        let chunks = store
+            .query_chunks(&window.stations, window.from, window.to, chunk.max(1))
+            .await?;
+        Ok(Self {
+            chunks,
+            window: window.clone(),
+            slice: slice.max(1),
+            done: false,
+        })
+    }
+
+    /// The next frame, or `None` once the window is read.
+    pub async fn next_frame(&mut self) -> Result<Option<DataFrame>, FrameError> {
+        let mut cols = Columns::default();
+        while !self.done && cols.time.len() < self.slice {
+            match self.chunks.next_chunk().await? {
+                Some(batch) => batch
+                    .iter()
+                    .filter(|r| self.window.contains(r))
+                    .for_each(|r| cols.push(r)),
+                None => self.done = true,
+            }
+        }
+        if cols.time.is_empty() {
+            return Ok(None);
+        }
+        cols.into_frame().map(Some)
+    }
 }
 
 /// The frame's rows as engine readings, in frame order. Missing values (nulls) are skipped.

@@ -5,7 +5,8 @@
 //! live service saw gives the same events and lead ids; a replay with another config shows what
 //! that config would have done. Nothing here publishes: results go to files (see `report`).
 //! `verify lead` re-runs the engine through [`revisions`], this same loop, so a lead that
-//! verifies is one `riverwatch replay` reproduces too.
+//! verifies is one `riverwatch replay` reproduces too. [`Replayer`] is the loop itself, fed a
+//! slice at a time so a year-long window never has to be in memory at once (`source`).
 
 use riverwatch_engine::detect::Stats;
 use riverwatch_engine::{Engine, Event, Lead, Output, Reading};
@@ -37,35 +38,72 @@ pub enum Ending {
     Open,
 }
 
+/// A replay in progress: readings go in slice by slice ([`Replayer::feed`]), results come out
+/// once ([`Replayer::finish`]). Memory holds the engine's state and the results, never the
+/// window, so a window can be read from the store a slice at a time.
+pub struct Replayer {
+    engine: Engine,
+    out: Output,
+    acc: Accumulator,
+    pushed: u64,
+}
+
+impl Replayer {
+    /// A replay through `engine` (fresh, with its config and models set).
+    pub fn new(engine: Engine) -> Self {
+        Self {
+            engine,
+            out: Output::default(),
+            acc: Accumulator::default(),
+            pushed: 0,
+        }
+    }
+
+    /// Pushes the next `readings`, which continue the event-time order of those fed before.
+    pub fn feed(&mut self, readings: &[Reading]) {
+        for r in readings {
+            self.engine.push(r, &mut self.out);
+            if !self.out.events.is_empty() || !self.out.leads.is_empty() {
+                self.acc.take(&mut self.out);
+            }
+        }
+        self.pushed += readings.len() as u64;
+    }
+
+    /// Readings fed so far.
+    pub fn pushed(&self) -> u64 {
+        self.pushed
+    }
+
+    /// Ends the replay as `ending` says and returns what it produced.
+    pub fn finish(mut self, ending: Ending) -> Replayed {
+        if ending == Ending::Flush {
+            self.engine.finish(&mut self.out);
+        }
+        self.acc.take(&mut self.out);
+        Replayed {
+            events: self.acc.events,
+            leads: self.acc.leads,
+            history: self.acc.history,
+            stats: self.engine.stats(),
+        }
+    }
+}
+
 /// Feeds `readings` (already in event-time order) through `engine` (fresh, with its config and
 /// models set), calling `progress(done)` now and then with the number of readings pushed so far.
 pub fn replay(
-    mut engine: Engine,
+    engine: Engine,
     readings: &[Reading],
     ending: Ending,
     progress: &mut dyn FnMut(u64),
 ) -> Replayed {
-    let mut out = Output::default();
-    let mut acc = Accumulator::default();
-    for (i, chunk) in readings.chunks(PROGRESS_EVERY).enumerate() {
-        for r in chunk {
-            engine.push(r, &mut out);
-            if !out.events.is_empty() || !out.leads.is_empty() {
-                acc.take(&mut out);
-            }
-        }
-        progress((i * PROGRESS_EVERY + chunk.len()) as u64);
+    let mut replayer = Replayer::new(engine);
+    for chunk in readings.chunks(PROGRESS_EVERY) {
+        replayer.feed(chunk);
+        progress(replayer.pushed());
     }
-    if ending == Ending::Flush {
-        engine.finish(&mut out);
-    }
-    acc.take(&mut out);
-    Replayed {
-        events: acc.events,
-        leads: acc.leads,
-        history: acc.history,
-        stats: engine.stats(),
-    }
+    replayer.finish(ending)
 }
 
 /// Every lead revision a fresh `engine` (config and models set) makes over `readings` with the

@@ -4,7 +4,9 @@
 //! Each chart shows, per involved parameter, the station's series around the lead window, the
 //! GB 3838 limit of the station's target class, the first upstream station's series shifted by
 //! its travel time (what the downstream station would have seen had the water only come from
-//! upstream), and the points the engine flagged (the per-parameter peaks of the lead).
+//! upstream), and the points the engine flagged (the per-parameter peaks of the lead). The
+//! readings of a chart are looked up per lead ([`Lookup`], [`chart_needs`]): the report holds one
+//! lead's readings at a time, not the replayed window.
 
 use crate::chart::{self, Panel, Series};
 use crate::replay::{LeadDiff, Replayed};
@@ -14,11 +16,16 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
 
+/// Where the charts' readings come from: `lookup(stations, from, to)` answers the window's
+/// readings of `stations` with `from <= time < to`, sorted by time (one store query per lead,
+/// `source::Reader::readings`), so the report never needs the whole window in memory.
+pub type Lookup<'a> = dyn Fn(&[StationId], Millis, Millis) -> std::io::Result<Vec<Reading>> + 'a;
+
 /// Writes the report into `dir` (created if needed); returns the path of `report.html`.
 pub fn write(
     dir: &Path,
     cfg: &Config,
-    readings: &[Reading],
+    lookup: &Lookup,
     replayed: &Replayed,
     diff: Option<&LeadDiff>,
 ) -> std::io::Result<std::path::PathBuf> {
@@ -27,7 +34,9 @@ pub fn write(
     jsonl(&dir.join("events.jsonl"), &replayed.events)?;
     std::fs::write(dir.join("summary.csv"), summary_csv(&replayed.leads))?;
     for lead in &replayed.leads {
-        let svg = lead_chart(cfg, readings, lead);
+        let (stations, from, to) = chart_needs(cfg, lead);
+        let readings = lookup(&stations, from, to)?;
+        let svg = lead_chart(cfg, &readings, lead);
         std::fs::write(dir.join("charts").join(chart_name(lead)), svg)?;
     }
     let html = dir.join("report.html");
@@ -126,10 +135,41 @@ fn series(
         .collect()
 }
 
-/// The SVG chart of one lead.
-pub fn lead_chart(cfg: &Config, readings: &[Reading], lead: &Lead) -> String {
+/// The span a lead's chart shows: its window padded by its length (at least 6 h) each side.
+fn chart_span(lead: &Lead) -> (Millis, Millis) {
     let pad = (lead.window.end - lead.window.start).max(6 * HOUR);
-    let (from, to) = (lead.window.start - pad, lead.window.end + pad);
+    (lead.window.start - pad, lead.window.end + pad)
+}
+
+/// The first upstream station of `station` and its travel time (0 when not configured).
+fn upstream<'a>(cfg: &'a Config, station: &StationId) -> Option<(&'a StationId, Millis)> {
+    cfg.stations
+        .get(station.as_str())
+        .and_then(|s| s.upstream.first())
+        .map(|(up, travel)| (up, travel.unwrap_or(0)))
+}
+
+/// What [`lead_chart`] draws from: the lead's stations and their first upstream stations, from
+/// the chart's start less the longest upstream travel time to the chart's end.
+pub fn chart_needs(cfg: &Config, lead: &Lead) -> (Vec<StationId>, Millis, Millis) {
+    let (from, to) = chart_span(lead);
+    let mut stations = Vec::new();
+    let mut lag = 0;
+    for p in &lead.parameters {
+        stations.push(p.station.clone());
+        if let Some((up, travel)) = upstream(cfg, &p.station) {
+            stations.push(up.clone());
+            lag = lag.max(travel);
+        }
+    }
+    stations.sort();
+    stations.dedup();
+    (stations, from - lag, to)
+}
+
+/// The SVG chart of one lead over `readings` (sorted by time; at least [`chart_needs`]).
+pub fn lead_chart(cfg: &Config, readings: &[Reading], lead: &Lead) -> String {
+    let (from, to) = chart_span(lead);
     let panels: Vec<Panel> = lead
         .parameters
         .iter()
@@ -140,12 +180,7 @@ pub fn lead_chart(cfg: &Config, readings: &[Reading], lead: &Lead) -> String {
                 points: series(readings, &p.station, &p.parameter, from, to, 0),
                 dots: false,
             }];
-            let upstream = cfg
-                .stations
-                .get(p.station.as_str())
-                .and_then(|s| s.upstream.first());
-            if let Some((up, travel)) = upstream {
-                let lag = travel.unwrap_or(0);
+            if let Some((up, lag)) = upstream(cfg, &p.station) {
                 lines.push(Series {
                     label: format!("{up} +{}h", lag / HOUR),
                     colour: "#888",

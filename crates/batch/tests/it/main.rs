@@ -3,6 +3,7 @@
 mod equivalence;
 mod live_models;
 mod replay;
+mod slices;
 mod train;
 mod tune;
 

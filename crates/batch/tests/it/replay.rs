@@ -1,10 +1,12 @@
 use crate::{config, load, simulate};
+use riverwatch_batch::frames::Window;
 use riverwatch_batch::replay::{diff, replay, Ending};
+use riverwatch_batch::source::{Reader, Source};
 use riverwatch_batch::{recorded, report};
 use riverwatch_engine::csv::LineReader;
 use riverwatch_engine::eval::{evaluate, EvalOptions};
 use riverwatch_engine::sim::Scenario;
-use riverwatch_engine::{Engine, Lead, Output, Severity};
+use riverwatch_engine::{Engine, Lead, Output, Severity, StationId};
 use riverwatch_live::Ledger;
 use std::io::BufRead;
 use std::sync::Arc;
@@ -31,7 +33,22 @@ fn replay_report_covers_every_lead_and_the_known_events() {
     assert!(!r.leads.is_empty());
 
     let out = dir.path().join("report");
-    let html = report::write(&out, &cfg, &readings, &r, None).unwrap();
+    let source = Reader::open(
+        &Source::Csv(w.csv.clone()),
+        &Window {
+            from: w.from,
+            to: w.to,
+            stations: vec![],
+        },
+        None,
+    )
+    .unwrap();
+    let lookup = |stations: &[StationId], from, to| {
+        source
+            .readings(stations, from, to)
+            .map_err(std::io::Error::other)
+    };
+    let html = report::write(&out, &cfg, &lookup, &r, None).unwrap();
     let lines = |name: &str| std::fs::read_to_string(out.join(name)).unwrap();
     let leads: Vec<Lead> = lines("leads.jsonl")
         .lines()
