@@ -101,8 +101,7 @@ impl Multivariate {
             Fitted::Gmm { .. } => (DetectorId::Gmm, "mixture negative log-likelihood"),
         };
         let f = &model.features[v.feature];
-        let mean = model.scaler.means[v.feature]
-            + centre.as_ref().map_or(0.0, |c| c[v.feature]);
+        let mean = model.scaler.means[v.feature] + centre.as_ref().map_or(0.0, |c| c[v.feature]);
         let value = x[v.feature];
         out.push(Finding {
             detector,

@@ -173,7 +173,10 @@ fn engine_emits_model_findings_only_at_complete_instants() {
         .collect();
     // Nine scored instants alarm (30–39 but 35, which lacks conductivity); with 3 of 4 the
     // first finding comes at the third of them.
-    assert_eq!(Config::embedded().thresholds.models, ModelsCfg { k: 3, n: 4 });
+    assert_eq!(
+        Config::embedded().thresholds.models,
+        ModelsCfg { k: 3, n: 4 }
+    );
     assert_eq!(pca.len(), 7, "{pca:#?}");
     assert!(pca
         .iter()
@@ -236,7 +239,13 @@ fn flagged(m: MultivariateModel, cfg: ModelsCfg, rows: &[(f64, f64)]) -> Vec<usi
 fn persistence_needs_k_of_the_last_n_scored_instants() {
     // Off the trained correlation (SPE ratio 4) on every other instant from 10 on.
     let rows: Vec<(f64, f64)> = (0..30)
-        .map(|i| if i >= 10 && i % 2 == 0 { (8.5, 390.0) } else { (8.0, 400.0) })
+        .map(|i| {
+            if i >= 10 && i % 2 == 0 {
+                (8.5, 390.0)
+            } else {
+                (8.0, 400.0)
+            }
+        })
         .collect();
     let one = ModelsCfg { k: 1, n: 1 };
     assert_eq!(flagged(pca_model(), one, &rows).len(), 10);
