@@ -28,6 +28,10 @@ pub struct Args {
     /// Grid step (e.g. 5m; default: each station's median sampling interval).
     #[arg(long, value_parser = |s: &str| parse_duration(s).filter(|d| *d > 0).ok_or(format!("`{s}` is not a duration")))]
     interval: Option<i64>,
+    /// Rolling baseline the features are centred on before scoring (e.g. 1d, 7d; `none`: the
+    /// fixed training means, as models before format 2).
+    #[arg(long, default_value = "1d", value_parser = |s: &str| if s == "none" { Ok(0) } else { parse_duration(s).filter(|d| *d > 0).ok_or(format!("`{s}` is not a duration or none")) })]
+    baseline: i64,
 }
 
 /// Runs `train`.
@@ -41,6 +45,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let opts = TrainOptions {
         kind: args.model,
         quantile: args.quantile,
+        baseline_ms: args.baseline,
         ..TrainOptions::default()
     };
     let pipeline = Pipeline {

@@ -1,12 +1,15 @@
 //! The training feature pipeline on polars frames: one station's readings resampled to a
 //! regular grid (mean per slot), parameters aligned as columns, short gaps filled forward,
-//! rows still missing a value (long gaps) dropped, and each column standardised.
+//! rows still missing a value (long gaps) dropped, and each column standardised — against its
+//! window mean, or (see [`Features::centred`]) after centring each row on the rolling baseline
+//! the engine will centre it on when scoring.
 //!
 //! Only parameters present in most grid slots become features: an analyser that reports every
 //! four hours cannot be aligned with five-minute probes without inventing data, and the engine
 //! scores instants where every feature has a reading.
 
 use polars::prelude::*;
+use riverwatch_engine::models::rolling::RollingMean;
 use riverwatch_engine::time::Millis;
 use riverwatch_engine::{ParamId, StationId};
 use std::collections::BTreeMap;
@@ -152,30 +155,49 @@ pub fn build(df: &DataFrame, station: &StationId, p: &Pipeline) -> Result<Featur
     }
     let grid = DataFrame::new(slots, columns)?.drop_nulls::<String>(None)?;
     let n = grid.height();
-    if n < 10 * names.len() {
-        return Err(insufficient(format!("only {n} complete grid rows")));
-    }
     let d = names.len();
     let mut raw = ndarray::Array2::zeros((n, d));
-    let mut rows = ndarray::Array2::zeros((n, d));
-    let (mut means, mut stds) = (Vec::with_capacity(d), Vec::with_capacity(d));
     for (j, name) in names.iter().enumerate() {
         let col = grid.column(name.as_str())?.f64()?;
-        let mean = col.mean().unwrap_or(0.0);
-        let std = col.std(1).unwrap_or(0.0);
-        if !(std.is_finite() && std > 0.0) {
-            return Err(insufficient(format!("{name} is constant over the window")));
-        }
         for (i, v) in col.iter().enumerate() {
-            let v = v.unwrap_or(mean);
-            raw[[i, j]] = v;
-            rows[[i, j]] = (v - mean) / std;
+            raw[[i, j]] = v.unwrap_or(f64::NAN);
         }
+    }
+    standardised(station.clone(), names, interval, raw)
+}
+
+/// Standardises the columns of `raw` (rows with a non-finite value were already dropped).
+fn standardised(
+    station: StationId,
+    names: Vec<ParamId>,
+    interval: Millis,
+    raw: ndarray::Array2<f64>,
+) -> Result<Features, FeatureError> {
+    let n = raw.nrows();
+    if n < 10 * names.len() {
+        return Err(FeatureError::Insufficient {
+            station: station.to_string(),
+            reason: format!("only {n} complete grid rows"),
+        });
+    }
+    let mut rows = raw.clone();
+    let (mut means, mut stds) = (Vec::new(), Vec::new());
+    for (j, name) in names.iter().enumerate() {
+        let col = raw.column(j);
+        let mean = col.mean().unwrap_or(0.0);
+        let std = col.std(1.0);
+        if !(std.is_finite() && std > 0.0) {
+            return Err(FeatureError::Insufficient {
+                station: station.to_string(),
+                reason: format!("{name} is constant over the window"),
+            });
+        }
+        rows.column_mut(j).mapv_inplace(|v| (v - mean) / std);
         means.push(mean);
         stds.push(std);
     }
     Ok(Features {
-        station: station.clone(),
+        station,
         names,
         interval,
         means,
@@ -183,4 +205,28 @@ pub fn build(df: &DataFrame, station: &StationId, p: &Pipeline) -> Result<Featur
         rows,
         raw,
     })
+}
+
+impl Features {
+    /// The same rows centred on the rolling mean of the previous `window` rows (the engine's
+    /// [`RollingMean`], so detection centres the same way), then standardised; the rows the
+    /// baseline needs to warm up are dropped. `raw` then holds the centred values.
+    pub fn centred(&self, window: usize) -> Result<Features, FeatureError> {
+        let d = self.names.len();
+        let mut b = RollingMean::new(d, window);
+        let mut kept = Vec::with_capacity(self.raw.len());
+        for row in self.raw.outer_iter() {
+            if let Some(c) = b.centre_and_push(&row.to_vec()) {
+                kept.extend(c);
+            }
+        }
+        let n = kept.len() / d;
+        let raw = ndarray::Array2::from_shape_vec((n, d), kept).map_err(|e| {
+            FeatureError::Insufficient {
+                station: self.station.to_string(),
+                reason: e.to_string(),
+            }
+        })?;
+        standardised(self.station.clone(), self.names.clone(), self.interval, raw)
+    }
 }

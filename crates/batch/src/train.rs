@@ -3,6 +3,13 @@
 //! engine's plain [`MultivariateModel`], with its alarm thresholds set at a quantile of the
 //! model's own scores on the training rows (scored by the engine's scorer, so training and
 //! detection use one formula).
+//!
+//! With a rolling baseline (the default) the rows are first centred on the mean of the
+//! previous day of rows, the way the engine will centre them, so seasonal and flow drift
+//! between the training window and the watched one does not read as anomaly. A quantile the
+//! training rows cannot resolve (fewer than [`TAIL_ROWS`] rows above it) is not clamped to the
+//! largest training score: the tail beyond the 0.99 quantile is fitted with an exponential and
+//! the threshold extrapolated from it; the model file says which rule was used.
 
 use crate::features::Features;
 use linfa::prelude::*;
@@ -10,7 +17,7 @@ use linfa_clustering::GaussianMixtureModel;
 use linfa_reduction::Pca;
 use ndarray::Axis;
 use riverwatch_engine::models::{Fitted, MultivariateModel, Scaler, Scorer, FORMAT};
-use riverwatch_engine::time::Millis;
+use riverwatch_engine::time::{Millis, DAY};
 use sha2::{Digest, Sha256};
 
 /// The linfa release the models are fitted with (written into each model file).
@@ -47,6 +54,8 @@ pub struct TrainOptions {
     pub pca_variance: f64,
     /// Mixture components.
     pub gmm_components: usize,
+    /// Rolling baseline the features are centred on, ms (0: fixed training means).
+    pub baseline_ms: Millis,
 }
 
 impl Default for TrainOptions {
@@ -56,6 +65,7 @@ impl Default for TrainOptions {
             quantile: 0.999,
             pca_variance: 0.9,
             gmm_components: 2,
+            baseline_ms: DAY,
         }
     }
 }
@@ -80,6 +90,39 @@ pub fn quantile(v: &mut [f64], q: f64) -> f64 {
     v.get(i).copied().unwrap_or(f64::NAN)
 }
 
+/// Rows above an empirical quantile needed to trust it; with fewer, the threshold is
+/// extrapolated from the tail.
+pub const TAIL_ROWS: f64 = 10.0;
+
+/// Quantile above which the tail is fitted when extrapolating.
+const TAIL_FROM: f64 = 0.99;
+
+/// The `q` quantile of `scores`, and how it was obtained: the empirical quantile when at least
+/// [`TAIL_ROWS`] rows lie above it, otherwise the 0.99 quantile `u` plus the exponential
+/// tail's extrapolation `β · ln(0.01 / (1 − q))`, with `β` the mean excess of the scores
+/// above `u` (the peaks-over-threshold estimate for a light, exponential-like tail, which T²,
+/// SPE and a Gaussian negative log-likelihood have).
+pub fn tail_quantile(scores: &mut [f64], q: f64) -> (f64, String) {
+    let n = scores.len() as f64;
+    if (1.0 - q) * n >= TAIL_ROWS || q <= TAIL_FROM {
+        return (quantile(scores, q), format!("empirical {q} quantile"));
+    }
+    let u = quantile(scores, TAIL_FROM);
+    let excess: Vec<f64> = scores.iter().filter(|s| **s > u).map(|s| s - u).collect();
+    let beta = if excess.is_empty() {
+        0.0
+    } else {
+        excess.iter().sum::<f64>() / excess.len() as f64
+    };
+    let t = u + beta * ((1.0 - TAIL_FROM) / (1.0 - q)).ln();
+    let rule = format!(
+        "{q} quantile extrapolated: exponential tail above the {TAIL_FROM} quantile \
+         ({} rows, mean excess {beta:.4})",
+        excess.len()
+    );
+    (t, rule)
+}
+
 /// Fits a model for `f` over the window `[from, to)`.
 pub fn fit(
     f: &Features,
@@ -90,6 +133,18 @@ pub fn fit(
     let fail = |reason: String| TrainError::Fit {
         station: f.station.to_string(),
         reason,
+    };
+    let baseline_rows = if o.baseline_ms > 0 && f.interval > 0 {
+        (o.baseline_ms / f.interval).max(1) as usize
+    } else {
+        0
+    };
+    let centred;
+    let f = if baseline_rows > 0 {
+        centred = f.centred(baseline_rows).map_err(|e| fail(e.to_string()))?;
+        &centred
+    } else {
+        f
     };
     let d = f.names.len();
     let data = DatasetBase::from(f.rows.clone());
@@ -145,6 +200,8 @@ pub fn fit(
         trained_to: to,
         training_rows: f.rows.nrows(),
         quantile: o.quantile,
+        baseline_rows,
+        threshold_rule: String::new(),
         scaler: Scaler {
             means: f.means.clone(),
             stds: f.stds.clone(),
@@ -158,7 +215,8 @@ pub fn fit(
     Ok(model)
 }
 
-/// Scores the training rows with the engine's scorer and sets the thresholds at `q`.
+/// Scores the training rows (`raw`: centred when the model has a baseline) with the engine's
+/// scorer and sets the thresholds at `q`.
 fn set_thresholds(model: &mut MultivariateModel, f: &Features, q: f64) -> Result<(), String> {
     let scorer = Scorer::new(model.clone()).map_err(|e| e.reason)?;
     let mut stats: Vec<f64> = Vec::with_capacity(f.raw.nrows());
@@ -173,23 +231,27 @@ fn set_thresholds(model: &mut MultivariateModel, f: &Features, q: f64) -> Result
             None => stats.push(scorer.score(&x).statistic),
         }
     }
-    match &mut model.fitted {
+    model.threshold_rule = match &mut model.fitted {
         Fitted::Pca {
             t2_threshold,
             spe_threshold,
             ..
         } => {
-            *t2_threshold = quantile(&mut stats, q).max(1e-9);
-            *spe_threshold = quantile(&mut spe, q).max(1e-9);
+            let (t2, rule) = tail_quantile(&mut stats, q);
+            *t2_threshold = t2.max(1e-9);
+            *spe_threshold = tail_quantile(&mut spe, q).0.max(1e-9);
+            rule
         }
         Fitted::Gmm {
             threshold, scale, ..
         } => {
             let median = quantile(&mut stats, 0.5);
-            *threshold = quantile(&mut stats, q);
+            let (t, rule) = tail_quantile(&mut stats, q);
+            *threshold = t;
             *scale = (*threshold - median).max(1e-6);
+            rule
         }
-    }
+    };
     Ok(())
 }
 
@@ -214,4 +276,35 @@ pub fn save(
     let json = serde_json::to_string_pretty(model)?;
     std::fs::write(&path, json)?;
     Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tail_quantile;
+
+    /// Scores with an exact unit-exponential distribution: the i-th of n is −ln(1 − (i+½)/n).
+    fn exponential(n: usize) -> Vec<f64> {
+        (0..n)
+            .map(|i| -(1.0 - (i as f64 + 0.5) / n as f64).ln())
+            .collect()
+    }
+
+    #[test]
+    fn a_resolvable_quantile_is_empirical() {
+        let (t, rule) = tail_quantile(&mut exponential(6048), 0.99);
+        assert!(rule.starts_with("empirical"), "{rule}");
+        assert!((t - 100f64.ln()).abs() < 0.01, "{t}");
+    }
+
+    #[test]
+    fn beyond_the_rows_the_tail_is_extrapolated_not_clamped_to_the_maximum() {
+        let max = exponential(6048).into_iter().fold(f64::MIN, f64::max);
+        let (t4, rule) = tail_quantile(&mut exponential(6048), 0.9999);
+        let (t5, _) = tail_quantile(&mut exponential(6048), 0.99999);
+        assert!(rule.contains("extrapolated"), "{rule}");
+        // The true quantiles are ln 10⁴ and ln 10⁵; the largest of the rows is ≈ ln 12 096.
+        assert!((t4 - 1e4f64.ln()).abs() < 0.3, "{t4}");
+        assert!((t5 - 1e5f64.ln()).abs() < 0.3, "{t5}");
+        assert!(t5 > max && t5 > t4 + 2.0, "{t4} {t5} {max}");
+    }
 }

@@ -13,8 +13,11 @@ use crate::time::Millis;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-/// The model file format this engine reads.
-pub const FORMAT: u32 = 1;
+pub mod rolling;
+
+/// The model file format this engine writes. It also reads format 1 (no rolling baseline, no
+/// threshold rule): those fields then take their defaults, which is what format 1 meant.
+pub const FORMAT: u32 = 2;
 
 /// Per-feature standardisation: `z = (x − mean) / std`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -77,7 +80,16 @@ pub struct MultivariateModel {
     pub training_rows: usize,
     /// Quantile of the training scores the thresholds were set at.
     pub quantile: f64,
-    /// Feature standardisation.
+    /// Rolling baseline, in scored instants: each feature is first centred on its mean over
+    /// the previous `baseline_rows` instants (see [`rolling`]), and the scaler standardises
+    /// what is left. 0: no rolling baseline, the scaler's means are the fixed centre.
+    #[serde(default)]
+    pub baseline_rows: usize,
+    /// How the thresholds were derived from the training scores (empirical quantile, or a
+    /// tail extrapolation when the quantile lies beyond what the rows can resolve).
+    #[serde(default)]
+    pub threshold_rule: String,
+    /// Feature standardisation (of the centred features when `baseline_rows` > 0).
     pub scaler: Scaler,
     /// Fitted parameters.
     pub fitted: Fitted,
@@ -167,9 +179,9 @@ impl MultivariateModel {
     }
 
     fn check(&self) -> Result<(), String> {
-        if self.format != FORMAT {
+        if !(1..=FORMAT).contains(&self.format) {
             return Err(format!(
-                "format {} is not supported (this engine reads format {FORMAT})",
+                "format {} is not supported (this engine reads formats 1 to {FORMAT})",
                 self.format
             ));
         }
@@ -244,7 +256,8 @@ impl MultivariateModel {
         Ok(())
     }
 
-    /// Standardises one instant (`x` in feature order, raw units) with the model's scaler.
+    /// Standardises one instant (`x` in feature order, raw units, or centred on the rolling
+    /// baseline when the model has one) with the model's scaler.
     pub fn standardise(&self, x: &[f64]) -> Vec<f64> {
         x.iter()
             .zip(self.scaler.means.iter().zip(&self.scaler.stds))
@@ -306,7 +319,8 @@ impl Scorer {
         Some((t2, resid.iter().map(|r| r * r).sum()))
     }
 
-    /// Scores one instant (`x` in feature order, raw units, all finite).
+    /// Scores one instant (`x` in feature order, all finite; raw units, or centred on the
+    /// rolling baseline when the model has one).
     pub fn score(&self, x: &[f64]) -> Verdict {
         let z = self.model.standardise(x);
         let feature = (0..z.len())

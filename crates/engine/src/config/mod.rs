@@ -11,7 +11,7 @@ pub use gb3838::{Gb3838, ItemKind, Limit, LimitItem, WaterClass};
 pub use stations::{MaintenanceWindow, Station, Stations, WaterBody};
 pub use thresholds::{
     CusumCfg, DetectorSettings, DiurnalCfg, EngineCfg, EventsCfg, EwmaCfg, FlatlineCfg, GapCfg,
-    RangeCfg, RateCfg, RobustZCfg, SpatialCfg, StandardCfg, Thresholds,
+    ModelsCfg, RangeCfg, RateCfg, RobustZCfg, SpatialCfg, StandardCfg, Thresholds,
 };
 
 use sha2::{Digest, Sha256};

@@ -154,6 +154,22 @@ EventsCfg {
     @serde(with = "duration_serde") min_monitoring_duration: Millis,
 });
 cfg_struct!(
+/// Persistence of the trained multivariate models (PCA, Gaussian mixture).
+ModelsCfg {
+    /// Grid rows above the model's threshold needed…
+    k: u32,
+    /// …among the last `n` rows the model scored, before it reports a finding.
+    n: u32,
+});
+
+impl Default for ModelsCfg {
+    /// Three of the last four scored rows (what a file without `[models]` gets).
+    fn default() -> Self {
+        Self { k: 3, n: 4 }
+    }
+}
+
+cfg_struct!(
 /// Upstream/downstream comparison.
 SpatialCfg {
     /// On or off.
@@ -181,6 +197,8 @@ pub struct Thresholds {
     pub events: EventsCfg,
     /// Spatial comparison.
     pub spatial: SpatialCfg,
+    /// Multivariate model persistence.
+    pub models: ModelsCfg,
     /// Detector defaults.
     pub defaults: DetectorSettings,
     defaults_table: toml::Table,
@@ -193,6 +211,8 @@ struct RawFile {
     engine: EngineCfg,
     events: EventsCfg,
     spatial: SpatialCfg,
+    #[serde(default)]
+    models: ModelsCfg,
     detectors: toml::Table,
     #[serde(default, rename = "override")]
     overrides: Vec<toml::Table>,
@@ -295,6 +315,10 @@ impl Thresholds {
                 "must be positive",
             ));
         }
+        let m = &raw.models;
+        if m.k == 0 || m.k > m.n || m.n > 64 {
+            return Err(ConfigError::key(file, "models.k", "need 1 ≤ k ≤ n ≤ 64"));
+        }
         if !(raw.spatial.tolerance.is_finite() && raw.spatial.tolerance >= 0.0) {
             return Err(ConfigError::key(
                 file,
@@ -336,6 +360,7 @@ impl Thresholds {
             engine: raw.engine,
             events: raw.events,
             spatial: raw.spatial,
+            models: raw.models,
             defaults,
             defaults_table: raw.detectors,
             overrides,

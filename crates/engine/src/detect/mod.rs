@@ -5,7 +5,7 @@
 //! newest event time seen is "now".
 
 mod incident;
-mod multivariate;
+pub(crate) mod multivariate;
 mod profile;
 mod spatial;
 mod stream;
@@ -408,8 +408,9 @@ impl Engine {
                     });
                 }
                 if !maintenance && r.flag.is_measurement() {
+                    let cfg = self.cfg.thresholds.models;
                     for &m in &self.stations[si].models {
-                        self.multivariate[m].observe(&r.parameter, r.time, r.value, &mut buf);
+                        self.multivariate[m].observe(&r.parameter, r.time, r.value, &cfg, &mut buf);
                     }
                 }
                 let interval = self.streams[idx].interval().unwrap_or(0);

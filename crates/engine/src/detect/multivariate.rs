@@ -1,9 +1,14 @@
 //! The per-station multivariate detector: holds each feature's latest value and, when every
-//! feature of a model has a value at the same instant, scores that instant with the model.
-//! A ratio above 1 becomes a `Deviation` finding (detector `pca` or `gmm`) on the feature that
-//! moved most, so it opens and extends water events like any other detector's finding.
+//! feature of a model has a value at the same instant, scores that instant with the model
+//! (centred first on the model's rolling baseline when it has one). A ratio above 1 on `k` of
+//! the last `n` scored instants (`[models]` in thresholds.toml) becomes a `Deviation` finding
+//! (detector `pca` or `gmm`) on the feature that moved most, so it opens and extends water
+//! events like any other detector's finding; a lone row in the tail of the training scores
+//! does not.
 
+use crate::config::ModelsCfg;
 use crate::model::{score_from_ratio, DetectorId, Finding, FindingKind, ParamId, StationId};
+use crate::models::rolling::RollingMean;
 use crate::models::{Fitted, Scorer};
 use crate::time::Millis;
 
@@ -13,16 +18,22 @@ pub struct Multivariate {
     scorer: Scorer,
     latest: Vec<Option<(Millis, f64)>>,
     scored: Millis,
+    baseline: Option<RollingMean>,
+    /// Alarm flags of the last scored instants, newest in bit 0.
+    alarms: u64,
 }
 
 impl Multivariate {
     /// Watches a station with a checked model.
     pub fn new(scorer: Scorer) -> Self {
         let n = scorer.model.features.len();
+        let rows = scorer.model.baseline_rows;
         Self {
+            baseline: (rows > 0).then(|| RollingMean::new(n, rows)),
             scorer,
             latest: vec![None; n],
             scored: Millis::MIN,
+            alarms: 0,
         }
     }
 
@@ -37,12 +48,14 @@ impl Multivariate {
     }
 
     /// Records a judged reading; when it completes an instant, scores it and pushes a finding
-    /// if the model alarms.
+    /// if the model alarms on at least `cfg.k` of the last `cfg.n` scored instants, this one
+    /// included.
     pub fn observe(
         &mut self,
         parameter: &ParamId,
         time: Millis,
         value: f64,
+        cfg: &ModelsCfg,
         out: &mut Vec<Finding>,
     ) {
         let model = &self.scorer.model;
@@ -64,8 +77,23 @@ impl Multivariate {
         }
         self.scored = time;
         let x: Vec<f64> = self.latest.iter().flatten().map(|(_, v)| *v).collect();
-        let v = self.scorer.score(&x);
-        if v.ratio.is_nan() || v.ratio <= 1.0 {
+        let centre = self.baseline.as_ref().and_then(|b| b.mean());
+        let centred = match &mut self.baseline {
+            Some(b) => match b.centre_and_push(&x) {
+                Some(c) => c,
+                None => return, // still learning the baseline
+            },
+            None => x.clone(),
+        };
+        let v = self.scorer.score(&centred);
+        let alarm = v.ratio > 1.0; // false for NaN
+        self.alarms = (self.alarms << 1) | u64::from(alarm);
+        let window = if cfg.n >= 64 {
+            u64::MAX
+        } else {
+            (1u64 << cfg.n) - 1
+        };
+        if !alarm || (self.alarms & window).count_ones() < cfg.k {
             return;
         }
         let (detector, what) = match model.fitted {
@@ -73,7 +101,7 @@ impl Multivariate {
             Fitted::Gmm { .. } => (DetectorId::Gmm, "mixture negative log-likelihood"),
         };
         let f = &model.features[v.feature];
-        let mean = model.scaler.means[v.feature];
+        let mean = model.scaler.means[v.feature] + centre.as_ref().map_or(0.0, |c| c[v.feature]);
         let value = x[v.feature];
         out.push(Finding {
             detector,
@@ -88,11 +116,14 @@ impl Multivariate {
             baseline: Some(mean),
             direction: if value >= mean { 1 } else { -1 },
             explanation: format!(
-                "{what} {:.2} is {:.2}× its trained threshold {:.2} across {} parameters; {f} moved most",
+                "{what} {:.2} is {:.2}× its trained threshold {:.2} across {} parameters \
+                 ({} of the last {} instants above it); {f} moved most",
                 v.statistic,
                 v.ratio,
                 v.threshold,
-                model.features.len()
+                model.features.len(),
+                (self.alarms & window).count_ones(),
+                cfg.n
             ),
         });
     }

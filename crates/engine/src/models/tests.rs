@@ -1,5 +1,6 @@
 use super::*;
-use crate::config::Config;
+use crate::config::{Config, ModelsCfg};
+use crate::detect::multivariate::Multivariate;
 use crate::detect::{Engine, Output};
 use crate::model::{DataFlag, DetectorId, FindingKind, Reading};
 use crate::time::MINUTE;
@@ -17,6 +18,8 @@ fn pca_model() -> MultivariateModel {
         trained_to: 1,
         training_rows: 100,
         quantile: 0.999,
+        baseline_rows: 0,
+        threshold_rule: String::new(),
         scaler: Scaler {
             means: vec![8.0, 400.0],
             stds: vec![0.5, 10.0],
@@ -168,17 +171,23 @@ fn engine_emits_model_findings_only_at_complete_instants() {
         .iter()
         .filter(|f| f.detector == DetectorId::Pca)
         .collect();
-    assert_eq!(pca.len(), 9, "{pca:#?}");
+    // Nine scored instants alarm (30–39 but 35, which lacks conductivity); with 3 of 4 the
+    // first finding comes at the third of them.
+    assert_eq!(
+        Config::embedded().thresholds.models,
+        ModelsCfg { k: 3, n: 4 }
+    );
+    assert_eq!(pca.len(), 7, "{pca:#?}");
     assert!(pca
         .iter()
-        .all(|f| f.kind == FindingKind::Deviation && f.time >= t0 + 30 * 5 * MINUTE));
+        .all(|f| f.kind == FindingKind::Deviation && f.time >= t0 + 32 * 5 * MINUTE));
     assert!(pca.iter().all(|f| f.time != t0 + 35 * 5 * MINUTE));
     let event = out
         .events
         .iter()
         .find(|e| e.detectors.contains(&DetectorId::Pca));
     assert!(
-        event.is_some_and(|e| e.start == t0 + 30 * 5 * MINUTE),
+        event.is_some_and(|e| e.start == t0 + 32 * 5 * MINUTE),
         "{:#?}",
         out.events
     );
@@ -208,4 +217,65 @@ fn engine_versions(engine: &mut Engine) -> Vec<String> {
         .expect("a gross breach makes a lead")
         .model_versions
         .clone()
+}
+
+/// Feeds `(do, cond)` instants to a detector of `m` and returns the instants with findings.
+fn flagged(m: MultivariateModel, cfg: ModelsCfg, rows: &[(f64, f64)]) -> Vec<usize> {
+    let mut d = Multivariate::new(Scorer::new(m).unwrap());
+    let mut hits = Vec::new();
+    for (i, (a, b)) in rows.iter().enumerate() {
+        let mut out = Vec::new();
+        let t = i as Millis * 5 * MINUTE;
+        d.observe(&ParamId::new("do"), t, *a, &cfg, &mut out);
+        d.observe(&ParamId::new("cond"), t, *b, &cfg, &mut out);
+        if !out.is_empty() {
+            hits.push(i);
+        }
+    }
+    hits
+}
+
+#[test]
+fn persistence_needs_k_of_the_last_n_scored_instants() {
+    // Off the trained correlation (SPE ratio 4) on every other instant from 10 on.
+    let rows: Vec<(f64, f64)> = (0..30)
+        .map(|i| {
+            if i >= 10 && i % 2 == 0 {
+                (8.5, 390.0)
+            } else {
+                (8.0, 400.0)
+            }
+        })
+        .collect();
+    let one = ModelsCfg { k: 1, n: 1 };
+    assert_eq!(flagged(pca_model(), one, &rows).len(), 10);
+    // Every other instant is 2 of any 4: never 3 of 4, but 2 of 3 from the second on.
+    assert!(flagged(pca_model(), ModelsCfg { k: 3, n: 4 }, &rows).is_empty());
+    assert_eq!(
+        flagged(pca_model(), ModelsCfg { k: 2, n: 3 }, &rows),
+        vec![12, 14, 16, 18, 20, 22, 24, 26, 28]
+    );
+}
+
+#[test]
+fn a_rolling_baseline_follows_drift_but_not_a_correlated_step() {
+    // Both features drift together by two of their stds per 100 instants (along the trained
+    // component, so T² grows), then from instant 300 DO falls while conductivity rises.
+    let rows: Vec<(f64, f64)> = (0..320)
+        .map(|i| {
+            let drift = i as f64 / 50.0;
+            let step = if i >= 300 { 1.0 } else { 0.0 };
+            (8.0 + 0.5 * (drift - step), 400.0 + 10.0 * (drift + step))
+        })
+        .collect();
+    let cfg = ModelsCfg { k: 3, n: 4 };
+    let fixed = flagged(pca_model(), cfg, &rows);
+    // The fixed centre reads the drift as anomaly long before the step (T² > 9 from 147 on).
+    assert_eq!(fixed.first(), Some(&149), "{fixed:?}");
+    let mut rolling = pca_model();
+    rolling.baseline_rows = 24;
+    // Centred on the previous 24 instants, the drift leaves a constant 0.25 std offset.
+    rolling.scaler.means = vec![0.125, 2.5];
+    let hits = flagged(rolling, cfg, &rows);
+    assert_eq!(hits.first(), Some(&302), "{hits:?}");
 }
