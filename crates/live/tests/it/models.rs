@@ -35,6 +35,9 @@ fn model() -> MultivariateModel {
         trained_to: T0,
         training_rows: 8640,
         quantile: 0.999,
+        // Fixed centre: the scaler's means, no rolling baseline.
+        baseline_rows: 0,
+        threshold_rule: "set by hand".into(),
         scaler: Scaler {
             means: vec![8.0, 400.0],
             stds: vec![0.25, 5.0],
