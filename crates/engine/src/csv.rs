@@ -46,8 +46,8 @@ fn intern<T: Clone>(map: &mut FxHashMap<Box<str>, T>, key: &str, make: impl Fn(&
 /// Parses a plain decimal such as `-12.345` exactly and quickly: with at most 15 significant
 /// digits, the digits as an integer and the power of ten are both exact doubles, so one IEEE
 /// division is correctly rounded (the classic fast path). Anything else returns None and the
-/// caller falls back to the standard parser.
-fn parse_decimal(s: &str) -> Option<f64> {
+/// caller falls back to the standard parser. Shared with the HJ 212 decoder.
+pub(crate) fn parse_decimal(s: &str) -> Option<f64> {
     let b = s.as_bytes();
     let (neg, digits) = match b.first()? {
         b'-' => (true, &b[1..]),

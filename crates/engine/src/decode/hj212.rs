@@ -308,9 +308,9 @@ fn factor_reading(
     if raw.is_empty() {
         return Err(format!("{code}-{field} is empty"));
     }
-    let value = raw
-        .parse::<f64>()
-        .ok()
+    // Station values are plain decimals: the exact fast path first, the full parser after.
+    let value = crate::csv::parse_decimal(raw)
+        .or_else(|| raw.parse::<f64>().ok())
         .filter(|v| v.is_finite())
         .ok_or_else(|| format!("{code}-{field} `{raw}` is not a number"))?;
     let flag = f

@@ -18,7 +18,7 @@ pub use window::RollingWindow;
 use crate::config::{Config, Station};
 use crate::events::Event;
 use crate::leads::Lead;
-use crate::model::{Finding, FindingKind, ParamId, Reading, StationId};
+use crate::model::{DataFlag, Finding, FindingKind, ParamId, Reading, StationId};
 use crate::models::{ModelError, MultivariateModel, Scorer};
 use crate::params;
 use crate::time::{Millis, MINUTE};
@@ -78,16 +78,31 @@ pub struct Stats {
     pub lead_revisions: u64,
 }
 
+/// One reading as a station keeps it: the station is the one holding it and the parameter a
+/// slot of its parameter table, so holding a reading back clones no names.
+#[derive(Clone, Copy)]
+struct Held {
+    time: Millis,
+    slot: usize,
+    value: f64,
+    flag: DataFlag,
+}
+
 /// A reading held back for reordering, ordered by (time, arrival).
 struct Queued {
-    time: Millis,
     seq: u64,
-    reading: Reading,
+    reading: Held,
+}
+
+impl Queued {
+    fn key(&self) -> (Millis, u64) {
+        (self.reading.time, self.seq)
+    }
 }
 
 impl PartialEq for Queued {
     fn eq(&self, other: &Self) -> bool {
-        (self.time, self.seq) == (other.time, other.seq)
+        self.key() == other.key()
     }
 }
 impl Eq for Queued {}
@@ -98,7 +113,7 @@ impl PartialOrd for Queued {
 }
 impl Ord for Queued {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (self.time, self.seq).cmp(&(other.time, other.seq))
+        self.key().cmp(&other.key())
     }
 }
 
@@ -124,6 +139,12 @@ struct StationRt {
     id: StationId,
     cfg: Option<Station>,
     streams: Vec<(ParamId, usize)>,
+    /// Parameters seen, in order of arrival, with their stream once one was made (streams are
+    /// made when a reading is judged, in event-time order, as before reordering existed).
+    params: Vec<(ParamId, Option<usize>)>,
+    /// The slot the next reading probably uses (stations send their parameters in a fixed
+    /// order): tried before searching.
+    next_slot: usize,
     queue: VecDeque<Queued>,
     max_time: Millis,
     water: Track,
@@ -256,6 +277,8 @@ impl Engine {
             id: id.clone(),
             cfg,
             streams: vec![],
+            params: vec![],
+            next_slot: 0,
             queue: VecDeque::new(),
             max_time: Millis::MIN,
             water: Track::new(TrackKind::Water),
@@ -303,6 +326,27 @@ impl Engine {
         i
     }
 
+    /// The slot of `parameter` in a station's parameter table, added when new.
+    fn param_slot(st: &mut StationRt, parameter: &ParamId) -> usize {
+        let hint = st.next_slot;
+        let slot = match st.params.get(hint).filter(|(p, _)| p == parameter) {
+            Some(_) => hint,
+            None => match st.params.iter().position(|(p, _)| p == parameter) {
+                Some(i) => i,
+                None => {
+                    st.params.push((parameter.clone(), None));
+                    st.params.len() - 1
+                }
+            },
+        };
+        st.next_slot = if slot + 1 == st.params.len() {
+            0
+        } else {
+            slot + 1
+        };
+        slot
+    }
+
     /// Feeds one reading. Readings of one station are reordered within the allowed lateness;
     /// older ones are counted in [`Stats::late`] and skipped.
     pub fn push(&mut self, r: &Reading, out: &mut Output) {
@@ -310,15 +354,20 @@ impl Engine {
         let lateness = self.cfg.thresholds.engine.allowed_lateness;
         let st = &mut self.stations[si];
         st.max_time = st.max_time.max(r.time);
+        let held = Held {
+            time: r.time,
+            slot: Self::param_slot(st, &r.parameter),
+            value: r.value,
+            flag: r.flag,
+        };
         if lateness == 0 {
-            self.process(si, r, out);
+            self.process(si, held, out);
             return;
         }
         self.seq += 1;
         let q = Queued {
-            time: r.time,
             seq: self.seq,
-            reading: r.clone(),
+            reading: held,
         };
         // Kept sorted; in-order arrivals (nearly all) append at the back.
         if st.queue.back().is_none_or(|b| *b <= q) {
@@ -335,10 +384,10 @@ impl Engine {
         while self.stations[si]
             .queue
             .front()
-            .is_some_and(|q| q.time <= upto)
+            .is_some_and(|q| q.reading.time <= upto)
         {
             if let Some(q) = self.stations[si].queue.pop_front() {
-                self.process(si, &q.reading, out);
+                self.process(si, q.reading, out);
             }
         }
     }
@@ -353,7 +402,7 @@ impl Engine {
         }
         held.sort_by(|a, b| a.0.cmp(&b.0));
         for (q, si) in held {
-            self.process(si, &q.reading, out);
+            self.process(si, q.reading, out);
         }
         for si in 0..self.stations.len() {
             for kind in [TrackKind::Water, TrackKind::Monitoring] {
@@ -372,7 +421,18 @@ impl Engine {
         }
     }
 
-    fn process(&mut self, si: usize, r: &Reading, out: &mut Output) {
+    /// The stream of a station's parameter slot, made on first use.
+    fn slot_stream(&mut self, si: usize, slot: usize) -> usize {
+        if let Some(i) = self.stations[si].params[slot].1 {
+            return i;
+        }
+        let parameter = self.stations[si].params[slot].0.clone();
+        let i = self.stream_index(si, &parameter);
+        self.stations[si].params[slot].1 = Some(i);
+        i
+    }
+
+    fn process(&mut self, si: usize, r: Held, out: &mut Output) {
         if r.time > self.watermark {
             self.watermark = r.time;
             if self.watermark >= self.next_sweep {
@@ -380,11 +440,12 @@ impl Engine {
                 self.next_sweep = self.watermark + SWEEP_EVERY;
             }
         }
-        let idx = self.stream_index(si, &r.parameter);
-        let maintenance = self.stations[si]
+        let idx = self.slot_stream(si, r.slot);
+        let st = &self.stations[si];
+        let maintenance = st
             .cfg
             .as_ref()
-            .is_some_and(|s| s.in_maintenance(r.parameter.as_str(), r.time));
+            .is_some_and(|s| s.in_maintenance(st.params[r.slot].0.as_str(), r.time));
         let mut buf = std::mem::take(&mut self.buf);
         buf.clear();
         let stream = &mut self.streams[idx];
@@ -402,15 +463,17 @@ impl Engine {
                 if self.keep_scores {
                     out.scores.push(Score {
                         time: r.time,
-                        station: r.station.clone(),
-                        parameter: r.parameter.clone(),
+                        station: self.stations[si].id.clone(),
+                        parameter: self.stations[si].params[r.slot].0.clone(),
                         score,
                     });
                 }
                 if !maintenance && r.flag.is_measurement() {
                     let cfg = self.cfg.thresholds.models;
-                    for &m in &self.stations[si].models {
-                        self.multivariate[m].observe(&r.parameter, r.time, r.value, &cfg, &mut buf);
+                    let st = &self.stations[si];
+                    for &m in &st.models {
+                        let parameter = &st.params[r.slot].0;
+                        self.multivariate[m].observe(parameter, r.time, r.value, &cfg, &mut buf);
                     }
                 }
                 let interval = self.streams[idx].interval().unwrap_or(0);

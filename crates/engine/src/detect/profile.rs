@@ -85,13 +85,19 @@ impl DiurnalProfile {
     }
 
     fn fold(&mut self, keep: usize) {
-        let hours: Vec<usize> = (0..24).filter(|&h| self.day_count[h] > 0).collect();
+        let mut seen = [0usize; 24];
+        let mut n = 0;
+        for h in (0..24).filter(|&h| self.day_count[h] > 0) {
+            seen[n] = h;
+            n += 1;
+        }
+        let hours = &seen[..n];
         // A day seen for less than half its hours says little about the cycle.
         if hours.len() >= MIN_HOURS {
             let mean_of = |h: usize| self.day_sum[h] / self.day_count[h] as f64;
             let day_mean = hours.iter().map(|&h| mean_of(h)).sum::<f64>() / hours.len() as f64;
             let mut today = [f32::NAN; 24];
-            for &h in &hours {
+            for &h in hours {
                 today[h] = (mean_of(h) - day_mean) as f32;
             }
             if self.history.len() < keep {
@@ -100,13 +106,12 @@ impl DiurnalProfile {
                 let slot = self.days_learnt as usize % keep;
                 self.history[slot] = today;
             }
+            // One buffer for the 24 hours: a fold happens once a day per stream, but across
+            // 100,000 streams the allocations added up.
+            let mut v: Vec<f32> = Vec::with_capacity(self.history.len());
             for h in 0..24 {
-                let mut v: Vec<f32> = self
-                    .history
-                    .iter()
-                    .map(|d| d[h])
-                    .filter(|x| !x.is_nan())
-                    .collect();
+                v.clear();
+                v.extend(self.history.iter().map(|d| d[h]).filter(|x| !x.is_nan()));
                 if !v.is_empty() {
                     v.sort_by(f32::total_cmp);
                     let n = v.len();

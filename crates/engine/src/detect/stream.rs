@@ -223,7 +223,7 @@ impl Stream {
 
     fn judge(&mut self, t: Millis, v: f64, flag: DataFlag, ctx: &Context, out: &mut Vec<Finding>) {
         let unit = self.unit();
-        let p = self.parameter.clone();
+        let p = &self.parameter;
         if !v.is_finite() {
             return;
         }

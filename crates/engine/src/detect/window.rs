@@ -48,17 +48,29 @@ impl RollingWindow {
         if !v.is_finite() {
             return;
         }
+        self.pushes_since_mad += 1;
         if self.ring.len() < self.cap {
             self.ring.push(v);
-        } else {
-            let old = std::mem::replace(&mut self.ring[self.head], v);
-            self.head = (self.head + 1) % self.cap;
-            let i = self.sorted.partition_point(|x| *x < old);
-            self.sorted.remove(i);
+            let i = self.sorted.partition_point(|x| *x < v);
+            self.sorted.insert(i, v);
+            return;
         }
-        let i = self.sorted.partition_point(|x| *x < v);
-        self.sorted.insert(i, v);
-        self.pushes_since_mad += 1;
+        let old = std::mem::replace(&mut self.ring[self.head], v);
+        self.head = (self.head + 1) % self.cap;
+        // Remove `old` (at `i`) and insert `v` in one move of the values between them: the
+        // same arrangement as `remove(i)` then `insert`, without shifting the whole tail twice.
+        let s = &mut self.sorted;
+        let i = s.partition_point(|x| *x < old);
+        let j = s.partition_point(|x| *x < v);
+        if old < v {
+            // Everything below `v` includes `old`, so `i < j`.
+            s.copy_within(i + 1..j, i);
+            s[j - 1] = v;
+        } else {
+            // Everything below `v` is below `old` too, so `j <= i`.
+            s.copy_within(j..i, j + 1);
+            s[j] = v;
+        }
     }
 
     /// The MAD, recomputed every few pushes (and always while the window fills).
