@@ -71,7 +71,7 @@ impl RollingMean {
         }
         self.rows.push_back(x.to_vec());
         self.pushed += 1;
-        if self.pushed % self.window == 0 {
+        if self.pushed.is_multiple_of(self.window) {
             // Re-add from scratch once per window: no drift from subtract-and-add rounding.
             self.sums.iter_mut().for_each(|s| *s = 0.0);
             for r in &self.rows {
