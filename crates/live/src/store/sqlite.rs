@@ -158,7 +158,14 @@ impl ReadingChunks for SqliteChunks {
         let mut sql = String::from(
             "SELECT station, parameter, time_ms, value, flag FROM readings WHERE time_ms >= ? AND time_ms < ?",
         );
-        let mut args: Vec<Value> = vec![self.from.into(), self.to.into()];
+        // The page's lower time bound is the last row read: implied by the row-value test
+        // below, but only a plain bound lets SQLite start its index range there (without it
+        // every page rescans the window from its start: quadratic over a long window).
+        let lower = self
+            .after
+            .as_ref()
+            .map_or(self.from, |(t, _, _)| (*t).max(self.from));
+        let mut args: Vec<Value> = vec![lower.into(), self.to.into()];
         if !self.stations.is_empty() {
             sql.push_str(&format!(
                 " AND station IN ({})",
