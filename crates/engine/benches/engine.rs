@@ -7,16 +7,8 @@ use riverwatch_engine::model::{DataFlag, Reading};
 use riverwatch_engine::{Config, Engine, Output};
 use std::sync::Arc;
 
-const PARAMS: [(&str, f64, f64); 8] = [
-    ("temp", 20.0, 1.5),
-    ("ph", 7.6, 0.2),
-    ("do", 8.0, 1.2),
-    ("cond", 400.0, 0.0),
-    ("turb", 20.0, 0.0),
-    ("codmn", 3.0, 0.0),
-    ("nh3n", 0.3, 0.0),
-    ("tp", 0.08, 0.0),
-];
+mod common;
+use common::PARAMS;
 
 fn readings(stations: usize, steps: usize) -> Vec<Reading> {
     let names: Vec<String> = (0..stations).map(|i| format!("S{i:05}")).collect();

@@ -16,16 +16,8 @@ use riverwatch_engine::model::{DataFlag, ParamId, Reading, StationId};
 use riverwatch_engine::{Config, Engine, Output};
 use std::sync::Arc;
 
-const PARAMS: [(&str, f64, f64); 8] = [
-    ("temp", 20.0, 1.5),
-    ("ph", 7.6, 0.2),
-    ("do", 8.0, 1.2),
-    ("cond", 400.0, 0.0),
-    ("turb", 20.0, 0.0),
-    ("codmn", 3.0, 0.0),
-    ("nh3n", 0.3, 0.0),
-    ("tp", 0.08, 0.0),
-];
+mod common;
+use common::PARAMS;
 const HOUR_MS: i64 = 3_600_000;
 
 /// (VmRSS, VmHWM) in bytes.
