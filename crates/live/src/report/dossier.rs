@@ -12,6 +12,7 @@ use super::evidence::{head_tail, Evidence};
 use super::figures::{self, item_name, limit_header, multiple_text, value, Figure};
 use super::words::{self, Lang, Words};
 use crate::ledger::SealedRevision;
+use crate::seal::evidence::EvidenceSpec;
 use riverwatch_engine::config::{Config, Limit};
 use riverwatch_engine::leads::{Lead, ParamSummary};
 use riverwatch_engine::time::Rfc3339;
@@ -33,6 +34,9 @@ pub struct DossierInput<'a> {
     pub lang: Lang,
     /// The ledger's seal of the lead's latest revision, when it has one.
     pub seal: Option<&'a SealedRevision>,
+    /// The sealed evidence re-read from the store now: what differs (empty: nothing), or why
+    /// it could not be re-read; `None` when not re-read (no store, or nothing sealed).
+    pub recheck: Option<Result<Vec<String>, String>>,
 }
 
 /// The dossier as one HTML document.
@@ -524,14 +528,26 @@ fn seal(h: &mut String, input: &DossierInput) {
         Rfc3339(q.from),
         Rfc3339(q.to)
     );
-    let (digest, count) = match input.evidence {
-        Ok(ev) => (
+    let sealed = input.seal.and_then(|s| s.seal.evidence.as_ref());
+    let (digest, count, query) = match (sealed, input.evidence) {
+        (Some(e), _) => (
+            format!(
+                "<span class=\"mono\">{}</span>{}",
+                e.sha256,
+                recheck(input.recheck.as_ref(), w)
+            ),
+            e.readings.to_string(),
+            sealed_query(&e.spec),
+        ),
+        (None, Ok(ev)) => (
             format!("<span class=\"mono\">{}</span>", ev.digest),
             ev.total.to_string(),
+            query,
         ),
-        Err(reason) => (
+        (None, Err(reason)) => (
             format!("{}：{}", esc(w.evidence_unavailable), esc(reason)),
             "—".into(),
+            query,
         ),
     };
     let mut config = format!("<span class=\"mono\">{}</span>", esc(&lead.config_hash));
@@ -567,8 +583,38 @@ fn seal(h: &mut String, input: &DossierInput) {
     );
 }
 
-/// What the ledger sealed for the lead: its chain entry, the evidence digest recorded then, and
-/// the signature (or why there is none).
+/// `<br>` and what re-reading the sealed evidence now showed, when it was re-read.
+fn recheck(r: Option<&Result<Vec<String>, String>>, w: &Words) -> String {
+    match r {
+        None => String::new(),
+        Some(Ok(diff)) if diff.is_empty() => format!("<br>{}", esc(w.recheck_same)),
+        Some(Ok(diff)) => format!(
+            "<br><b>{}</b>：{}",
+            esc(w.recheck_differs),
+            esc(&diff.join("; "))
+        ),
+        Some(Err(e)) => format!("<br><b>{}</b>：{}", esc(w.recheck_failed), esc(e)),
+    }
+}
+
+/// The sealed evidence definition in the words of the evidence query: the stations each with
+/// the newest reading time included.
+fn sealed_query(spec: &EvidenceSpec) -> String {
+    let stations: Vec<String> = spec
+        .stations
+        .iter()
+        .map(|c| format!("{}≤{}", c.station, Rfc3339(c.until)))
+        .collect();
+    format!(
+        "stations={} parameters={} from={}",
+        stations.join(","),
+        spec.parameters.join(","),
+        Rfc3339(spec.from)
+    )
+}
+
+/// What the ledger sealed for the lead: its chain entry and the signature (or why there is
+/// none); the sealed evidence digest itself is the seal section's evidence digest.
 fn seal_status(seal: Option<&SealedRevision>, w: &Words) -> String {
     let Some(s) = seal else {
         return format!(
@@ -577,17 +623,14 @@ fn seal_status(seal: Option<&SealedRevision>, w: &Words) -> String {
             esc(w.not_sealed_note)
         );
     };
-    let recorded = s.seal.evidence.as_ref().map_or_else(
-        || esc(s.seal.evidence_error.as_deref().unwrap_or("—")),
-        |e| {
-            format!(
-                "<span class=\"mono\">{}</span> ({} {})",
-                e.sha256,
-                e.readings,
-                esc(w.seal_evidence_count)
-            )
-        },
-    );
+    let unsealed_evidence = match (&s.seal.evidence, &s.seal.evidence_error) {
+        (None, reason) => format!(
+            "<br>{}: {}",
+            esc(w.sealed_evidence),
+            esc(reason.as_deref().unwrap_or("—"))
+        ),
+        (Some(_), _) => String::new(),
+    };
     let signature = match &s.entry.key {
         Some(key) if s.entry.signature.is_some() => format!(
             "{} <span class=\"mono\">{}</span>",
@@ -597,13 +640,12 @@ fn seal_status(seal: Option<&SealedRevision>, w: &Words) -> String {
         _ => esc(w.unsigned).to_string(),
     };
     format!(
-        "<b>{}</b> r{} · #{} <span class=\"mono\">{}</span><br>{}: {}<br>{}",
+        "<b>{}</b> r{} · #{} <span class=\"mono\">{}</span>{}<br>{}",
         esc(w.sealed),
         s.seal.revision,
         s.entry.seq,
         esc(&s.entry.digest),
-        esc(w.sealed_evidence),
-        recorded,
+        unsealed_evidence,
         signature
     )
 }

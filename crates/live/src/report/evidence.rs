@@ -1,15 +1,16 @@
 //! The readings behind a lead, read back from the store with the lead's evidence query, and
-//! their digest: SHA-256 over one canonical line per reading, in the order every store answers
-//! in (time, station, parameter).
+//! their digest: SHA-256 of the canonical CSV of the sealed evidence (`seal::evidence`: header,
+//! then one line per reading in the order every store answers in — time, station, parameter).
 //!
 //! The digest covers every matching reading even when only the first ones are kept in memory,
-//! so a dossier of a long window still names exactly what the store held. The canonical line
-//! (`time,station,parameter,value,flag` with RFC 3339 UTC time and Rust's shortest round-trip
-//! float) is what the dossier's "how to verify" text tells a reader to recompute.
+//! so a dossier of a long window still names exactly what the store held. One definition for
+//! both: a digest computed here for an unsealed revision is what `sha256sum readings.csv` of
+//! the same readings prints, as for a sealed one.
 
+use crate::seal::evidence::{canonical_line, CSV_HEADER};
+use crate::seal::hex;
 use crate::store::{ReadingChunks, ReadingStore, StoreError, DEFAULT_CHUNK};
 use riverwatch_engine::leads::EvidenceQuery;
-use riverwatch_engine::time::Rfc3339;
 use riverwatch_engine::Reading;
 use sha2::{Digest as _, Sha256};
 
@@ -26,36 +27,36 @@ pub struct Evidence {
     pub digest: String,
 }
 
-/// Incremental [`Evidence::digest`].
-#[derive(Default)]
-pub struct EvidenceDigest(Sha256);
+/// Incremental [`Evidence::digest`]: SHA-256 of the canonical CSV (header, then one line per
+/// reading as pushed), the same bytes a sealed evidence file holds.
+pub struct EvidenceDigest {
+    hash: Sha256,
+    line: String,
+}
+
+impl Default for EvidenceDigest {
+    fn default() -> Self {
+        let mut hash = Sha256::new();
+        hash.update(CSV_HEADER.as_bytes());
+        Self {
+            hash,
+            line: String::new(),
+        }
+    }
+}
 
 impl EvidenceDigest {
     /// Adds one reading's canonical line.
     pub fn push(&mut self, r: &Reading) {
-        self.0.update(canonical_line(r).as_bytes());
+        self.line.clear();
+        canonical_line(&mut self.line, r);
+        self.hash.update(self.line.as_bytes());
     }
 
     /// The hex digest.
     pub fn finish(self) -> String {
-        self.0
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        hex(&self.hash.finalize())
     }
-}
-
-/// `time,station,parameter,value,flag\n` for one reading.
-pub fn canonical_line(r: &Reading) -> String {
-    format!(
-        "{},{},{},{},{}\n",
-        Rfc3339(r.time),
-        r.station,
-        r.parameter,
-        r.value,
-        r.flag.letter()
-    )
 }
 
 /// The digest of `readings` (already in store order).
@@ -112,11 +113,13 @@ pub fn head_tail<T>(rows: &[T], each: usize) -> (&[T], usize, &[T]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::seal::evidence::canonical_csv;
+    use crate::seal::sha256_hex;
     use riverwatch_engine::time::parse_rfc3339;
     use riverwatch_engine::DataFlag;
 
     #[test]
-    fn canonical_lines_and_digest_are_stable() {
+    fn digest_is_that_of_the_sealed_canonical_csv() {
         let r = Reading {
             station: "DL08".into(),
             parameter: "nh3n".into(),
@@ -124,28 +127,18 @@ mod tests {
             value: 7.57,
             flag: DataFlag::N,
         };
+        let mut later = r.clone();
+        later.time += 300_000;
+        let both = [r.clone(), later];
+        assert_eq!(digest(&both), sha256_hex(canonical_csv(&both).as_bytes()));
         assert_eq!(
-            canonical_line(&r),
-            "2024-07-06T04:00:00Z,DL08,nh3n,7.57,N\n"
+            canonical_csv(&both[..1]),
+            "time,station,parameter,value,flag\n2024-07-06T04:00:00Z,DL08,nh3n,7.57,N\n"
         );
-        // sha256 of the empty string: no readings digest to the well-known value.
-        assert_eq!(
-            digest(&[]),
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-        );
-        let one = digest(std::slice::from_ref(&r));
+        // No readings: the digest of the header line alone.
+        assert_eq!(digest(&[]), sha256_hex(CSV_HEADER.as_bytes()));
         let mut other = r.clone();
         other.value = 7.570000001;
-        assert_ne!(one, digest(&[other]));
-        assert_eq!(one.len(), 64);
-    }
-
-    #[test]
-    fn head_and_tail_of_long_tables() {
-        let v: Vec<u32> = (0..25).collect();
-        let (head, skipped, tail) = head_tail(&v, 10);
-        assert_eq!((head.len(), skipped, tail), (10, 5, &v[15..]));
-        let (head, skipped, tail) = head_tail(&v[..20], 10);
-        assert_eq!((head.len(), skipped, tail.len()), (20, 0, 0));
+        assert_ne!(digest(&both[..1]), digest(&[other]));
     }
 }

@@ -17,7 +17,7 @@ mod words;
 
 pub use chart::{Panel, Rule, Series};
 pub use dossier::{render as render_dossier, DossierInput};
-pub use evidence::{canonical_line, digest as evidence_digest, fetch as fetch_evidence, Evidence};
+pub use evidence::{digest as evidence_digest, fetch as fetch_evidence, Evidence};
 pub use intake::{
     csv as intake_csv, csv_field, row as intake_row, xlsx as intake_xlsx, Cell, SheetDigest,
 };
@@ -104,12 +104,17 @@ pub async fn dossier<S: ReadingStore>(
         .ok_or_else(|| ReportError::NotFound(id.to_string()))?;
     let evidence = read_evidence(store, &lead, MAX_EVIDENCE, lang).await;
     let seal = ledger.sealed_revision(id, None).await?;
+    let recheck = match (store, seal.as_ref().and_then(|s| s.seal.evidence.as_ref())) {
+        (Some(store), Some(sealed)) => Some(sealed.recheck(store).await.map_err(|e| e.to_string())),
+        _ => None,
+    };
     Ok(render_dossier(&DossierInput {
         lead: &lead,
         config,
         evidence: &evidence,
         lang,
         seal: seal.as_ref(),
+        recheck,
     }))
 }
 

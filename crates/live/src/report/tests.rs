@@ -87,6 +87,7 @@ fn render(lead: &Lead, lang: Lang) -> (String, Evidence) {
     let ev = evidence_of(lead, readings);
     let html = render_dossier(&DossierInput {
         seal: None,
+        recheck: None,
         lead,
         config: cfg,
         evidence: &Ok(ev.clone()),
@@ -476,6 +477,7 @@ async fn from_ledger_and_store() {
         config: cfg,
         evidence: &Ok(ev),
         lang: Lang::Zh,
+        recheck: None,
     });
     assert_eq!(html, want);
     contains_all(
@@ -553,11 +555,12 @@ async fn intake_digest_is_the_sealed_one() {
     assert!(ledger.record_sealed(sealed, input, 0).await.unwrap());
     assert!(ledger.record_revision(unsealed, 0).await.unwrap());
     // The sealed digest, recomputed independently: SHA-256 of the canonical CSV of the
-    // sealed readings — not the dossier's digest of the evidence query.
+    // sealed readings. With every reading seen, the sealed set is the evidence query's, and
+    // the digest of the query's readings is the same definition, so the same value.
     let spec = EvidenceSpec::of(sealed, &seen);
     let want =
         crate::seal::sha256_hex(canonical_csv(&collect(&store, &spec).await.unwrap()).as_bytes());
-    assert_ne!(want, evidence_of(sealed, readings).digest);
+    assert_eq!(want, evidence_of(sealed, readings).digest);
 
     let cell =
         |rows: &[Vec<String>], id: &str| rows.iter().find(|r| r[0] == id).unwrap()[11].clone();
@@ -575,6 +578,32 @@ async fn intake_digest_is_the_sealed_one() {
             "{} (not sealed: computed from the store at export)",
             evidence_of(unsealed, readings).digest
         )
+    );
+
+    // The dossier's evidence digest is the sealed one too, checked against the store now.
+    let html = dossier(&ledger, Some(&store), cfg, &sealed.id, Lang::En)
+        .await
+        .unwrap();
+    contains_all(
+        &html,
+        &[
+            &want,
+            "re-read from the store now with the sealed definition: same digest",
+        ],
+    );
+    let mut changed = collect(&store, &spec).await.unwrap()[0].clone();
+    changed.value += 1.0;
+    store.write(std::slice::from_ref(&changed)).await.unwrap();
+    let html = dossier(&ledger, Some(&store), cfg, &sealed.id, Lang::En)
+        .await
+        .unwrap();
+    contains_all(
+        &html,
+        &[
+            &want,
+            "re-read from the store now with the sealed definition: differs",
+            &format!("{}/{}: a reading", changed.station, changed.parameter),
+        ],
     );
 }
 

@@ -155,8 +155,14 @@ pub struct Words {
     pub not_sealed_note: &'static str,
     /// The lead revision is sealed in the ledger's chain.
     pub sealed: &'static str,
-    /// Label of the evidence digest recorded in the seal.
+    /// Label of the reason the seal holds no evidence digest.
     pub sealed_evidence: &'static str,
+    /// The sealed evidence, re-read from the store now, gives the sealed digest.
+    pub recheck_same: &'static str,
+    /// Before what differs when the sealed evidence is re-read now.
+    pub recheck_differs: &'static str,
+    /// Before why the sealed evidence could not be re-read now.
+    pub recheck_failed: &'static str,
     /// Before the public key of a signed seal.
     pub signed_by: &'static str,
     /// A seal without signature.
@@ -242,12 +248,15 @@ pub static ZH: Words = Words {
     not_sealed: "未封存",
     not_sealed_note: "本线索尚无封存记录；上列证据摘要值为生成本文件时按证据查询条件重新读取读数计算所得，可供核对，但不等同于封存。",
     sealed: "已封存（账本哈希链条目）",
-    sealed_evidence: "封存时的证据摘要值",
+    sealed_evidence: "封存时未能计算证据摘要值",
+    recheck_same: "现按封存的证据范围从读数库重新读取，摘要值一致",
+    recheck_differs: "现按封存的证据范围从读数库重新读取，与封存不一致",
+    recheck_failed: "现无法从读数库重新读取封存的证据",
     signed_by: "Ed25519 签名，公钥",
     unsigned: "未签名（服务未配置签名密钥）",
     config_differs: "注意：生成本文件所用配置的哈希与线索记录的不同，站点与限值信息按当前配置显示。",
     seal_verify: "核验方法",
-    seal_verify_text: "按“证据查询条件”从读数库取出读数，按时间、站点、项目排序，每条写成一行“时间(RFC 3339 UTC),站点,项目,数值,标识”并以换行结尾，对全部行计算 SHA-256，结果应与证据摘要值一致；或再次运行 riverwatch leads dossier 生成本文件并比对。",
+    seal_verify_text: "按“证据查询条件”从读数库取出读数，按时间、站点、项目排序；首行写“time,station,parameter,value,flag”，其后每条读数写成一行“时间(RFC 3339 UTC),站点,项目,数值,标识”，每行以换行结尾，对全文计算 SHA-256，结果应与证据摘要值一致（证据包中 readings.csv 即此文件，可用 sha256sum 核对）；或运行 riverwatch verify lead 核验。",
     evidence_unavailable: "证据读数无法读取",
     no_decisions: "暂无研判记录",
     no_readings: "证据时段内无读数",
@@ -326,12 +335,15 @@ pub static EN: Words = Words {
     not_sealed: "not sealed",
     not_sealed_note: "This lead has no seal yet; the evidence digest above was computed when this document was rendered, from the readings the evidence query returns. It can be checked, but it is not a seal.",
     sealed: "sealed (ledger hash-chain entry)",
-    sealed_evidence: "evidence digest recorded in the seal",
+    sealed_evidence: "no evidence digest could be computed when sealed",
+    recheck_same: "re-read from the store now with the sealed definition: same digest",
+    recheck_differs: "re-read from the store now with the sealed definition: differs",
+    recheck_failed: "the sealed evidence could not be re-read from the store now",
     signed_by: "Ed25519 signature, public key",
     unsigned: "unsigned (the service has no signing key)",
     config_differs: "Note: the configuration used to render this document has a different hash from the lead's; station and limit details follow the current configuration.",
     seal_verify: "How to verify",
-    seal_verify_text: "Fetch the readings of the evidence query from the store, order them by time, station and item, write each as one line `time (RFC 3339 UTC),station,item,value,flag` ending in a newline, and compute SHA-256 over all lines: it must equal the evidence digest. Or run riverwatch leads dossier again and compare.",
+    seal_verify_text: "Fetch the readings of the evidence query from the store, order them by time, station and item; write the header line `time,station,parameter,value,flag`, then each reading as one line `time (RFC 3339 UTC),station,item,value,flag`, every line ending in a newline, and compute SHA-256 over the whole text: it must equal the evidence digest (the evidence bundle's readings.csv is this file; check it with sha256sum). Or run riverwatch verify lead.",
     evidence_unavailable: "Evidence readings could not be read",
     no_decisions: "No analyst decisions yet",
     no_readings: "No readings in the evidence period",

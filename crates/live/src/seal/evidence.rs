@@ -109,8 +109,8 @@ pub async fn collect<S: ReadingStore>(
     Ok(readings)
 }
 
-/// One reading as its canonical CSV line.
-fn line(out: &mut String, r: &Reading) {
+/// Appends one reading's canonical CSV line (with its newline) to `out`.
+pub fn canonical_line(out: &mut String, r: &Reading) {
     let _ = writeln!(
         out,
         "{},{},{},{},{}",
@@ -129,7 +129,7 @@ pub fn canonical_csv(readings: &[Reading]) -> String {
     let mut out = String::with_capacity(CSV_HEADER.len() + readings.len() * 48);
     out.push_str(CSV_HEADER);
     for r in sorted {
-        line(&mut out, r);
+        canonical_line(&mut out, r);
     }
     out
 }
@@ -191,6 +191,13 @@ impl EvidenceSeal {
             sha256: sha256_hex(csv.as_bytes()),
             streams,
         }
+    }
+
+    /// Re-reads this evidence from `store` and says what differs from the seal (empty: the
+    /// store still gives the sealed digest).
+    pub async fn recheck<S: ReadingStore>(&self, store: &S) -> Result<Vec<String>, StoreError> {
+        let readings = collect(store, &self.spec).await?;
+        Ok(self.differences(&EvidenceSeal::new(self.spec.clone(), &readings)))
     }
 
     /// What differs between this (sealed) and `now` (re-read), one sentence per difference;

@@ -22,7 +22,6 @@
 //! loop `riverwatch replay` runs, with the window's end left open as the live service had it.
 
 use super::config_diff::config_differences;
-use super::evidence::{collect, EvidenceSeal};
 use super::records::{config_digests, KIND_CONFIG, KIND_DECISION};
 use super::PublicKey;
 use crate::ledger::{ChainReport, Ledger, LedgerError, SealedRevision};
@@ -323,17 +322,15 @@ async fn evidence_check<S: ReadingStore>(
             ),
         });
     };
-    let readings = collect(store, &sealed.spec).await?;
-    let now = EvidenceSeal::new(sealed.spec.clone(), &readings);
-    let diff = sealed.differences(&now);
+    let diff = sealed.recheck(store).await?;
     Ok(if diff.is_empty() {
         Check {
             name: "evidence",
             ok: true,
             detail: format!(
                 "{} readings in the store give the sealed digest {}",
-                now.readings,
-                super::evidence::short(&now.sha256)
+                sealed.readings,
+                super::evidence::short(&sealed.sha256)
             ),
         }
     } else {
