@@ -56,16 +56,22 @@ pub struct TrainOptions {
     pub gmm_components: usize,
     /// Rolling baseline the features are centred on, ms (0: fixed training means).
     pub baseline_ms: Millis,
+    /// Longest run of alarming instants the engine keeps out of the rolling baseline, ms.
+    pub hold_ms: Millis,
+    /// Ratio to the threshold above which an instant counts as alarming for the hold.
+    pub hold_ratio: f64,
 }
 
 impl Default for TrainOptions {
     fn default() -> Self {
         Self {
             kind: Kind::Pca,
-            quantile: 0.999,
+            quantile: 0.9995,
             pca_variance: 0.9,
             gmm_components: 2,
             baseline_ms: DAY,
+            hold_ms: DAY / 2,
+            hold_ratio: 1.0,
         }
     }
 }
@@ -201,6 +207,12 @@ pub fn fit(
         training_rows: f.rows.nrows(),
         quantile: o.quantile,
         baseline_rows,
+        baseline_hold_rows: if baseline_rows > 0 && o.hold_ms > 0 {
+            (o.hold_ms / f.interval).max(1) as usize
+        } else {
+            0
+        },
+        baseline_hold_ratio: o.hold_ratio,
         threshold_rule: String::new(),
         scaler: Scaler {
             means: f.means.clone(),
