@@ -1,6 +1,7 @@
 //! The per-station multivariate detector: holds each feature's latest value and, when every
 //! feature of a model has a value at the same instant, scores that instant with the model
-//! (centred first on the model's rolling baseline when it has one). A ratio above 1 on `k` of
+//! (centred first on the model's rolling baseline when it has one, which leaves the instants the
+//! model alarms on out of its mean for a bounded run). A ratio above 1 on `k` of
 //! the last `n` scored instants (`[models]` in thresholds.toml) becomes a `Deviation` finding
 //! (detector `pca` or `gmm`) on the feature that moved most, so it opens and extends water
 //! events like any other detector's finding; a lone row in the tail of the training scores
