@@ -340,7 +340,10 @@ fn format_2_files_load_with_a_baseline_that_absorbs_every_instant() {
     assert_eq!((old.baseline_hold_rows, old.baseline_hold_ratio), (0, 1.0));
     let cfg = ModelsCfg { k: 3, n: 4 };
     let rows = step(100, 40, 56);
-    assert_eq!(flagged(old, cfg, &rows), flagged(rolling(24, 0), cfg, &rows));
+    assert_eq!(
+        flagged(old, cfg, &rows),
+        flagged(rolling(24, 0), cfg, &rows)
+    );
     let mut bad = rolling(24, 24);
     bad.baseline_hold_ratio = f64::NAN;
     assert!(Scorer::new(bad).unwrap_err().reason.contains("hold_ratio"));
