@@ -6,7 +6,9 @@
 //!
 //! With a rolling baseline (the default) the rows are first centred on the mean of the
 //! previous day of rows, the way the engine will centre them, so seasonal and flow drift
-//! between the training window and the watched one does not read as anomaly. A quantile the
+//! between the training window and the watched one does not read as anomaly. The engine also
+//! keeps the instants it alarms on out of that mean for up to [`TrainOptions::hold_ms`]; the
+//! training window is meant to be quiet, so the trainer centres every row. A quantile the
 //! training rows cannot resolve (fewer than [`TAIL_ROWS`] rows above it) is not clamped to the
 //! largest training score: the tail beyond the 0.99 quantile is fitted with an exponential and
 //! the threshold extrapolated from it; the model file says which rule was used.
