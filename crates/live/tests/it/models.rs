@@ -12,8 +12,9 @@ use riverwatch_engine::{Config, DataFlag, DetectorId, Engine, Lead, Output, Read
 use riverwatch_live::config::StoreKind;
 use riverwatch_live::pipeline::now_ms;
 use riverwatch_live::store::SqliteStore;
-use riverwatch_live::{LeadFilter, ReadingStore, Service};
+use riverwatch_live::{LeadFilter, ReadingStore, Service, ServiceHandle};
 use riverwatch_testkit::{eventually_async, Mosquitto};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -137,14 +138,29 @@ fn messages_of(readings: &[Reading]) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
+/// A `models` directory under `root` holding `m` as its one file; the directory and the file.
+fn models_dir(root: &Path, m: &MultivariateModel) -> (PathBuf, PathBuf) {
+    let dir = root.join("models");
+    std::fs::create_dir(&dir).unwrap();
+    let file = dir.join("dl03-pca.json");
+    std::fs::write(&file, serde_json::to_string_pretty(m).unwrap()).unwrap();
+    (dir, file)
+}
+
+/// The first lead with a PCA finding the service records within 30 s.
+async fn pca_lead(h: &ServiceHandle) -> Option<Lead> {
+    eventually_async(Duration::from_secs(30), || async {
+        let (leads, _) = h.ledger.list(LeadFilter::default()).await.ok()?;
+        leads.into_iter().find(by_pca)
+    })
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_service_loads_models_seals_their_digests_and_counts_bad_files() {
     let broker = Mosquitto::start();
     let dir = tempfile::tempdir().unwrap();
-    let models = dir.path().join("models");
-    std::fs::create_dir(&models).unwrap();
-    let good = models.join("dl03-pca.json");
-    std::fs::write(&good, serde_json::to_string_pretty(&model()).unwrap()).unwrap();
+    let (models, good) = models_dir(dir.path(), &model());
     std::fs::write(models.join("broken.json"), "{\"format\": 1, \"station\": ").unwrap();
 
     let mut cfg = config(
@@ -160,12 +176,9 @@ async fn the_service_loads_models_seals_their_digests_and_counts_bad_files() {
     let (h, cancel, run) = run_subscribed(service).await;
 
     publish_all(broker.port, &messages()).await;
-    let lead = eventually_async(Duration::from_secs(30), || async {
-        let (leads, _) = h.ledger.list(LeadFilter::default()).await.ok()?;
-        leads.into_iter().find(by_pca)
-    })
-    .await
-    .unwrap_or_else(|| panic!("no lead from the PCA model: {}", h.metrics.render()));
+    let lead = pca_lead(&h)
+        .await
+        .unwrap_or_else(|| panic!("no lead from the PCA model: {}", h.metrics.render()));
     let version = model().version();
     assert!(version.ends_with(&model().digest), "{version}");
     assert_eq!(lead.model_versions, vec![version.clone()]);
@@ -208,10 +221,7 @@ fn rolling_model() -> MultivariateModel {
 async fn a_restart_replays_the_store_into_the_rolling_baseline() {
     let broker = Mosquitto::start();
     let dir = tempfile::tempdir().unwrap();
-    let models = dir.path().join("models");
-    std::fs::create_dir(&models).unwrap();
-    let file = models.join("dl03-pca.json");
-    std::fs::write(&file, serde_json::to_string(&rolling_model()).unwrap()).unwrap();
+    let (models, _) = models_dir(dir.path(), &rolling_model());
     // 200 quiet instants stored before the restart (more than the 144 of the warm-up, well
     // inside the 2-day replay window), then the shift arrives live right after it.
     let history = 200;
@@ -232,12 +242,9 @@ async fn a_restart_replays_the_store_into_the_rolling_baseline() {
     assert_eq!(service.handle().metrics.models_loaded.get(), 1);
     let (h, cancel, run) = run_subscribed(service).await;
     publish_all(broker.port, &messages_of(live)).await;
-    let lead = eventually_async(Duration::from_secs(30), || async {
-        let (leads, _) = h.ledger.list(LeadFilter::default()).await.ok()?;
-        leads.into_iter().find(by_pca)
-    })
-    .await
-    .unwrap_or_else(|| panic!("no lead from the warm model: {}", h.metrics.render()));
+    let lead = pca_lead(&h)
+        .await
+        .unwrap_or_else(|| panic!("no lead from the warm model: {}", h.metrics.render()));
     let shift = live[0].time;
     assert!(lead.window.start >= shift, "{lead:#?}");
     cancel.cancel();
