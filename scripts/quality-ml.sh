@@ -4,7 +4,8 @@
 # pH, conductivity and turbidity, each inside its univariate thresholds) without and with the
 # models, and print eval's recall and false alarms side by side.
 # Usage: [QUANTILE=q] [BASELINE=1d|none] [K=k N=n] [MODELS="pca gmm"] scripts/quality-ml.sh [SEEDS...]
-# Defaults: train's (quantile 0.999, baseline 1d), thresholds.toml's [models] k of n, seeds 1 2 3.
+# Defaults: train's (quantile, baseline, baseline hold), thresholds.toml's [models] k of n,
+# seeds 1 2 3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/riverwatch-target}"
@@ -36,7 +37,7 @@ for seed in "${seeds[@]}"; do
     if [ "$model" != none ]; then
       rm -rf "$work/models"
       "$rw" train --from 2024-06-01T00:00:00Z --to 2024-06-22T00:00:00Z --source "csv:$work/train.csv" \
-        --model "$model" --quantile "${QUANTILE:-0.999}" --baseline "${BASELINE:-1d}" \
+        --model "$model" ${QUANTILE:+--quantile "$QUANTILE"} ${BASELINE:+--baseline "$BASELINE"} \
         --out "$work/models" >/dev/null 2>&1
       models=(--models "$work/models")
     fi

@@ -23,7 +23,7 @@ pub struct Args {
     #[arg(long, default_value = "models")]
     out: PathBuf,
     /// Quantile of training scores the alarm threshold is set at.
-    #[arg(long, default_value_t = 0.999)]
+    #[arg(long, default_value_t = TrainOptions::default().quantile)]
     quantile: f64,
     /// Grid step (e.g. 5m; default: each station's median sampling interval).
     #[arg(long, value_parser = |s: &str| parse_duration(s).filter(|d| *d > 0).ok_or(format!("`{s}` is not a duration")))]
@@ -32,6 +32,10 @@ pub struct Args {
     /// fixed training means, as models before format 2).
     #[arg(long, default_value = "1d", value_parser = |s: &str| if s == "none" { Ok(0) } else { parse_duration(s).filter(|d| *d > 0).ok_or(format!("`{s}` is not a duration or none")) })]
     baseline: i64,
+    /// Longest run of alarming instants the engine keeps out of the rolling baseline (e.g.
+    /// 12h; `none`: every instant joins it, as models before format 3).
+    #[arg(long, default_value = "12h", value_parser = |s: &str| if s == "none" { Ok(0) } else { parse_duration(s).filter(|d| *d > 0).ok_or(format!("`{s}` is not a duration or none")) })]
+    hold: i64,
 }
 
 /// Runs `train`.
@@ -46,6 +50,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         kind: args.model,
         quantile: args.quantile,
         baseline_ms: args.baseline,
+        hold_ms: args.hold,
         ..TrainOptions::default()
     };
     let pipeline = Pipeline {

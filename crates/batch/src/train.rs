@@ -6,7 +6,9 @@
 //!
 //! With a rolling baseline (the default) the rows are first centred on the mean of the
 //! previous day of rows, the way the engine will centre them, so seasonal and flow drift
-//! between the training window and the watched one does not read as anomaly. A quantile the
+//! between the training window and the watched one does not read as anomaly. The engine also
+//! keeps the instants it alarms on out of that mean for up to [`TrainOptions::hold_ms`]; the
+//! training window is meant to be quiet, so the trainer centres every row. A quantile the
 //! training rows cannot resolve (fewer than [`TAIL_ROWS`] rows above it) is not clamped to the
 //! largest training score: the tail beyond the 0.99 quantile is fitted with an exponential and
 //! the threshold extrapolated from it; the model file says which rule was used.
@@ -56,16 +58,22 @@ pub struct TrainOptions {
     pub gmm_components: usize,
     /// Rolling baseline the features are centred on, ms (0: fixed training means).
     pub baseline_ms: Millis,
+    /// Longest run of alarming instants the engine keeps out of the rolling baseline, ms.
+    pub hold_ms: Millis,
+    /// Ratio to the threshold above which an instant counts as alarming for the hold.
+    pub hold_ratio: f64,
 }
 
 impl Default for TrainOptions {
     fn default() -> Self {
         Self {
             kind: Kind::Pca,
-            quantile: 0.999,
+            quantile: 0.9995,
             pca_variance: 0.9,
             gmm_components: 2,
             baseline_ms: DAY,
+            hold_ms: DAY / 2,
+            hold_ratio: 1.0,
         }
     }
 }
@@ -201,6 +209,12 @@ pub fn fit(
         training_rows: f.rows.nrows(),
         quantile: o.quantile,
         baseline_rows,
+        baseline_hold_rows: if baseline_rows > 0 && o.hold_ms > 0 {
+            (o.hold_ms / f.interval).max(1) as usize
+        } else {
+            0
+        },
+        baseline_hold_ratio: o.hold_ratio,
         threshold_rule: String::new(),
         scaler: Scaler {
             means: f.means.clone(),

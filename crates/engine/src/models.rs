@@ -15,9 +15,10 @@ use std::path::{Path, PathBuf};
 
 pub mod rolling;
 
-/// The model file format this engine writes. It also reads format 1 (no rolling baseline, no
-/// threshold rule): those fields then take their defaults, which is what format 1 meant.
-pub const FORMAT: u32 = 2;
+/// The model file format this engine writes. It also reads formats 1 (no rolling baseline, no
+/// threshold rule) and 2 (a baseline that absorbs every instant): the fields they lack take
+/// their defaults, which is what those formats meant.
+pub const FORMAT: u32 = 3;
 
 /// Per-feature standardisation: `z = (x − mean) / std`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -85,6 +86,14 @@ pub struct MultivariateModel {
     /// what is left. 0: no rolling baseline, the scaler's means are the fixed centre.
     #[serde(default)]
     pub baseline_rows: usize,
+    /// Alarming instants in a row the rolling baseline leaves out of its mean (see
+    /// [`rolling::HeldBaseline`]): the instants whose ratio is above `baseline_hold_ratio`.
+    /// 0 (formats 1 and 2): every scored instant joins the baseline.
+    #[serde(default)]
+    pub baseline_hold_rows: usize,
+    /// The ratio (statistic / threshold) above which an instant is kept out of the baseline.
+    #[serde(default = "one")]
+    pub baseline_hold_ratio: f64,
     /// How the thresholds were derived from the training scores (empirical quantile, or a
     /// tail extrapolation when the quantile lies beyond what the rows can resolve).
     #[serde(default)]
@@ -97,6 +106,10 @@ pub struct MultivariateModel {
     pub trainer: String,
     /// SHA-256 of the file's JSON with this field empty (the model's version).
     pub digest: String,
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 /// Why a model file was refused.
@@ -188,6 +201,9 @@ impl MultivariateModel {
         let d = self.features.len();
         if d == 0 {
             return Err("no features".into());
+        }
+        if !(self.baseline_hold_ratio.is_finite() && self.baseline_hold_ratio > 0.0) {
+            return Err("baseline_hold_ratio must be a positive number".into());
         }
         let finite = |v: &[f64]| v.iter().all(|x| x.is_finite());
         let positive = |x: f64| x.is_finite() && x > 0.0;

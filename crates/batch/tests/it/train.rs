@@ -110,7 +110,7 @@ fn gmm_round_trip_and_incompatible_files_leave_the_rest_running() {
     let text = std::fs::read_to_string(&first).unwrap();
     std::fs::write(
         models_dir.join("future.json"),
-        text.replace("\"format\": 2", "\"format\": 3"),
+        text.replace("\"format\": 3", "\"format\": 4"),
     )
     .unwrap();
     std::fs::write(models_dir.join("truncated.json"), &text[..text.len() / 2]).unwrap();
@@ -119,7 +119,7 @@ fn gmm_round_trip_and_incompatible_files_leave_the_rest_running() {
     assert_eq!(bad.len(), 2);
     assert!(
         bad.iter()
-            .any(|e| e.file.ends_with("future.json") && e.reason.contains("format 3")),
+            .any(|e| e.file.ends_with("future.json") && e.reason.contains("format 4")),
         "{bad:?}"
     );
     assert!(

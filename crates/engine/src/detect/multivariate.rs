@@ -1,6 +1,7 @@
 //! The per-station multivariate detector: holds each feature's latest value and, when every
 //! feature of a model has a value at the same instant, scores that instant with the model
-//! (centred first on the model's rolling baseline when it has one). A ratio above 1 on `k` of
+//! (centred first on the model's rolling baseline when it has one, which leaves the instants the
+//! model alarms on out of its mean for a bounded run). A ratio above 1 on `k` of
 //! the last `n` scored instants (`[models]` in thresholds.toml) becomes a `Deviation` finding
 //! (detector `pca` or `gmm`) on the feature that moved most, so it opens and extends water
 //! events like any other detector's finding; a lone row in the tail of the training scores
@@ -8,7 +9,7 @@
 
 use crate::config::ModelsCfg;
 use crate::model::{score_from_ratio, DetectorId, Finding, FindingKind, ParamId, StationId};
-use crate::models::rolling::RollingMean;
+use crate::models::rolling::HeldBaseline;
 use crate::models::{Fitted, Scorer};
 use crate::time::Millis;
 
@@ -18,7 +19,7 @@ pub struct Multivariate {
     scorer: Scorer,
     latest: Vec<Option<(Millis, f64)>>,
     scored: Millis,
-    baseline: Option<RollingMean>,
+    baseline: Option<HeldBaseline>,
     /// Alarm flags of the last scored instants, newest in bit 0.
     alarms: u64,
 }
@@ -27,9 +28,10 @@ impl Multivariate {
     /// Watches a station with a checked model.
     pub fn new(scorer: Scorer) -> Self {
         let n = scorer.model.features.len();
-        let rows = scorer.model.baseline_rows;
+        let m = &scorer.model;
+        let (rows, hold) = (m.baseline_rows, m.baseline_hold_rows);
         Self {
-            baseline: (rows > 0).then(|| RollingMean::new(n, rows)),
+            baseline: (rows > 0).then(|| HeldBaseline::new(n, rows, hold)),
             scorer,
             latest: vec![None; n],
             scored: Millis::MIN,
@@ -79,13 +81,19 @@ impl Multivariate {
         let x: Vec<f64> = self.latest.iter().flatten().map(|(_, v)| *v).collect();
         let centre = self.baseline.as_ref().and_then(|b| b.mean());
         let centred = match &mut self.baseline {
-            Some(b) => match b.centre_and_push(&x) {
+            Some(b) => match b.centre(&x) {
                 Some(c) => c,
-                None => return, // still learning the baseline
+                None => {
+                    b.admit(&x, false); // still learning the baseline
+                    return;
+                }
             },
             None => x.clone(),
         };
         let v = self.scorer.score(&centred);
+        if let Some(b) = &mut self.baseline {
+            b.admit(&x, v.ratio > model.baseline_hold_ratio);
+        }
         let alarm = v.ratio > 1.0; // false for NaN
         self.alarms = (self.alarms << 1) | u64::from(alarm);
         let window = if cfg.n >= 64 {

@@ -8,6 +8,13 @@
 //! has a reading), so a gap neither empties nor stretches it. Sums are kept exactly by
 //! re-adding the window from scratch whenever the ring wraps, so rounding does not creep in
 //! over months of readings.
+//!
+//! In detection the baseline is a [`HeldBaseline`]: an instant the model alarms on is kept out
+//! of the mean, for a bounded run of instants. Otherwise a shift of a few hours enters the
+//! mean while it lasts and, once it ends, the readings sit off the raised mean in the opposite
+//! direction for a day: the model alarmed again hours after every shift it caught. The bound
+//! lets a lasting change of level join the baseline after all, so the model does not alarm on
+//! it forever.
 
 use std::collections::VecDeque;
 
@@ -41,15 +48,22 @@ impl RollingMean {
     ///
     /// [`warm_up`]: Self::warm_up
     pub fn centre_and_push(&mut self, x: &[f64]) -> Option<Vec<f64>> {
+        let centred = self.centre(x);
+        self.push(x);
+        centred
+    }
+
+    /// `x` minus the mean of the window, or None while fewer than [`warm_up`] rows were seen.
+    ///
+    /// [`warm_up`]: Self::warm_up
+    pub fn centre(&self, x: &[f64]) -> Option<Vec<f64>> {
         let n = self.rows.len();
-        let centred = (n >= self.warm_up()).then(|| {
+        (n >= self.warm_up()).then(|| {
             x.iter()
                 .zip(&self.sums)
                 .map(|(v, s)| v - s / n as f64)
                 .collect()
-        });
-        self.push(x);
-        centred
+        })
     }
 
     /// The mean of the window's rows (None when empty).
@@ -58,7 +72,8 @@ impl RollingMean {
         (n > 0).then(|| self.sums.iter().map(|s| s / n as f64).collect())
     }
 
-    fn push(&mut self, x: &[f64]) {
+    /// Adds `x` to the window (the oldest row leaves it when full).
+    pub fn push(&mut self, x: &[f64]) {
         if self.rows.len() == self.window {
             if let Some(old) = self.rows.pop_front() {
                 for (s, v) in self.sums.iter_mut().zip(&old) {
@@ -83,9 +98,77 @@ impl RollingMean {
     }
 }
 
+/// A [`RollingMean`] that leaves out the instants a model alarms on, up to `max_hold` in a row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeldBaseline {
+    mean: RollingMean,
+    max_hold: usize,
+    held: usize,
+}
+
+impl HeldBaseline {
+    /// A baseline of `features` columns over `window` rows that holds still for at most
+    /// `max_hold` alarming rows in a row (0: never holds, every row joins the mean).
+    pub fn new(features: usize, window: usize, max_hold: usize) -> Self {
+        Self {
+            mean: RollingMean::new(features, window),
+            max_hold,
+            held: 0,
+        }
+    }
+
+    /// `x` minus the baseline, or None while it warms up (see [`RollingMean::centre`]).
+    pub fn centre(&self, x: &[f64]) -> Option<Vec<f64>> {
+        self.mean.centre(x)
+    }
+
+    /// The baseline (None before the first row).
+    pub fn mean(&self) -> Option<Vec<f64>> {
+        self.mean.mean()
+    }
+
+    /// Offers the instant `x` after scoring: it joins the mean unless the model alarmed on it
+    /// and fewer than `max_hold` alarming rows in a row were left out already. Returns whether
+    /// it joined.
+    pub fn admit(&mut self, x: &[f64], alarming: bool) -> bool {
+        if alarming && self.held < self.max_hold {
+            self.held += 1;
+            return false;
+        }
+        if !alarming {
+            self.held = 0;
+        }
+        self.mean.push(x);
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::RollingMean;
+    use super::{HeldBaseline, RollingMean};
+
+    #[test]
+    fn alarming_rows_stay_out_of_the_mean_for_a_bounded_run() {
+        let mut b = HeldBaseline::new(1, 4, 2);
+        for _ in 0..4 {
+            assert!(b.admit(&[1.0], false));
+        }
+        // A shift the model alarms on: the first two rows are held, the third joins.
+        assert_eq!(b.centre(&[5.0]), Some(vec![4.0]));
+        assert!(!b.admit(&[5.0], true));
+        assert!(!b.admit(&[5.0], true));
+        assert_eq!(b.mean(), Some(vec![1.0]));
+        assert!(b.admit(&[5.0], true));
+        assert_eq!(b.mean(), Some(vec![2.0]));
+        // A quiet row resets the run: the next alarm is held again.
+        assert!(b.admit(&[1.0], false));
+        assert!(!b.admit(&[9.0], true));
+        assert_eq!(b.mean(), Some(vec![2.0]), "1, 1, 5, 1: the 9 was held");
+        // Without a hold every row joins.
+        let mut never = HeldBaseline::new(1, 4, 0);
+        assert!(never.admit(&[9.0], true));
+        assert_eq!(never.mean(), Some(vec![9.0]));
+    }
 
     #[test]
     fn centres_on_the_previous_rows_only_after_warm_up() {

@@ -19,6 +19,8 @@ fn pca_model() -> MultivariateModel {
         training_rows: 100,
         quantile: 0.999,
         baseline_rows: 0,
+        baseline_hold_rows: 0,
+        baseline_hold_ratio: 1.0,
         threshold_rule: String::new(),
         scaler: Scaler {
             means: vec![8.0, 400.0],
@@ -278,4 +280,71 @@ fn a_rolling_baseline_follows_drift_but_not_a_correlated_step() {
     rolling.scaler.means = vec![0.125, 2.5];
     let hits = flagged(rolling, cfg, &rows);
     assert_eq!(hits.first(), Some(&302), "{hits:?}");
+}
+
+/// DO falls by one std while conductivity rises by one (SPE ratio 4 on a fixed centre) over
+/// instants `from..to` of `len`, quiet otherwise.
+fn step(len: usize, from: usize, to: usize) -> Vec<(f64, f64)> {
+    (0..len)
+        .map(|i| {
+            let k = if (from..to).contains(&i) { 1.0 } else { 0.0 };
+            (8.0 - 0.5 * k, 400.0 + 10.0 * k)
+        })
+        .collect()
+}
+
+fn rolling(window: usize, hold: usize) -> MultivariateModel {
+    let mut m = pca_model();
+    m.baseline_rows = window;
+    m.baseline_hold_rows = hold;
+    m.scaler.means = vec![0.0, 0.0];
+    m
+}
+
+#[test]
+fn a_held_baseline_does_not_alarm_again_after_the_shift_it_caught() {
+    let (cfg, rows) = (ModelsCfg { k: 3, n: 4 }, step(100, 40, 56));
+    // Absorbing every instant: two thirds of the step enter the mean, so the quiet readings
+    // after it sit off the mean the other way (SPE ratio 1.8) until the step leaves the window.
+    let absorbed = flagged(rolling(24, 0), cfg, &rows);
+    assert!(absorbed.iter().any(|&i| i >= 58), "{absorbed:?}");
+    assert!(
+        absorbed.iter().all(|i| !(52..58).contains(i)),
+        "the step is absorbed before it ends: {absorbed:?}"
+    );
+    // Held: the step stays out of the mean, alarms to its end and not after it.
+    let held = flagged(rolling(24, 24), cfg, &rows);
+    assert_eq!(held, (42..56).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_lasting_change_joins_the_baseline_once_the_hold_runs_out() {
+    let cfg = ModelsCfg { k: 3, n: 4 };
+    let rows = step(200, 40, 200);
+    let held = flagged(rolling(24, 12), cfg, &rows);
+    // Twelve alarming instants are held, then the new level joins the mean and the alarm ends.
+    assert_eq!(held.first(), Some(&42), "{held:?}");
+    let last = *held.last().unwrap();
+    assert!((60..80).contains(&last), "{held:?}");
+}
+
+#[test]
+fn format_2_files_load_with_a_baseline_that_absorbs_every_instant() {
+    let mut m = rolling(24, 24);
+    m.format = 2;
+    let mut v = serde_json::to_value(&m).unwrap();
+    let o = v.as_object_mut().unwrap();
+    o.remove("baseline_hold_rows");
+    o.remove("baseline_hold_ratio");
+    let old = MultivariateModel::parse("old.json", &v.to_string()).unwrap();
+    assert_eq!((old.baseline_hold_rows, old.baseline_hold_ratio), (0, 1.0));
+    let cfg = ModelsCfg { k: 3, n: 4 };
+    let rows = step(100, 40, 56);
+    assert_eq!(
+        flagged(old, cfg, &rows),
+        flagged(rolling(24, 0), cfg, &rows)
+    );
+    let mut bad = rolling(24, 24);
+    bad.baseline_hold_ratio = f64::NAN;
+    assert!(Scorer::new(bad).unwrap_err().reason.contains("hold_ratio"));
 }

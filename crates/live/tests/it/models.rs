@@ -1,16 +1,20 @@
 //! Trained models in the live service (issue 5): a PCA model file in `models.dir` is loaded at
 //! start, flags readings the univariate detectors let through, and its digest reaches the lead
 //! and the lead's seal; a corrupt file beside it is logged and counted while the rest runs; and
-//! the directory is read again when it changes.
+//! the directory is read again when it changes. A restart replays the store into the model's
+//! rolling baseline, so the model is not silent while the baseline would warm up.
 
 use crate::service::{config, publish_all, run_subscribed};
 use crate::T0;
 use riverwatch_engine::models::{Fitted, MultivariateModel, Scaler, FORMAT};
-use riverwatch_engine::time::MINUTE;
+use riverwatch_engine::time::{Millis, DAY, MINUTE};
 use riverwatch_engine::{Config, DataFlag, DetectorId, Engine, Lead, Output, Reading};
 use riverwatch_live::config::StoreKind;
-use riverwatch_live::{LeadFilter, Service};
+use riverwatch_live::pipeline::now_ms;
+use riverwatch_live::store::SqliteStore;
+use riverwatch_live::{LeadFilter, ReadingStore, Service, ServiceHandle};
 use riverwatch_testkit::{eventually_async, Mosquitto};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,6 +41,8 @@ fn model() -> MultivariateModel {
         quantile: 0.999,
         // Fixed centre: the scaler's means, no rolling baseline.
         baseline_rows: 0,
+        baseline_hold_rows: 0,
+        baseline_hold_ratio: 1.0,
         threshold_rule: "set by hand".into(),
         scaler: Scaler {
             means: vec![8.0, 400.0],
@@ -57,12 +63,17 @@ fn model() -> MultivariateModel {
 /// noise, then, for `SHIFTED` readings, DO 0.8 σ up and conductivity 0.8 σ down — each well
 /// inside its own swing, but against the correlation the model learnt.
 fn readings() -> Vec<Reading> {
+    readings_from(T0, BEFORE)
+}
+
+/// [`readings`] from `t0`, with `before` quiet instants ahead of the shift.
+fn readings_from(t0: Millis, before: i64) -> Vec<Reading> {
     let mut out = Vec::new();
-    for i in 0..BEFORE + SHIFTED + AFTER {
-        let t = T0 + i * STEP;
+    for i in 0..before + SHIFTED + AFTER {
+        let t = t0 + i * STEP;
         let a = (i as f64 * 0.3).sin();
         let noise = |k: i64| ((i * k) % 13 - 6) as f64 / 6.0 * 0.05;
-        let shift = if (BEFORE..BEFORE + SHIFTED).contains(&i) {
+        let shift = if (before..before + SHIFTED).contains(&i) {
             0.8
         } else {
             0.0
@@ -81,11 +92,15 @@ fn readings() -> Vec<Reading> {
 }
 
 fn leads_of(models: Vec<MultivariateModel>) -> Vec<Lead> {
+    leads_over(models, &readings())
+}
+
+fn leads_over(models: Vec<MultivariateModel>, readings: &[Reading]) -> Vec<Lead> {
     let mut engine = Engine::new(Arc::new(Config::embedded()));
     assert!(engine.set_models(models).is_empty());
     let mut out = Output::default();
-    for r in readings() {
-        engine.push(&r, &mut out);
+    for r in readings {
+        engine.push(r, &mut out);
     }
     engine.finish(&mut out);
     out.leads
@@ -103,7 +118,11 @@ fn only_the_model_flags_the_shift() {
 }
 
 fn messages() -> Vec<(String, Vec<u8>)> {
-    readings()
+    messages_of(&readings())
+}
+
+fn messages_of(readings: &[Reading]) -> Vec<(String, Vec<u8>)> {
+    readings
         .chunks(2)
         .map(|pair| {
             let body = serde_json::json!({
@@ -119,14 +138,29 @@ fn messages() -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
+/// A `models` directory under `root` holding `m` as its one file; the directory and the file.
+fn models_dir(root: &Path, m: &MultivariateModel) -> (PathBuf, PathBuf) {
+    let dir = root.join("models");
+    std::fs::create_dir(&dir).unwrap();
+    let file = dir.join("dl03-pca.json");
+    std::fs::write(&file, serde_json::to_string_pretty(m).unwrap()).unwrap();
+    (dir, file)
+}
+
+/// The first lead with a PCA finding the service records within 30 s.
+async fn pca_lead(h: &ServiceHandle) -> Option<Lead> {
+    eventually_async(Duration::from_secs(30), || async {
+        let (leads, _) = h.ledger.list(LeadFilter::default()).await.ok()?;
+        leads.into_iter().find(by_pca)
+    })
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_service_loads_models_seals_their_digests_and_counts_bad_files() {
     let broker = Mosquitto::start();
     let dir = tempfile::tempdir().unwrap();
-    let models = dir.path().join("models");
-    std::fs::create_dir(&models).unwrap();
-    let good = models.join("dl03-pca.json");
-    std::fs::write(&good, serde_json::to_string_pretty(&model()).unwrap()).unwrap();
+    let (models, good) = models_dir(dir.path(), &model());
     std::fs::write(models.join("broken.json"), "{\"format\": 1, \"station\": ").unwrap();
 
     let mut cfg = config(
@@ -142,12 +176,9 @@ async fn the_service_loads_models_seals_their_digests_and_counts_bad_files() {
     let (h, cancel, run) = run_subscribed(service).await;
 
     publish_all(broker.port, &messages()).await;
-    let lead = eventually_async(Duration::from_secs(30), || async {
-        let (leads, _) = h.ledger.list(LeadFilter::default()).await.ok()?;
-        leads.into_iter().find(by_pca)
-    })
-    .await
-    .unwrap_or_else(|| panic!("no lead from the PCA model: {}", h.metrics.render()));
+    let lead = pca_lead(&h)
+        .await
+        .unwrap_or_else(|| panic!("no lead from the PCA model: {}", h.metrics.render()));
     let version = model().version();
     assert!(version.ends_with(&model().digest), "{version}");
     assert_eq!(lead.model_versions, vec![version.clone()]);
@@ -170,6 +201,52 @@ async fn the_service_loads_models_seals_their_digests_and_counts_bad_files() {
     assert_eq!(h.metrics.model_errors.get(), 2);
     let text = h.metrics.render();
     assert!(text.contains("riverwatch_model_errors_total 2"), "{text}");
+    cancel.cancel();
+    run.await.unwrap().unwrap();
+}
+
+/// A day-long rolling baseline: 288 instants, so a cold model scores nothing for 144.
+fn rolling_model() -> MultivariateModel {
+    MultivariateModel {
+        baseline_rows: 288,
+        scaler: Scaler {
+            means: vec![0.0, 0.0],
+            stds: vec![0.25, 5.0],
+        },
+        ..model()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_replays_the_store_into_the_rolling_baseline() {
+    let broker = Mosquitto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (models, _) = models_dir(dir.path(), &rolling_model());
+    // 200 quiet instants stored before the restart (more than the 144 of the warm-up, well
+    // inside the 2-day replay window), then the shift arrives live right after it.
+    let history = 200;
+    let t0 = now_ms() / STEP * STEP - (history + SHIFTED + AFTER) * STEP;
+    let all = readings_from(t0, history);
+    let (stored, live) = all.split_at(2 * history as usize);
+    // Cold, the model is still warming up when the shift comes and ends: no lead from it.
+    assert!(!leads_over(vec![rolling_model()], live).iter().any(by_pca));
+    assert!(leads_over(vec![rolling_model()], &all).iter().any(by_pca));
+
+    let db = dir.path().join("r.sqlite");
+    let report = SqliteStore::open(&db).unwrap().write(stored).await.unwrap();
+    assert!(report.rejected.is_empty(), "{report:?}");
+    let mut cfg = config(dir.path(), &broker, StoreKind::Sqlite(db));
+    cfg.models_dir = Some(models);
+    cfg.replay_window = Duration::from_millis(2 * DAY as u64);
+    let service = Service::start(cfg, Config::embedded(), None).await.unwrap();
+    assert_eq!(service.handle().metrics.models_loaded.get(), 1);
+    let (h, cancel, run) = run_subscribed(service).await;
+    publish_all(broker.port, &messages_of(live)).await;
+    let lead = pca_lead(&h)
+        .await
+        .unwrap_or_else(|| panic!("no lead from the warm model: {}", h.metrics.render()));
+    let shift = live[0].time;
+    assert!(lead.window.start >= shift, "{lead:#?}");
     cancel.cancel();
     run.await.unwrap().unwrap();
 }
