@@ -8,7 +8,7 @@
 //! in one payload are decoded one after the other.
 //!
 //! This is the hot path of a station network that speaks HJ 212: a frame costs one CRC pass,
-//! one UTF-8 check, one delimiter scan ([`Delimiters`]) and two `Vec`s, and the code →
+//! one UTF-8 check, one delimiter scan ([`Delimiters`]) and one `Vec` (the readings), and the code →
 //! parameter table is built once. Bytes that are not UTF-8 (a GBK station name, say) become
 //! U+FFFD instead of refusing the frame: they only matter if they sit in a value.
 
@@ -20,6 +20,7 @@ use crate::model::{DataFlag, ParamId};
 use crate::params;
 use crate::time::{from_civil, Millis};
 use rustc_hash::FxHashMap;
+use smallvec::SmallVec;
 use std::borrow::Cow;
 use std::sync::OnceLock;
 
@@ -176,6 +177,10 @@ struct Factor<'a> {
     time: Option<Millis>,
 }
 
+/// A frame's factors: a station sends a dozen or so, held on the stack so that the readings are
+/// the frame's only allocation.
+type Factors<'a> = SmallVec<[Factor<'a>; 16]>;
+
 /// Collects factors in order of first appearance; `DataTime` applies to the items after it.
 fn parse_cp<'a>(
     seg: &'a str,
@@ -183,9 +188,9 @@ fn parse_cp<'a>(
     scan: &mut Delimiters,
     series: Series,
     notes: &mut Vec<String>,
-) -> Result<Vec<Factor<'a>>, Rejected> {
+) -> Result<Factors<'a>, Rejected> {
     let cp_end = seg.len() - 2;
-    let mut factors: Vec<Factor> = Vec::with_capacity(8);
+    let mut factors = Factors::new();
     let mut time = None;
     let (mut start, mut eq, mut dash) = (cp_start, None, None);
     while start <= cp_end {
@@ -230,7 +235,7 @@ fn take_item<'a>(
     it: Item,
     series: Series,
     time: &mut Option<Millis>,
-    factors: &mut Vec<Factor<'a>>,
+    factors: &mut Factors<'a>,
     notes: &mut Vec<String>,
 ) -> Result<(), Rejected> {
     let Some(eq) = it.eq else {
@@ -317,7 +322,7 @@ fn factor_reading(
         .flag
         .and_then(|s| s.chars().next())
         .map_or(DataFlag::N, DataFlag::from_letter);
-    let (parameter, micrograms) = resolve_code(code, station)?;
+    let (parameter, micrograms) = resolve_code(code, f.key, station)?;
     let value = if micrograms {
         units::scale10(value, -3)
     } else {
@@ -328,7 +333,11 @@ fn factor_reading(
 
 /// Factor code → parameter: the station's overrides, then the project table, then the code
 /// itself (lowercase). The flag says the frame carries it in μg/L (project unit mg/L).
-fn resolve_code(code: &str, station: Option<&Station>) -> Result<(ParamId, bool), String> {
+fn resolve_code(
+    code: &str,
+    key: CodeKey,
+    station: Option<&Station>,
+) -> Result<(ParamId, bool), String> {
     let micro = |p: &ParamId| params::HJ212_MICROGRAM.contains(&p.as_str());
     if let Some((_, id)) = station.and_then(|s| {
         s.hj212_codes
@@ -338,7 +347,7 @@ fn resolve_code(code: &str, station: Option<&Station>) -> Result<(ParamId, bool)
         let p = param_id(id)?;
         return Ok((p.clone(), micro(&p)));
     }
-    if let Some(hit) = code_table().get(&CodeKey::of(code)) {
+    if let Some(hit) = code_table().get(&key) {
         return Ok(hit.clone());
     }
     param_id(code)
@@ -376,10 +385,11 @@ impl CodeKey {
         if b.len() > 8 {
             return Self::Long;
         }
-        let mut word = [0u8; 8];
-        word[..b.len()].copy_from_slice(b);
-        word.make_ascii_lowercase();
-        Self::Short(b.len() as u8, u64::from_le_bytes(word))
+        // The bytes little-endian into one word, as `u64::from_le_bytes` of the padded code.
+        let word = b.iter().enumerate().fold(0u64, |w, (i, c)| {
+            w | u64::from(c.to_ascii_lowercase()) << (8 * i)
+        });
+        Self::Short(b.len() as u8, word)
     }
 }
 
