@@ -1,7 +1,7 @@
 //! Per-stream (station × parameter) detectors: range, station flags, flatline, GB 3838
 //! exceedance, and the baseline family (robust z or diurnal, rate, EWMA, CUSUM) over a rolling
-//! median/MAD. Each reading costs O(log w) plus a merge walk of w/2; memory is bounded by the
-//! window (about 1–2 KiB per stream at the default window of 48).
+//! median/MAD. Each reading costs O(log w) compares plus a memmove of at most w values; memory
+//! is bounded by the window (about 1–2 KiB per stream at the default window of 48).
 
 use super::profile::DiurnalProfile;
 use super::window::RollingWindow;
