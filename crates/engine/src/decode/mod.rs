@@ -336,8 +336,13 @@ pub fn detect_format(payload: &[u8], topic: Option<&str>) -> Format {
 /// it carries and its last segment (a station id, or an MN for HJ 212). Any prefix is allowed,
 /// so deployments can put the topics under their own root.
 pub fn topic_route(topic: &str) -> Option<(Format, &str)> {
-    let (head, id) = topic.rsplit_once('/')?;
-    let format = match head.rsplit('/').next()? {
+    // Byte scans: `/` is ASCII, so each cut is a char boundary (a `char` searcher cost more
+    // than the rest of routing a message).
+    let last_slash = |s: &str| s.bytes().rposition(|b| b == b'/');
+    let cut = last_slash(topic)?;
+    let (head, id) = (&topic[..cut], &topic[cut + 1..]);
+    let kind = &head[last_slash(head).map_or(0, |i| i + 1)..];
+    let format = match kind {
         "readings" => Format::Json,
         "senml" => Format::Senml,
         "hj212" => Format::Hj212,
@@ -478,6 +483,14 @@ pub(crate) mod tests {
         assert_eq!(topic_route("riverwatch/readings/"), None);
         assert_eq!(topic_route("riverwatch/leads/DL03"), None);
         assert_eq!(topic_route("DL03"), None);
+        assert_eq!(topic_route("senml/X1"), Some((Format::Senml, "X1")));
+        assert_eq!(topic_route("/hj212/MN9"), Some((Format::Hj212, "MN9")));
+        assert_eq!(
+            topic_route("辽源/readings/站1"),
+            Some((Format::Json, "站1"))
+        );
+        assert_eq!(topic_route("辽源/xreadings/DL03"), None);
+        assert_eq!(topic_route("readings//DL03"), None, "empty kind segment");
     }
 
     #[test]

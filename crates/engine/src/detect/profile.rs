@@ -14,6 +14,8 @@ const MIN_HOURS: usize = 12;
 #[derive(Debug, Clone)]
 pub struct DiurnalProfile {
     offset: [f64; 24],
+    /// Highest offset minus lowest, kept with the offsets (read on every reading).
+    swing: f64,
     /// Offsets of the last few days (NaN where an hour had no data), oldest overwritten first.
     history: Vec<[f32; 24]>,
     day_sum: [f64; 24],
@@ -27,6 +29,7 @@ impl DiurnalProfile {
     pub fn new() -> Self {
         Self {
             offset: [0.0; 24],
+            swing: 0.0,
             history: Vec::new(),
             day_sum: [0.0; 24],
             day_count: [0; 24],
@@ -62,11 +65,7 @@ impl DiurnalProfile {
 
     /// The learnt daily swing: highest hourly offset minus lowest.
     pub fn swing(&self) -> f64 {
-        let (lo, hi) = self
-            .offset
-            .iter()
-            .fold((f64::MAX, f64::MIN), |(lo, hi), &o| (lo.min(o), hi.max(o)));
-        (hi - lo).max(0.0)
+        self.swing
     }
 
     /// Learns the value `v` seen at `t`; the profile is the median of the last `keep` days.
@@ -123,6 +122,11 @@ impl DiurnalProfile {
                     self.offset[h] = f64::from(m);
                 }
             }
+            let (lo, hi) = self
+                .offset
+                .iter()
+                .fold((f64::MAX, f64::MIN), |(lo, hi), &o| (lo.min(o), hi.max(o)));
+            self.swing = (hi - lo).max(0.0);
             self.days_learnt += 1;
         }
         self.day_sum = [0.0; 24];
@@ -146,5 +150,9 @@ mod tests {
         assert_eq!(p.offset(6 * HOUR + HOUR / 2, 4), 0.0, "not enough days yet");
         assert!((p.offset(6 * HOUR + HOUR / 2, 2) - 1.0).abs() < 1e-9);
         assert!((p.offset(18 * HOUR + HOUR / 2, 2) + 1.0).abs() < 1e-9);
+        let hi = p.offset.iter().copied().fold(f64::MIN, f64::max);
+        let lo = p.offset.iter().copied().fold(f64::MAX, f64::min);
+        assert_eq!(p.swing(), hi - lo, "the kept swing is the offsets' range");
+        assert!((p.swing() - 2.0).abs() < 0.02);
     }
 }

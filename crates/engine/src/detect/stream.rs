@@ -1,7 +1,7 @@
 //! Per-stream (station × parameter) detectors: range, station flags, flatline, GB 3838
 //! exceedance, and the baseline family (robust z or diurnal, rate, EWMA, CUSUM) over a rolling
-//! median/MAD. Each reading costs O(log w) plus a merge walk of w/2; memory is bounded by the
-//! window (about 1–2 KiB per stream at the default window of 48).
+//! median/MAD. Each reading costs O(log w) compares plus a memmove of at most w values; memory
+//! is bounded by the window (about 1–2 KiB per stream at the default window of 48).
 
 use super::profile::DiurnalProfile;
 use super::window::RollingWindow;
@@ -433,12 +433,17 @@ impl Stream {
             scale,
             diel,
         } = r;
-        let cfg = *self.cfg;
+        // The four settings read here, not the whole settings struct.
+        let (rz, rate, ewma, cusum) = (
+            self.cfg.robust_z,
+            self.cfg.rate,
+            self.cfg.ewma,
+            self.cfg.cusum,
+        );
         let p = &self.parameter;
         let unit = self.unit();
         let base = self.window.median().unwrap_or(x);
         let first = out.len();
-        let rz = &cfg.robust_z;
         if rz.enabled && z.abs() >= rz.threshold {
             let (id, against) = if diel {
                 (DetectorId::Diurnal, "the hour-of-day profile")
@@ -455,31 +460,31 @@ impl Stream {
             out.push(f);
         }
         let gap_ok = self.last_time.zip(self.interval()).is_some();
-        if let (true, Some(prev)) = (cfg.rate.enabled && gap_ok, self.last_adjusted) {
+        if let (true, Some(prev)) = (rate.enabled && gap_ok, self.last_adjusted) {
             let step = (x - prev) / scale;
-            if step.abs() >= cfg.rate.threshold {
+            if step.abs() >= rate.threshold {
                 let mut f = self.finding(
                     DetectorId::Rate,
                     FindingKind::Deviation,
                     t,
                     v,
                     step,
-                    cfg.rate.threshold,
+                    rate.threshold,
                 );
                 f.explanation = format!(
                     "{p} moved {:.3} {unit} in one step, {:.1} robust scales (threshold {})",
                     x - prev,
                     step.abs(),
-                    cfg.rate.threshold
+                    rate.threshold
                 );
                 out.push(f);
             }
         }
         let zc = z.clamp(-Z_CLAMP, Z_CLAMP);
-        if cfg.ewma.enabled {
-            let l = cfg.ewma.lambda;
+        if ewma.enabled {
+            let l = ewma.lambda;
             self.ewma = l * zc + (1.0 - l) * self.ewma;
-            let limit = cfg.ewma.threshold * (l / (2.0 - l)).sqrt();
+            let limit = ewma.threshold * (l / (2.0 - l)).sqrt();
             if self.ewma.abs() >= limit {
                 let mut f = self.finding(
                     DetectorId::Ewma,
@@ -496,29 +501,29 @@ impl Stream {
                 out.push(f);
             }
         }
-        if cfg.cusum.enabled {
-            self.cusum_up = (self.cusum_up + zc - cfg.cusum.k).max(0.0);
-            self.cusum_down = (self.cusum_down - zc - cfg.cusum.k).max(0.0);
+        if cusum.enabled {
+            self.cusum_up = (self.cusum_up + zc - cusum.k).max(0.0);
+            self.cusum_down = (self.cusum_down - zc - cusum.k).max(0.0);
             let stat = if self.cusum_up >= self.cusum_down {
                 self.cusum_up
             } else {
                 -self.cusum_down
             };
-            if stat.abs() >= cfg.cusum.h {
+            if stat.abs() >= cusum.h {
                 let mut f = self.finding(
                     DetectorId::Cusum,
                     FindingKind::Deviation,
                     t,
                     v,
                     stat,
-                    cfg.cusum.h,
+                    cusum.h,
                 );
                 f.explanation = format!(
                     "{p}: cumulative {} drift of {:.1} scales (CUSUM k={}, h={})",
                     if stat > 0.0 { "upward" } else { "downward" },
                     stat.abs(),
-                    cfg.cusum.k,
-                    cfg.cusum.h
+                    cusum.k,
+                    cusum.h
                 );
                 out.push(f);
                 self.cusum_up = 0.0;
@@ -532,6 +537,15 @@ impl Stream {
     /// Repeats every tolerance while the silence lasts, so a monitoring event stays open.
     pub fn check_silence(&mut self, now: Millis, out: &mut Vec<Finding>) {
         let c = &self.cfg.gap;
+        // Most sweeps find the stream fresh: no silence is due before `min_silence` (the
+        // tolerance is at least that), so the rest can be skipped.
+        if self.silent_reported.is_none()
+            && self
+                .last_time
+                .is_some_and(|last| now < last.saturating_add(c.min_silence))
+        {
+            return;
+        }
         let (Some(last), Some(interval)) = (self.last_time, self.interval()) else {
             return;
         };
