@@ -363,7 +363,7 @@ async fn replay(
         n += chunk.len();
         detector.push(&chunk, &mut found);
         for rev in detector.revisions(&mut found, None) {
-            if leads.record(&rev).await {
+            if leads.record(&rev).await.is_some() {
                 warn!(lead = %rev.lead.id, revision = rev.lead.revision, "replay found a lead revision the ledger lacked");
             }
         }

@@ -11,13 +11,14 @@
 
 use super::{now_ms, LeadRevision, Outbound};
 use crate::ledger::Ledger;
-use crate::metrics::Metrics;
+use crate::metrics::{LeadLatency, Metrics};
 use crate::seal::records::SealInput;
 use crate::store::AnyStore;
 use riverwatch_engine::Lead;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc};
+use tokio::time::Instant;
 use tracing::{error, info};
 
 /// Records lead revisions and hands new ones to the publisher.
@@ -34,12 +35,18 @@ impl LeadsStage {
     #[tracing::instrument(name = "leads", skip_all)]
     pub async fn run(self, mut rx: mpsc::Receiver<LeadRevision>, out: mpsc::Sender<Outbound>) {
         while let Some(rev) = rx.recv().await {
-            if !self.record(&rev).await {
+            let started = Instant::now();
+            let Some((evidence, ledger)) = self.record(&rev).await else {
                 continue;
-            }
-            let LeadRevision { lead, at, .. } = rev;
+            };
+            let LeadRevision { lead, at, made, .. } = rev;
             if let Some(at) = at {
-                self.metrics.end_to_end.observe(at.elapsed().as_secs_f64());
+                self.metrics.observe_lead(&LeadLatency {
+                    durable: made.saturating_duration_since(at),
+                    queued: started.saturating_duration_since(made),
+                    evidence,
+                    ledger,
+                });
             }
             info!(lead = %lead.id, revision = lead.revision, station = %lead.station, category = ?lead.category, "lead revision recorded");
             let sent = out.send(Outbound::lead(&self.prefix, &lead)).await;
@@ -52,10 +59,11 @@ impl LeadsStage {
     }
 
     /// Seals the revision and writes it to the ledger (retrying: nothing may be published
-    /// before it is there); true when it is new.
-    pub async fn record(&self, rev: &LeadRevision) -> bool {
+    /// before it is there); when it is new, how long the evidence and the ledger took.
+    pub async fn record(&self, rev: &LeadRevision) -> Option<(Duration, Duration)> {
         let lead = &rev.lead;
         let mut delay = Duration::from_millis(50);
+        let t = Instant::now();
         let input = SealInput::gather(
             &self.store,
             lead,
@@ -64,6 +72,8 @@ impl LeadsStage {
             Arc::clone(&rev.config),
         )
         .await;
+        let evidence = t.elapsed();
+        let t = Instant::now();
         if let Some(Err(e)) = &input.evidence {
             error!(error = %e, lead = %lead.id, "evidence not readable; revision sealed without it");
         }
@@ -77,7 +87,7 @@ impl LeadsStage {
                     if new {
                         self.metrics.lead_revisions.inc();
                     }
-                    return new;
+                    return new.then(|| (evidence, t.elapsed()));
                 }
                 Err(e) => {
                     error!(error = %e, lead = %lead.id, "lead revision not recorded; retrying");
