@@ -24,8 +24,8 @@ type ByPart = Family<Vec<(&'static str, &'static str)>, Histogram, fn() -> Histo
 /// Bucket bounds (seconds) of the latency histograms: fine around the 200 ms target of the
 /// ingest→lead latency, coarse beyond a second.
 const LATENCY_BUCKETS: [f64; 20] = [
-    0.002, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.125, 0.15, 0.175, 0.2, 0.25, 0.3, 0.4,
-    0.6, 1.0, 2.5, 10.0, 60.0,
+    0.002, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.125, 0.15, 0.175, 0.2, 0.25, 0.3, 0.4, 0.6,
+    1.0, 2.5, 10.0, 60.0,
 ];
 
 fn latency_histogram() -> Histogram {
@@ -267,7 +267,10 @@ mod tests {
             ("riverwatch_lead_latency_seconds_count{part=\"ledger\"}", 1),
             ("riverwatch_lead_latency_seconds_count{part=\"queued\"}", 1),
         ] {
-            assert!(text.contains(&format!("{line} {count}\n")), "{line}: {text}");
+            assert!(
+                text.contains(&format!("{line} {count}\n")),
+                "{line}: {text}"
+            );
         }
         assert!(
             text.contains("riverwatch_messages_received_total 3"),

@@ -31,7 +31,7 @@ mod store;
 pub(crate) use deadletter::{DeadLetter, DeadLetterStage};
 pub(crate) use decode::DecodeStage;
 pub(crate) use engine::{Detector, EngineStage};
-pub(crate) use leads::LeadsStage;
+pub(crate) use leads::{LeadsStage, MAX_BATCH};
 pub(crate) use models::load as load_models;
 pub(crate) use publish::{Outbound, Publisher};
 pub(crate) use queues::Queues;
