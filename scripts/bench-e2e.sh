@@ -27,7 +27,7 @@ root=$PWD
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/riverwatch-target}"
 DURATION=${DURATION:-60}
 RATES=${RATES:-"2000 4000 8000 12000 16000 20000 25000"}
-PY_RATES=${PY_RATES:-"250 500 1000 2000 4000"}
+PY_RATES=${PY_RATES-"250 500 1000 2000 4000"}
 GRACE=${GRACE:-5}
 INFLIGHT=${INFLIGHT:-2000}
 DRAIN=$((DURATION + 60))
@@ -231,7 +231,7 @@ quantiles() { # metrics text (several scrapes: counts add up) → p50/p95/p99 pe
   awk '
     /_bucket[{]/ {
       key = $1; match(key, /le="[^"]+"/); le = substr(key, RSTART + 4, RLENGTH - 5)
-      sub(/,?le="[^"]+"/, "", key); sub(/_bucket/, "", key); sub(/[{]}/, "", key)
+      sub(/le="[^"]+",?/, "", key); sub(/,}/, "}", key); sub(/_bucket/, "", key); sub(/[{]}/, "", key)
       if (!((key, le) in c)) { nb[key]++; les[key, nb[key]] = le }
       c[key, le] += $2
       if (!(key in seen)) { seen[key] = 1; order[++nk] = key }
