@@ -13,19 +13,29 @@
 # for the Python pipeline), GRACE (s, default 5), INFLIGHT (broker's per-client QoS 1 window,
 # default 2000: two of riverwatch's 1,000-message batches, so one arrives while the other
 # is written), NO_BUILD=1 (use the existing release binary), VENV (reuse a venv holding
-# paho-mqtt and influxdb instead of creating one).
+# paho-mqtt and influxdb instead of creating one), PY_RATES="" (skip the Python pipeline).
+#
+# Side by side: RW_BIN is the riverwatch binary under test (default: the release build);
+# RW_BASELINE (another binary, e.g. a copy of main's) runs the same ladder and latency steps in
+# the same run. LAT_RATE sets the latency step's rate (default: 25 % of RW_BIN's sustained rate,
+# for both binaries) and LAT_REPEAT how many times each binary runs it, interleaved.
+# BASELINE_DROP_KEYS: riverwatch.toml keys the baseline predates, left out of its config
+# (default "gzip": store.influx.gzip; main's binary always gzips).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/riverwatch-target}"
 DURATION=${DURATION:-60}
 RATES=${RATES:-"2000 4000 8000 12000 16000 20000 25000"}
-PY_RATES=${PY_RATES:-"250 500 1000 2000 4000"}
+PY_RATES=${PY_RATES-"250 500 1000 2000 4000"}
 GRACE=${GRACE:-5}
 INFLIGHT=${INFLIGHT:-2000}
 DRAIN=$((DURATION + 60))
 [ "${NO_BUILD:-}" = 1 ] || cargo build --release --quiet --bin riverwatch
-RW="$CARGO_TARGET_DIR/release/riverwatch"
+RW="${RW_BIN:-$CARGO_TARGET_DIR/release/riverwatch}"
+RW_BASELINE=${RW_BASELINE:-}
+LAT_REPEAT=${LAT_REPEAT:-1}
+BASELINE_DROP_KEYS=${BASELINE_DROP_KEYS-gzip}
 HZ=$(getconf CLK_TCK)
 dir=$(mktemp -d /tmp/rw-bench.XXXXXX)
 pids=()
@@ -128,10 +138,16 @@ ix0=$(cpu_ticks "$ix_pid"); t0=$(now)
 iw=$("$RW" bench influx-write --url "$ix" --db alone --points 500000 --batch 5000)
 influx_points=$(json "$iw" '.rate | floor')
 say "   $influx_points readings/s = $((influx_points / 5)) messages/s of 5 (influxd CPU $(cpu_pct "$ix0" "$(cpu_ticks "$ix_pid")" "$(elapsed "$t0" "$(now)")")%), load $(load)"
+if "$RW" bench influx-write --help | grep -q -- --gzip; then
+  ix0=$(cpu_ticks "$ix_pid"); t0=$(now)
+  iw=$("$RW" bench influx-write --url "$ix" --db alone_gz --points 500000 --batch 5000 --gzip)
+  say "   gzipped bodies: $(json "$iw" '.rate | floor') readings/s (influxd CPU $(cpu_pct "$ix0" "$(cpu_ticks "$ix_pid")" "$(elapsed "$t0" "$(now)")")%), load $(load)"
+fi
 limit=$((influx_points / 5 < broker_rate ? influx_points / 5 : broker_rate))
 
 # --- riverwatch ------------------------------------------------------------------------------
-rw_step() { # rate [latency] → sets step_pass, prints one result line
+RUN=$RW; LABEL=riverwatch
+rw_step() { # rate [latency] → sets step_pass, prints one result line ($RUN, named $LABEL)
   local rate=$1 tag=rw_$1_$RANDOM n=$(($1 * DURATION)) http cfg
   http=$(free_port); cfg="$dir/$tag"
   mkdir -p "$cfg"
@@ -148,8 +164,11 @@ rw_step() { # rate [latency] → sets step_pass, prints one result line
     -e "s|^db = .*|db = \"$tag\"|" \
     -e "s|^listen = .*|listen = \"127.0.0.1:$http\"|" \
     "$root/config/riverwatch.toml" >"$cfg/riverwatch.toml"
+  if [ "$LABEL" = baseline ]; then
+    for k in $BASELINE_DROP_KEYS; do sed -i "/^$k = /d" "$cfg/riverwatch.toml"; done
+  fi
   curl -s -XPOST "$ix/query" --data-urlencode "q=CREATE DATABASE $tag" >/dev/null
-  RUST_LOG=info "$RW" run --config "$cfg" >"$cfg/riverwatch.log" 2>&1 &
+  RUST_LOG=info "$RUN" run --config "$cfg" >"$cfg/riverwatch.log" 2>&1 &
   local rw_pid=$!; pids+=("$rw_pid")
   wait_for 30 curl -sf "http://127.0.0.1:$http/readyz" || { say "riverwatch did not become ready:"; cat "$cfg/riverwatch.log" >&2; exit 1; }
   local r0 m0 i0 t0 pub t1 stored t2 count cpu_rw
@@ -171,15 +190,16 @@ rw_step() { # rate [latency] → sets step_pass, prints one result line
   local held; held=$(awk -v a="$(json "$pub" .rate)" -v r="$rate" 'BEGIN { print (a >= 0.95 * r) ? 1 : 0 }')
   step_pass=0
   if [ "$count" -eq "$want" ] && [ "$held" = 1 ] && awk -v l="$lag" -v g="$GRACE" 'BEGIN { exit !(l <= g) }'; then step_pass=1; fi
-  printf '   riverwatch %6d msg/s: published %d msgs (%s msg/s), readings %d, in InfluxDB %d, last stored %ss after the last publish -> %s | CPU riverwatch %s%% mosquitto %s%% influxd %s%% publisher %ss | RSS %d MiB (peak %d) | load %s\n' \
-    "$rate" "$(json "$pub" .messages)" "$(json "$pub" '.rate | floor')" "$want" "$count" "$lag" \
+  printf '   %-10s %6d msg/s: published %d msgs (%s msg/s), readings %d, in InfluxDB %d, last stored %ss after the last publish -> %s | CPU riverwatch %s%% mosquitto %s%% influxd %s%% publisher %ss | RSS %d MiB (peak %d) | load %s\n' \
+    "$LABEL" "$rate" "$(json "$pub" .messages)" "$(json "$pub" '.rate | floor')" "$want" "$count" "$lag" \
     "$([ $step_pass = 1 ] && echo PASS || echo FAIL)" "$cpu_rw" "$cpu_mq" "$cpu_ix" "$(json "$pub" .cpu_seconds)" \
     $((rss / 1024)) $((hwm / 1024)) "$(load)" >&2
   if [ "$step_pass" = 0 ]; then
     say "   riverwatch's log:"; sed 's/\x1b\[[0-9;]*m//g' "$cfg/riverwatch.log" | grep -v 'INFO.*\(task\|stopped\)' | tail -n 8 >&2
   fi
   if [ "${2:-}" = latency ]; then
-    curl -s "http://127.0.0.1:$http/metrics" | grep -E '^riverwatch_(end_to_end_seconds|lead_revisions)' >"$dir/latency.txt" || true
+    curl -s "http://127.0.0.1:$http/metrics" | grep -E '^riverwatch_(end_to_end_seconds|lead_latency_seconds|lead_revisions)' >"$dir/latency-$LABEL.txt" || true
+    cat "$dir/latency-$LABEL.txt" >>"$dir/latency-$LABEL-all.txt"
   fi
   kill -TERM "$rw_pid"; wait "$rw_pid" || true
 }
@@ -199,27 +219,52 @@ ladder() { # step-function rates... → best passing rate in $best
 }
 
 say "== riverwatch run (InfluxDB store), $DURATION s per step, pass = zero loss and caught up within ${GRACE}s"
-ladder rw_step $RATES
+if [ -n "$RW_BASELINE" ]; then
+  RUN=$RW_BASELINE LABEL=baseline ladder rw_step $RATES
+  base_best=$best
+fi
+RUN=$RW LABEL=riverwatch ladder rw_step $RATES
 rw_best=$best
 
 # --- ingest→lead latency at a quarter of the sustained rate ---------------------------------
-quarter=$((rw_best / 4))
-if [ "$quarter" -gt 0 ]; then
-  say "== latency at 25 % of $rw_best msg/s"
-  rw_step "$quarter" latency
+quantiles() { # metrics text (several scrapes: counts add up) → p50/p95/p99 per histogram
   awk '
-    /_bucket/ { match($0, /le="[^"]+"/); le = substr($0, RSTART + 4, RLENGTH - 5); n++; les[n] = le; cs[n] = $2 }
-    /_count/ { total = $2 }
+    /_bucket[{]/ {
+      key = $1; match(key, /le="[^"]+"/); le = substr(key, RSTART + 4, RLENGTH - 5)
+      sub(/le="[^"]+",?/, "", key); sub(/,}/, "}", key); sub(/_bucket/, "", key); sub(/[{]}/, "", key)
+      if (!((key, le) in c)) { nb[key]++; les[key, nb[key]] = le }
+      c[key, le] += $2
+      if (!(key in seen)) { seen[key] = 1; order[++nk] = key }
+    }
+    /_count/ { key = $1; sub(/_count/, "", key); tot[key] += $2 }
     END {
-      printf "   lead revisions measured: %d\n", total
-      split("0.5 0.95 0.99", qs, " ")
-      for (q = 1; q <= 3; q++) for (i = 1; i <= n; i++) if (total > 0 && cs[i] >= qs[q] * total) {
-        printf "   p%s <= %s s (histogram bucket bound)\n", qs[q] * 100, les[i]; break }
-    }' "$dir/latency.txt" >&2
+      for (k = 1; k <= nk; k++) {
+        key = order[k]; total = tot[key]; line = sprintf("   %-52s n=%-4d", key, total)
+        split("0.5 0.95 0.99", qs, " ")
+        for (q = 1; q <= 3; q++) for (i = 1; i <= nb[key]; i++) {
+          le = les[key, i]
+          if (total > 0 && c[key, le] >= qs[q] * total) { line = line sprintf("  p%s <= %ss", qs[q] * 100, le); break }
+        }
+        print line
+      }
+    }' "$1"
+}
+quarter=${LAT_RATE:-$((rw_best / 4))}
+if [ "$quarter" -gt 0 ]; then
+  say "== latency at $quarter msg/s (25 % of $rw_best msg/s unless LAT_RATE), $LAT_REPEAT run(s) per binary, interleaved"
+  for _ in $(seq "$LAT_REPEAT"); do
+    if [ -n "$RW_BASELINE" ]; then RUN=$RW_BASELINE LABEL=baseline rw_step "$quarter" latency; fi
+    RUN=$RW LABEL=riverwatch rw_step "$quarter" latency
+  done
+  for label in $([ -n "$RW_BASELINE" ] && echo baseline) riverwatch; do
+    say "   $label, histogram bucket bounds over all its latency runs:"
+    quantiles "$dir/latency-$label-all.txt" >&2
+  done
 fi
 
 # --- the Python pipeline ---------------------------------------------------------------------
-if [ -z "${VENV:-}" ]; then
+py_best=0
+if [ -n "$PY_RATES" ] && [ -z "${VENV:-}" ]; then
   VENV="$dir/venv"
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install --quiet paho-mqtt influxdb
@@ -246,9 +291,11 @@ py_step() {
     "$(cpu_pct "$p0" "$(cpu_ticks "$py_pid")" "$(elapsed "$t0" "$t2")")" "$(load)" >&2
   kill -TERM "$py_pid"; wait "$py_pid" || true
 }
-say "== Python reference (paho-mqtt + influxdb client, 5,000-point batches), same load"
-ladder py_step $PY_RATES
-py_best=$best
+if [ -n "$PY_RATES" ]; then
+  say "== Python reference (paho-mqtt + influxdb client, 5,000-point batches), same load"
+  ladder py_step $PY_RATES
+  py_best=$best
+fi
 
 # --- summary ---------------------------------------------------------------------------------
 say ""
@@ -256,7 +303,9 @@ say "summary (DURATION=${DURATION}s per step, load $(load)):"
 say "  broker alone, QoS 1:            $broker_rate msg/s"
 say "  InfluxDB alone, 5,000/request:  $influx_points readings/s ($((influx_points / 5)) msg/s of 5 readings)"
 say "  riverwatch, zero loss:          $rw_best msg/s = $((rw_best * 5)) readings/s"
+[ -z "$RW_BASELINE" ] || say "  baseline, zero loss:            $base_best msg/s = $((base_best * 5)) readings/s"
 say "  python pipeline, zero loss:     $py_best msg/s"
-awk -v r="$rw_best" -v l="$limit" -v p="$py_best" 'BEGIN {
+awk -v r="$rw_best" -v l="$limit" -v p="$py_best" -v b="${base_best:-}" 'BEGIN {
   printf "  riverwatch / min(broker, InfluxDB) = %.2f (target >= 0.80)\n", (l > 0 ? r / l : 0)
+  if (b != "") printf "  baseline / min(broker, InfluxDB)   = %.2f\n", (l > 0 ? b / l : 0)
   printf "  riverwatch / python                = %.1f (target >= 4)\n", (p > 0 ? r / p : 0) }' >&2

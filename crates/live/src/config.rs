@@ -113,6 +113,7 @@ struct RawInflux {
     #[serde(with = "duration_serde")]
     timeout: Millis,
     attempts: u32,
+    gzip: String,
 }
 
 #[derive(Deserialize)]
@@ -215,6 +216,8 @@ pub struct InfluxConfig {
     pub timeout: Duration,
     /// Attempts per request.
     pub attempts: u32,
+    /// Whether write bodies and query answers are gzipped (`store.influx.gzip`, resolved).
+    pub gzip: bool,
 }
 
 /// Store, batching and spool settings.
@@ -240,6 +243,7 @@ impl InfluxConfig {
             max_lines: max_lines.get(),
             timeout: self.timeout,
             attempts: self.attempts,
+            gzip: self.gzip,
             ..InfluxOpts::new(self.url.clone(), &self.db)
         }
     }
@@ -408,12 +412,24 @@ impl ServiceConfig {
         if i.attempts == 0 {
             return Err(bad("store.influx.attempts", "must be at least 1".into()));
         }
+        let gzip = match i.gzip.as_str() {
+            "auto" => !is_loopback(&url),
+            "always" => true,
+            "never" => false,
+            other => {
+                return Err(bad(
+                    "store.influx.gzip",
+                    format!("`{other}`: expected \"auto\", \"always\" or \"never\""),
+                ))
+            }
+        };
         let influx = InfluxConfig {
             url,
             db: i.db,
             auth,
             timeout: positive("store.influx.timeout", i.timeout)?,
             attempts: i.attempts,
+            gzip,
         };
         let kind = match s.kind.as_str() {
             "sqlite" => StoreKind::Sqlite(s.sqlite_path),
@@ -471,6 +487,17 @@ impl ServiceConfig {
                 dead_letters: nonzero("channels.dead_letters", c.dead_letters)?,
             },
         })
+    }
+}
+
+/// Whether `url` names this machine (`localhost`, 127.0.0.0/8, `::1`), where the bytes gzip
+/// saves cost little (`store.influx.gzip = "auto"` leaves it off there).
+fn is_loopback(url: &Url) -> bool {
+    let host = url.host_str().unwrap_or_default();
+    let ip = host.trim_start_matches('[').trim_end_matches(']');
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(a) => a.is_loopback(),
+        Err(_) => host.eq_ignore_ascii_case("localhost"),
     }
 }
 
@@ -593,6 +620,37 @@ mod tests {
         for (edit, key) in cases {
             assert_eq!(key_of(parse_with(edit, &[])), key, "{edit:?}");
         }
+    }
+
+    #[test]
+    fn gzip_auto_is_off_for_a_local_influxdb_and_always_or_never_override() {
+        let gzip = |url: &str, mode: &str| {
+            let text = DEFAULT_TOML
+                .replace("kind = \"sqlite\"", "kind = \"influx\"")
+                .replace("\"http://127.0.0.1:8086\"", &format!("\"{url}\""))
+                .replace("gzip = \"always\"", &format!("gzip = \"{mode}\""));
+            match ServiceConfig::parse("rw.toml", &text, &|_| None).map(|c| c.store.kind) {
+                Ok(StoreKind::Influx(i)) => Ok(i.gzip),
+                Ok(StoreKind::Sqlite(_)) => panic!("influx expected"),
+                Err(e) => Err(e.key.unwrap_or(e.reason)),
+            }
+        };
+        for (url, mode, want) in [
+            ("http://127.0.0.1:8086", "auto", false),
+            ("http://127.8.9.1:8086", "auto", false),
+            ("http://LOCALHOST:8086", "auto", false),
+            ("http://[::1]:8086", "auto", false),
+            ("https://influx.example.org", "auto", true),
+            ("http://10.0.0.5:8086", "auto", true),
+            ("http://127.0.0.1:8086", "always", true),
+            ("https://influx.example.org", "never", false),
+        ] {
+            assert_eq!(gzip(url, mode), Ok(want), "{url} {mode}");
+        }
+        assert_eq!(
+            gzip("http://127.0.0.1:8086", "yes"),
+            Err("store.influx.gzip".to_string())
+        );
     }
 
     #[test]

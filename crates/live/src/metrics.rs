@@ -18,6 +18,33 @@ use std::time::Duration;
 type ByReason = Family<Vec<(&'static str, String)>, Counter>;
 /// Label set of a per-queue gauge.
 type ByQueue = Family<Vec<(&'static str, &'static str)>, Gauge>;
+/// Label set of a per-part latency histogram.
+type ByPart = Family<Vec<(&'static str, &'static str)>, Histogram, fn() -> Histogram>;
+
+/// Bucket bounds (seconds) of the latency histograms: fine around the 200 ms target of the
+/// ingest→lead latency, coarse beyond a second.
+const LATENCY_BUCKETS: [f64; 20] = [
+    0.002, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.125, 0.15, 0.175, 0.2, 0.25, 0.3, 0.4, 0.6,
+    1.0, 2.5, 10.0, 60.0,
+];
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(LATENCY_BUCKETS.into_iter())
+}
+
+/// Where a lead revision's end-to-end time went, in pipeline order.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct LeadLatency {
+    /// From receiving the message until the engine made the revision: decoding, the store
+    /// write that made the readings durable, the queues in between.
+    pub durable: Duration,
+    /// Waiting in the leads queue and behind earlier revisions.
+    pub queued: Duration,
+    /// Reading the evidence back from the store to seal it.
+    pub evidence: Duration,
+    /// The ledger transaction that recorded it.
+    pub ledger: Duration,
+}
 
 /// Every metric the service exports.
 pub struct Metrics {
@@ -46,6 +73,8 @@ pub struct Metrics {
     pub published: Counter,
     /// Seconds from receiving a message to recording the lead revision it produced.
     pub end_to_end: Histogram,
+    /// The same time split into its parts (see [`LeadLatency`]).
+    lead_latency: ByPart,
     /// Items waiting in each pipeline queue, as last sampled.
     queued: ByQueue,
     /// Model files (or the models directory) that could not be used, counted at each load.
@@ -77,8 +106,8 @@ impl Metrics {
             events: Counter::default(),
             lead_revisions: Counter::default(),
             published: Counter::default(),
-            // 10 ms .. ~5.5 min
-            end_to_end: Histogram::new(exponential_buckets(0.01, 2.0, 16)),
+            end_to_end: latency_histogram(),
+            lead_latency: ByPart::new_with_constructor(latency_histogram),
             queued: ByQueue::default(),
             model_errors: Counter::default(),
             models_loaded: Gauge::default(),
@@ -138,6 +167,11 @@ impl Metrics {
             m.end_to_end.clone(),
         );
         r.register(
+            "lead_latency_seconds",
+            "The end-to-end time by part: durable (receipt until the engine made the revision), queued (waiting for the leads stage), evidence (reading it back to seal it), ledger (the transaction)",
+            m.lead_latency.clone(),
+        );
+        r.register(
             "queue_depth",
             "Items waiting in each pipeline queue (sampled)",
             m.queued.clone(),
@@ -176,6 +210,22 @@ impl Metrics {
             .set(i64::try_from(n).unwrap_or(i64::MAX));
     }
 
+    /// Records one lead revision's end-to-end time and its parts.
+    pub fn observe_lead(&self, parts: &LeadLatency) {
+        let total = parts.durable + parts.queued + parts.evidence + parts.ledger;
+        self.end_to_end.observe(total.as_secs_f64());
+        for (part, took) in [
+            ("durable", parts.durable),
+            ("queued", parts.queued),
+            ("evidence", parts.evidence),
+            ("ledger", parts.ledger),
+        ] {
+            self.lead_latency
+                .get_or_create(&vec![("part", part)])
+                .observe(took.as_secs_f64());
+        }
+    }
+
     /// Records the duration of one store write.
     pub fn observe_store(&self, took: Duration) {
         self.store_latency.observe(took.as_secs_f64());
@@ -203,7 +253,25 @@ mod tests {
         m.reject("malformed");
         m.observe_store(Duration::from_millis(3));
         m.set_queued("raw", 7);
+        m.observe_lead(&LeadLatency {
+            durable: Duration::from_millis(50),
+            queued: Duration::ZERO,
+            evidence: Duration::from_millis(10),
+            ledger: Duration::from_millis(5),
+        });
         let text = m.render();
+        // 65 ms in all: above the 60 ms bound, within the 80 ms one.
+        for (line, count) in [
+            ("riverwatch_end_to_end_seconds_bucket{le=\"0.06\"}", 0),
+            ("riverwatch_end_to_end_seconds_bucket{le=\"0.08\"}", 1),
+            ("riverwatch_lead_latency_seconds_count{part=\"ledger\"}", 1),
+            ("riverwatch_lead_latency_seconds_count{part=\"queued\"}", 1),
+        ] {
+            assert!(
+                text.contains(&format!("{line} {count}\n")),
+                "{line}: {text}"
+            );
+        }
         assert!(
             text.contains("riverwatch_messages_received_total 3"),
             "{text}"

@@ -17,7 +17,7 @@ use crate::ledger::{Ledger, LedgerError};
 use crate::metrics::Metrics;
 use crate::pipeline::{
     load_models, now_ms, watch_reloads, DeadLetter, DeadLetterStage, DecodeStage, Detector,
-    EngineStage, LeadsStage, Models, Outbound, Publisher, Queues, StoreStage, Watched,
+    EngineStage, LeadsStage, Models, Outbound, Publisher, Queues, StoreStage, Watched, MAX_BATCH,
 };
 use crate::seal::ingest::{IngestSeal, CHECKPOINT_EVERY};
 use crate::seal::Signer;
@@ -362,8 +362,10 @@ async fn replay(
     while let Some(chunk) = chunks.next_chunk().await? {
         n += chunk.len();
         detector.push(&chunk, &mut found);
-        for rev in detector.revisions(&mut found, None) {
-            if leads.record(&rev).await {
+        let revs = detector.revisions(&mut found, None);
+        for batch in revs.chunks(MAX_BATCH) {
+            let recorded = leads.record(batch).await;
+            for (rev, _) in batch.iter().zip(recorded.new).filter(|(_, new)| *new) {
                 warn!(lead = %rev.lead.id, revision = rev.lead.revision, "replay found a lead revision the ledger lacked");
             }
         }

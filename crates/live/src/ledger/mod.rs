@@ -219,10 +219,42 @@ impl Ledger {
         input: SealInput,
         at: Millis,
     ) -> Result<bool, LedgerError> {
-        let lead = lead.clone();
+        let new = self.record_all(vec![(lead.clone(), input)], at).await?;
+        Ok(new.first().copied().unwrap_or(false))
+    }
+
+    /// [`Ledger::record_sealed`] for several revisions in one transaction, in the order given:
+    /// the rows and the chain end up exactly as recording them one by one at `at` would leave
+    /// them, for the cost of one commit. Returns per revision whether it was new.
+    pub async fn record_all(
+        &self,
+        revisions: Vec<(Lead, SealInput)>,
+        at: Millis,
+    ) -> Result<Vec<bool>, LedgerError> {
         let signer = self.signer.clone();
         self.call(move |c, p| {
-            record_revision(c, signer.as_deref(), &lead, &input, at).map_err(sql_err(p))
+            let tx = c.transaction().map_err(sql_err(p))?;
+            let mut new = Vec::with_capacity(revisions.len());
+            for (lead, input) in &revisions {
+                new.push(
+                    record_revision(&tx, signer.as_deref(), lead, input, at).map_err(sql_err(p))?,
+                );
+            }
+            tx.commit().map_err(sql_err(p))?;
+            Ok(new)
+        })
+        .await
+    }
+
+    /// Per `(id, revision)`, whether the ledger holds that revision already.
+    pub async fn has_revisions(&self, keys: Vec<(String, u32)>) -> Result<Vec<bool>, LedgerError> {
+        self.call(move |c, p| {
+            let mut st = c
+                .prepare_cached("SELECT 1 FROM lead_revisions WHERE id = ?1 AND revision = ?2")
+                .map_err(sql_err(p))?;
+            keys.iter()
+                .map(|(id, revision)| st.exists((id, revision)).map_err(sql_err(p)))
+                .collect()
         })
         .await
     }
@@ -455,8 +487,10 @@ fn parse_lead(id: &str, json: &str) -> Result<Lead, LedgerError> {
     })
 }
 
+/// Inserts a lead revision and seals it, inside the caller's transaction; false when it was
+/// there already (nothing is written).
 fn record_revision(
-    c: &mut Connection,
+    tx: &rusqlite::Transaction<'_>,
     signer: Option<&Signer>,
     lead: &Lead,
     input: &SealInput,
@@ -464,7 +498,6 @@ fn record_revision(
 ) -> rusqlite::Result<bool> {
     // Lead holds only finite numbers and strings; serialising it cannot fail.
     let json = serde_json::to_string(lead).unwrap_or_default();
-    let tx = c.transaction()?;
     let inserted = tx.execute(
         "INSERT OR IGNORE INTO lead_revisions (id, revision, json, recorded_ms) VALUES (?1, ?2, ?3, ?4)",
         (&lead.id, lead.revision, &json, at),
@@ -493,8 +526,7 @@ fn record_revision(
          WHERE excluded.revision > leads.revision",
         fields,
     )?;
-    chain::record_lead(&tx, signer, lead, &json, input, at)?;
-    tx.commit()?;
+    chain::record_lead(tx, signer, lead, &json, input, at)?;
     Ok(true)
 }
 

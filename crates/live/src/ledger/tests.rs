@@ -9,23 +9,30 @@ use riverwatch_engine::sim::{Scenario, SimOptions, Simulator};
 use riverwatch_engine::time::{DAY, HOUR};
 use riverwatch_engine::{Engine, Output};
 
-/// The first lead revision the engine makes on stormy simulated days (seed 7).
-fn a_lead() -> Lead {
-    let cfg = Config::embedded();
+/// The first `n` lead revisions the engine makes on stormy simulated days (seed 7), with the
+/// config that made them.
+fn some_leads(n: usize) -> (Vec<Lead>, Arc<Config>) {
+    let cfg = Arc::new(Config::embedded());
     let start = 1_751_328_000_000; // 2025-07-01T00:00:00Z
-    let opts = SimOptions::new(Scenario::Stormy, 7, start, 3 * DAY);
+    let opts = SimOptions::new(Scenario::Stormy, 7, start, 30 * DAY);
     let mut sim = Simulator::new(&cfg.stations, &cfg.gb3838, opts).expect("simulator");
-    let mut engine = Engine::new(Arc::new(cfg));
+    let mut engine = Engine::new(Arc::clone(&cfg));
     let (mut out, mut tick) = (Output::default(), Vec::new());
     while sim.next_tick(&mut tick).is_some() {
         for r in &tick {
             engine.push(&sim.to_reading(r), &mut out);
-            if let Some(lead) = out.leads.pop() {
-                return lead;
+            if out.leads.len() >= n {
+                out.leads.truncate(n);
+                return (out.leads, cfg);
             }
         }
     }
-    panic!("three stormy days raise no lead");
+    panic!("thirty stormy days raise fewer than {n} lead revisions");
+}
+
+/// The first lead revision the engine makes on stormy simulated days (seed 7).
+fn a_lead() -> Lead {
+    some_leads(1).0.remove(0)
 }
 
 /// Runs plain SQL on the ledger file, as anyone holding it could; returns the rows changed.
@@ -156,7 +163,9 @@ async fn a_ledger_from_before_sealed_decisions_upgrades_and_verifies() {
                 .expect("version");
             tx.commit().expect("commit");
         }
-        assert!(record_revision(&mut c, None, &lead, &SealInput::default(), t).expect("record"));
+        let tx = c.transaction().expect("tx");
+        assert!(record_revision(&tx, None, &lead, &SealInput::default(), t).expect("record"));
+        tx.commit().expect("commit");
         c.execute(
             "UPDATE leads SET status = 'dismissed' WHERE id = ?1",
             [&lead.id],
@@ -214,5 +223,78 @@ async fn a_ledger_from_before_sealed_decisions_upgrades_and_verifies() {
     assert!(
         breaks.len() == 1 && breaks[0].contains("analyst: \"li\" → \"zhao\""),
         "{breaks:?}"
+    );
+}
+
+/// Every row of `sql`'s single text-convertible column set, as strings joined by `|`.
+fn rows(path: &Path, sql: &str) -> Vec<String> {
+    let c = Connection::open(path).expect("raw connection");
+    let mut st = c.prepare(sql).expect("query");
+    let n = st.column_count();
+    let rows = st
+        .query_map([], |r| {
+            (0..n)
+                .map(|i| r.get::<_, Value>(i).map(|v| format!("{v:?}")))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .expect("rows");
+    rows.map(|r| r.expect("row").join("|")).collect()
+}
+
+#[tokio::test]
+async fn revisions_recorded_together_chain_as_recorded_one_by_one() {
+    let (leads, cfg) = some_leads(5);
+    let input = |i: usize| SealInput {
+        evidence: Some(Err(format!("store down {i}"))),
+        seen: [("DL03".to_string(), 1_751_328_000_000 + i as i64)].into(),
+        engine_from: Some(1_751_328_000_000),
+        config: Some(Arc::clone(&cfg)),
+    };
+    let at = 1_751_400_000_000;
+    let dir = tempfile::tempdir().expect("tmp");
+    let (one_path, all_path) = (dir.path().join("one.sqlite"), dir.path().join("all.sqlite"));
+    let signer = || Some(Signer::from_seed([5; 32]));
+    let one = Ledger::open(&one_path).expect("open").with_signer(signer());
+    let all = Ledger::open(&all_path).expect("open").with_signer(signer());
+
+    let mut one_new = Vec::new();
+    for (i, lead) in leads.iter().enumerate() {
+        one_new.push(one.record_sealed(lead, input(i), at).await.expect("record"));
+    }
+    // The batch also holds a revision twice: the second copy is not new and writes nothing.
+    let mut batch: Vec<_> = leads
+        .iter()
+        .cloned()
+        .enumerate()
+        .map(|(i, l)| (l, input(i)))
+        .collect();
+    batch.push((leads[1].clone(), input(9)));
+    let all_new = all.record_all(batch, at).await.expect("record all");
+    assert_eq!(one_new, vec![true; 5]);
+    assert_eq!(all_new, vec![true, true, true, true, true, false]);
+
+    for sql in [
+        "SELECT seq, kind, subject, body, prev, digest, signature, key FROM chain ORDER BY seq",
+        "SELECT seq, id, revision, json, recorded_ms, published_ms FROM lead_revisions ORDER BY seq",
+        "SELECT * FROM leads ORDER BY id",
+        "SELECT * FROM configs ORDER BY hash",
+    ] {
+        let want = rows(&one_path, sql);
+        assert!(!want.is_empty(), "{sql}");
+        assert_eq!(rows(&all_path, sql), want, "{sql}");
+    }
+    let report = all
+        .verify_chain(signer().map(|s| s.public_key()))
+        .await
+        .expect("audit");
+    assert!(report.ok(), "{:?}", report.breaks);
+    assert_eq!((report.leads, report.configs), (5, 1));
+    let keys = vec![
+        (leads[0].id.clone(), leads[0].revision),
+        ("no-such-lead".to_string(), 1),
+    ];
+    assert_eq!(
+        all.has_revisions(keys).await.expect("has"),
+        vec![true, false]
     );
 }

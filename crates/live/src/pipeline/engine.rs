@@ -110,11 +110,13 @@ impl Detector {
         }
         let seen: BTreeMap<String, Millis> =
             self.fed.iter().map(|(s, t)| (s.to_string(), *t)).collect();
+        let made = Instant::now();
         leads
             .drain(..)
             .map(|lead| LeadRevision {
                 lead,
                 at,
+                made,
                 seen: seen.clone(),
                 engine_from: self.fed_from,
                 config: Arc::clone(self.engine.config()),

@@ -31,7 +31,7 @@ mod store;
 pub(crate) use deadletter::{DeadLetter, DeadLetterStage};
 pub(crate) use decode::DecodeStage;
 pub(crate) use engine::{Detector, EngineStage};
-pub(crate) use leads::LeadsStage;
+pub(crate) use leads::{LeadsStage, MAX_BATCH};
 pub(crate) use models::load as load_models;
 pub(crate) use publish::{Outbound, Publisher};
 pub(crate) use queues::Queues;
@@ -83,6 +83,8 @@ pub(crate) struct LeadRevision {
     pub lead: Lead,
     /// When the message that completed it arrived (`None` during the start-up replay).
     pub at: Option<Instant>,
+    /// When the engine made it.
+    pub made: Instant,
     /// Newest reading time per station the engine had seen when it made the revision (taken
     /// after the whole message, so a message is never split by the evidence cut).
     pub seen: BTreeMap<String, Millis>,

@@ -23,7 +23,7 @@ mod sqlite;
 
 pub use batch::Batcher;
 pub use error::{SpoolError, StoreError};
-pub use influx::{InfluxAuth, InfluxOpts, InfluxStore};
+pub use influx::{gzip, InfluxAuth, InfluxOpts, InfluxStore};
 pub use influx_query::InfluxChunks;
 pub use spool::Spool;
 pub use spooled::{Durable, SpooledStore};
