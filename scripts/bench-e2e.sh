@@ -24,6 +24,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
+. scripts/influxd.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/riverwatch-target}"
 DURATION=${DURATION:-60}
 RATES=${RATES:-"2000 4000 8000 12000 16000 20000 25000"}
@@ -46,20 +47,12 @@ cleanup() {
 trap cleanup EXIT
 
 say() { printf '%s\n' "$*" >&2; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 load() { cut -d' ' -f1 /proc/loadavg; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 cpu_pct() { awk -v a="$1" -v b="$2" -v s="$3" -v hz="$HZ" 'BEGIN { printf "%.0f", (b - a) / hz / s * 100 }'; }
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 json() { jq -r "$2" <<<"$1"; }
-wait_for() { # seconds, command...
-  local deadline=$(($(date +%s) + $1)); shift
-  until "$@" >/dev/null 2>&1; do
-    [ "$(date +%s)" -lt "$deadline" ] || return 1
-    sleep 0.1
-  done
-}
 
 # --- the two servers -------------------------------------------------------------------------
 mq_port=$(free_port)
@@ -78,32 +71,8 @@ user root
 EOF
 setsid mosquitto -c "$dir/mosquitto.conf" >"$dir/mosquitto.log" 2>&1 </dev/null &
 mq_pid=$!; pids+=("$mq_pid")
-ix_port=$(free_port); ix_rpc=$(free_port)
-cat >"$dir/influxdb.conf" <<EOF
-reporting-enabled = false
-bind-address = "127.0.0.1:$ix_rpc"
-[meta]
-  dir = "$dir/influx/meta"
-[data]
-  dir = "$dir/influx/data"
-  wal-dir = "$dir/influx/wal"
-  wal-fsync-delay = "0s"
-  query-log-enabled = false
-[monitor]
-  store-enabled = false
-[http]
-  bind-address = "127.0.0.1:$ix_port"
-  auth-enabled = false
-  log-enabled = false
-  pprof-enabled = false
-[logging]
-  level = "warn"
-  suppress-logo = true
-EOF
-setsid influxd -config "$dir/influxdb.conf" >"$dir/influxd.log" 2>&1 </dev/null &
-ix_pid=$!; pids+=("$ix_pid")
-ix="http://127.0.0.1:$ix_port"
-wait_for 15 curl -sf "$ix/ping" || { say "influxd did not start:"; cat "$dir/influxd.log" >&2; exit 1; }
+start_influxd "$dir"
+pids+=("$ix_pid")
 wait_for 15 bash -c "echo > /dev/tcp/127.0.0.1/$mq_port" || { say "mosquitto did not start:"; cat "$dir/mosquitto.log" >&2; exit 1; }
 
 count_db() { # db → COUNT(value) of measurement water

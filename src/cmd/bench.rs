@@ -47,6 +47,8 @@ enum Command {
     InfluxWrite(InfluxArgs),
     /// Write a readings CSV into a SQLite reading store, in batches (a replay window to read).
     SqliteLoad(super::store_load::Args),
+    /// Write a readings CSV into an InfluxDB database, in batches (a replay window to read).
+    InfluxLoad(super::store_load::InfluxArgs),
 }
 
 #[derive(clap::Args)]
@@ -126,6 +128,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         Command::Sink(a) => rt.block_on(sink(a)),
         Command::InfluxWrite(a) => rt.block_on(influx_write(a)),
         Command::SqliteLoad(a) => rt.block_on(super::store_load::run(a)),
+        Command::InfluxLoad(a) => rt.block_on(super::store_load::run_influx(a)),
     }?;
     Ok(ExitCode::SUCCESS)
 }

@@ -49,12 +49,12 @@ pub async fn serve(mut service: Service, http: &HttpConfig, engine: Config) -> R
     let store = Arc::new(h.store.inner().clone());
     let state = ApiState {
         ledger: h.ledger.clone(),
-        store: Arc::clone(&store),
+        store,
         config: Arc::new(engine),
         api_token: http.api_token.clone(),
         metrics: Arc::new(move || metrics.render()),
         health: Arc::new(move || health.api_health()),
-        replay: Some(riverwatch_batch::api::replay_fn(store, h.ledger.clone())),
+        replay: Some(riverwatch_batch::api::for_service(&h)),
     };
     let listener = tokio::net::TcpListener::bind(http.listen)
         .await

@@ -111,7 +111,11 @@ fn replay_over_http_matches_a_direct_replay_and_diffs_the_ledger() {
             api_token: Some(Secret::new(TOKEN)),
             metrics: Arc::new(String::new),
             health: Arc::new(Health::default),
-            replay: Some(riverwatch_batch::api::replay_fn(store, ledger)),
+            replay: Some(riverwatch_batch::api::replay_fn(
+                store,
+                ledger,
+                Arc::new(|| Arc::new(Vec::new())),
+            )),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

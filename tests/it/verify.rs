@@ -489,7 +489,11 @@ fn serve(f: &Fixture) -> (tokio::runtime::Runtime, String) {
         api_token: None,
         metrics: Arc::new(String::new),
         health: Arc::new(Health::default),
-        replay: Some(riverwatch_batch::api::replay_fn(store, ledger)),
+        replay: Some(riverwatch_batch::api::replay_fn(
+            store,
+            ledger,
+            Arc::new(|| Arc::new(Vec::new())),
+        )),
     };
     let listener = rt
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))

@@ -60,35 +60,47 @@ pub enum FrameError {
     Polars(#[from] PolarsError),
 }
 
-/// Column buffers filled reading by reading, turned into a frame at the end.
+/// Column buffers filled reading by reading, turned into a frame at the end. Names are kept
+/// as the readings' shared ids (no text copied per row) until polars copies them in.
 #[derive(Default)]
 struct Columns {
     time: Vec<i64>,
-    station: Vec<String>,
-    parameter: Vec<String>,
+    station: Vec<StationId>,
+    parameter: Vec<ParamId>,
     value: Vec<f64>,
-    flag: Vec<String>,
+    flag: Vec<DataFlag>,
 }
 
 impl Columns {
     fn push(&mut self, r: &Reading) {
         self.time.push(r.time);
-        self.station.push(r.station.to_string());
-        self.parameter.push(r.parameter.to_string());
+        self.station.push(r.station.clone());
+        self.parameter.push(r.parameter.clone());
         self.value.push(r.value);
-        self.flag.push(r.flag.letter().to_string());
+        self.flag.push(r.flag);
     }
 
     fn into_frame(self) -> Result<DataFrame, FrameError> {
         let height = self.time.len();
+        let mut letters: HashMap<DataFlag, String> = HashMap::new();
+        for f in &self.flag {
+            letters.entry(*f).or_insert_with(|| f.letter().to_string());
+        }
+        let flag: Vec<&str> = self
+            .flag
+            .iter()
+            .map(|f| letters.get(f).map_or("", String::as_str))
+            .collect();
+        let station: Vec<&str> = self.station.iter().map(StationId::as_str).collect();
+        let parameter: Vec<&str> = self.parameter.iter().map(ParamId::as_str).collect();
         let df = DataFrame::new(
             height,
             vec![
                 Column::new("time".into(), self.time),
-                Column::new("station".into(), self.station),
-                Column::new("parameter".into(), self.parameter),
+                Column::new("station".into(), station),
+                Column::new("parameter".into(), parameter),
                 Column::new("value".into(), self.value),
-                Column::new("flag".into(), self.flag),
+                Column::new("flag".into(), flag),
             ],
         )?;
         Ok(df.sort(

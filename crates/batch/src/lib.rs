@@ -9,6 +9,7 @@ pub mod chart;
 pub mod chart_png;
 pub mod features;
 pub mod frames;
+pub mod read_ahead;
 pub mod recorded;
 pub mod replay;
 pub mod report;

@@ -1,9 +1,11 @@
 //! Where a historical window comes from: `csv:FILE`, `sqlite:PATH` or `influx` (the InfluxDB
 //! of the service config). [`load`] holds a whole window (tune, train); [`Reader`] hands a
-//! replay its window a slice at a time. Store reads run on a small current-thread runtime of their own:
-//! the batch commands are synchronous, only the store client is async.
+//! replay its window a slice at a time, reading the next slice while the engine replays one.
+//! Store reads run on a small current-thread runtime of their own: the batch commands are
+//! synchronous, only the store client is async.
 
-use crate::frames::{self, FrameError, Slices, Window, CHUNK};
+use crate::frames::{self, FrameError, Window, CHUNK};
+use crate::read_ahead;
 use polars::prelude::DataFrame;
 use riverwatch_engine::time::Millis;
 use riverwatch_engine::{Reading, StationId};
@@ -118,7 +120,8 @@ impl Reader {
 
     /// Hands the window to `f` in event-time order, about `slice` readings at a time (each a
     /// frame of the store's chunks, sorted as the whole-window frame is); returns how many
-    /// readings there were. Only one slice is alive at a time.
+    /// readings there were. A store window is read on a thread of its own one slice ahead of
+    /// `f` ([`read_ahead`]): at most two slices are alive at a time.
     pub fn for_each_slice(
         &self,
         slice: usize,
@@ -129,17 +132,25 @@ impl Reader {
                 all.chunks(slice.max(1)).for_each(&mut *f);
                 Ok(all.len() as u64)
             }
-            Held::Store(store) => self.rt.block_on(async {
+            Held::Store(store) => std::thread::scope(|scope| {
+                let (tx, mut rx) = read_ahead::channel();
                 let chunk = CHUNK.min(slice.max(1));
-                let mut slices = Slices::open(store, &self.window, chunk, slice).await?;
-                let mut n = 0;
-                while let Some(df) = slices.next_frame().await? {
-                    let readings = frames::readings(&df)?;
-                    drop(df);
-                    n += readings.len() as u64;
+                let reader = scope.spawn(move || {
+                    self.rt.block_on(read_ahead::read_slices(
+                        store,
+                        &self.window,
+                        chunk,
+                        slice,
+                        tx,
+                    ))
+                });
+                while let Some(readings) = rx.blocking_recv() {
                     f(&readings);
                 }
-                Ok(n)
+                match reader.join() {
+                    Ok(read) => Ok(read?),
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
             }),
         }
     }

@@ -26,6 +26,7 @@ use crate::store::{
     StoreError,
 };
 use crate::Backoff;
+use riverwatch_engine::models::MultivariateModel;
 use riverwatch_engine::{Config, Lead};
 use std::future::Future;
 use std::path::PathBuf;
@@ -73,6 +74,7 @@ pub struct ServiceHandle {
     /// Connection, readiness and per-station last-seen times.
     pub health: Health,
     leads: broadcast::Sender<Lead>,
+    models: watch::Receiver<Models>,
 }
 
 impl ServiceHandle {
@@ -93,6 +95,13 @@ impl ServiceHandle {
     /// receiver misses revisions — `Lagged` — but the ledger has them all).
     pub fn subscribe_leads(&self) -> broadcast::Receiver<Lead> {
         self.leads.subscribe()
+    }
+
+    /// The trained models the engine has in force now (the last set read from `models.dir`,
+    /// files the engine refuses included, as the engine stage got it; empty without one).
+    /// The HTTP API's replays run with them.
+    pub fn models(&self) -> Arc<Vec<MultivariateModel>> {
+        Arc::clone(&self.models.borrow())
     }
 }
 
@@ -130,12 +139,19 @@ impl Service {
         let store = SpooledStore::open(inner, &cfg.store.spool_dir, cfg.store.spool_max_bytes)?;
         probe_once(&store, &health, &metrics).await;
         let (live, _) = broadcast::channel(1024);
+        // Models before the start-up replay, so the state it rebuilds is the live one.
+        let models: Models = Arc::new(match &cfg.models_dir {
+            Some(dir) => load_models(dir, &metrics),
+            None => Vec::new(),
+        });
+        let (models_tx, models_rx) = watch::channel(Arc::clone(&models));
         let handle = ServiceHandle {
             ledger: ledger.clone(),
             store: store.clone(),
             metrics: Arc::clone(&metrics),
             health: health.clone(),
             leads: live.clone(),
+            models: models_rx.clone(),
         };
         let engine = Arc::new(engine);
         let leads_stage = LeadsStage {
@@ -147,11 +163,6 @@ impl Service {
         };
 
         let mut detector = Detector::new(Arc::clone(&engine), Arc::clone(&metrics), health.clone());
-        // Models before the start-up replay, so the state it rebuilds is the live one.
-        let models: Models = Arc::new(match &cfg.models_dir {
-            Some(dir) => load_models(dir, &metrics),
-            None => Vec::new(),
-        });
         detector.set_models(&models);
         replay(&store, &mut detector, &leads_stage, cfg.replay_window).await?;
         let backlog: Vec<Outbound> = ledger
@@ -203,7 +214,6 @@ impl Service {
             Arc::clone(&metrics),
         );
         let (reload_tx, reload_rx) = watch::channel(Arc::clone(&engine));
-        let (models_tx, models_rx) = watch::channel(models);
 
         tasks.spawn(publisher.run(out_rx).map_name("publish"));
         tasks.spawn(

@@ -3,6 +3,7 @@
 //! leads, ids, revisions and evidence included.
 
 use crate::{config, simulate};
+use riverwatch_batch::api::for_service;
 use riverwatch_batch::frames::{self, Window};
 use riverwatch_batch::recorded;
 use riverwatch_batch::replay::{replay, Ending, Replayed};
@@ -11,6 +12,7 @@ use riverwatch_engine::models::MultivariateModel;
 use riverwatch_engine::sim::Scenario;
 use riverwatch_engine::time::Millis;
 use riverwatch_engine::{Config, Engine, Lead, Reading};
+use riverwatch_live::api::{ReplayJob, ReplayOutcome};
 use riverwatch_live::config::{ServiceConfig, StoreKind};
 use riverwatch_live::store::reading_order;
 use riverwatch_live::{Ledger, Metrics, Service};
@@ -89,6 +91,9 @@ pub(crate) fn by_id(leads: &[Lead]) -> BTreeMap<String, serde_json::Value> {
 
 /// What streaming a window through the live service gave.
 pub(crate) struct Live {
+    /// What the service's `POST /api/replay` answered for the window once everything was
+    /// stored, with the models the service had loaded (the binary's wiring, `for_service`).
+    pub api: ReplayOutcome,
     /// The replay of what the live engine was fed, with the same models.
     pub expected: Replayed,
     /// The leads the ledger recorded, by id, as the engine made them.
@@ -165,9 +170,17 @@ pub(crate) async fn stream_through_live(
             .await
             .unwrap(),
     );
+    let job = ReplayJob {
+        config: Arc::new(cfg.clone()),
+        from: window.0,
+        to: window.1,
+        stations: vec![],
+    };
+    let api = (for_service(&h).window)(job).await.expect("the API replay");
     cancel.cancel();
     run.await.unwrap().unwrap();
     Live {
+        api,
         expected,
         got,
         metrics: h.metrics,
@@ -180,8 +193,9 @@ async fn live_service_and_replay_of_its_store_give_the_same_leads() {
     let cfg = config(4, 7);
     let w = simulate(dir.path(), "typical", &cfg, Scenario::Typical, 7, 10, true);
     let sent = crate::load(&w);
-    let Live { expected, got, .. } =
-        stream_through_live(dir.path(), &cfg, None, &[], &sent, (w.from, w.to)).await;
+    let Live {
+        api, expected, got, ..
+    } = stream_through_live(dir.path(), &cfg, None, &[], &sent, (w.from, w.to)).await;
     assert!(expected.leads.len() >= 3, "{} leads", expected.leads.len());
     assert_eq!(
         got,
@@ -216,4 +230,7 @@ async fn live_service_and_replay_of_its_store_give_the_same_leads() {
         "replay from the store differs from live"
     );
     assert_eq!(replayed.events.len(), expected.events.len());
+    // The HTTP API's replay of the same store window gives the same leads.
+    assert_eq!(api.readings, stored.len() as u64);
+    assert_eq!(api.leads, replayed.leads);
 }

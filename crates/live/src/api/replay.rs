@@ -86,7 +86,8 @@ pub type ReplayFn = Arc<dyn Fn(ReplayJob) -> ReplayFuture + Send + Sync>;
 /// What the binary hands in from the batch side: the one replay, for a window and for a lead.
 #[derive(Clone)]
 pub struct ReplaySide {
-    /// `POST /api/replay`: a store window replayed and compared with the ledger.
+    /// `POST /api/replay`: a store window replayed, with the trained models the service has in
+    /// force, and compared with the ledger.
     pub window: ReplayFn,
     /// `GET /api/leads/{id}/verification?replay=true`: the engine re-run of the replay check.
     pub engine: Arc<Replay>,

@@ -14,6 +14,7 @@ use crate::blocking::locked;
 use riverwatch_engine::time::Millis;
 use riverwatch_engine::{DataFlag, Reading, StationId};
 use rusqlite::{params_from_iter, types::Value, Connection};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -155,8 +156,14 @@ impl ReadingChunks for SqliteChunks {
         if self.done {
             return Ok(None);
         }
+        // Always the time index: it hands rows out in the page's order, so a page costs its
+        // own rows. Left to itself, SQLite takes the primary key for `station IN (…)` and
+        // sorts: every page then reads and sorts all the stations' rows of every time,
+        // inside the window or not (a replay report's chart queries spent most of a
+        // year-long replay's time there; issue 5).
         let mut sql = String::from(
-            "SELECT station, parameter, time_ms, value, flag FROM readings WHERE time_ms >= ? AND time_ms < ?",
+            "SELECT station, parameter, time_ms, value, flag FROM readings INDEXED BY readings_by_time \
+             WHERE time_ms >= ? AND time_ms < ?",
         );
         // The page's lower time bound is the last row read: implied by the row-value test
         // below, but only a plain bound lets SQLite start its index range there (without it
@@ -209,11 +216,16 @@ impl ReadingChunks for SqliteChunks {
 
 fn select(c: &mut Connection, sql: &str, args: Vec<Value>) -> rusqlite::Result<Vec<Reading>> {
     let mut st = c.prepare_cached(sql)?;
-    let rows = st.query_map(params_from_iter(args), |row| {
-        let flag: String = row.get(4)?;
-        Ok(Reading {
-            station: row.get::<_, String>(0)?.as_str().into(),
-            parameter: row.get::<_, String>(1)?.as_str().into(),
+    let mut rows = st.query(params_from_iter(args))?;
+    // A page holds a few stations and parameters many times over: their names are read as
+    // borrowed text and shared, not allocated anew for every row.
+    let (mut stations, mut params) = (Names::default(), Names::default());
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let flag = row.get_ref(4)?.as_str()?;
+        out.push(Reading {
+            station: stations.get(row.get_ref(0)?.as_str()?),
+            parameter: params.get(row.get_ref(1)?.as_str()?),
             time: row.get(2)?,
             value: row.get(3)?,
             flag: flag
@@ -221,7 +233,27 @@ fn select(c: &mut Connection, sql: &str, args: Vec<Value>) -> rusqlite::Result<V
                 .next()
                 .map(DataFlag::from_letter)
                 .unwrap_or_default(),
-        })
-    })?;
-    rows.collect()
+        });
+    }
+    Ok(out)
+}
+
+/// The names one page met so far, each made once.
+struct Names<T>(HashMap<Box<str>, T>);
+
+impl<T> Default for Names<T> {
+    fn default() -> Self {
+        Self(HashMap::new())
+    }
+}
+
+impl<T: Clone + for<'a> From<&'a str>> Names<T> {
+    fn get(&mut self, name: &str) -> T {
+        if let Some(known) = self.0.get(name) {
+            return known.clone();
+        }
+        let made = T::from(name);
+        self.0.insert(name.into(), made.clone());
+        made
+    }
 }
