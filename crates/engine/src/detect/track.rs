@@ -56,7 +56,7 @@ pub struct OpenEvent {
     pub detectors: BTreeMap<DetectorId, f64>,
     /// Findings consolidated.
     pub findings: u32,
-    /// Two or more parameters deviated at one instant.
+    /// Two or more parameters deviated at one instant, or a trained model alarmed.
     pub coherent: bool,
     /// Distinct instants with exceedance findings.
     pub exceedance_instants: u32,
@@ -149,7 +149,9 @@ impl OpenEvent {
             if !self.instant_params.contains(&f.parameter) {
                 self.instant_params.push(f.parameter.clone());
             }
-            if self.instant_params.len() >= 2 {
+            // A trained model's alarm is itself a joint change of its features (the finding
+            // names only the one that moved most), so it is coherent on its own.
+            if self.instant_params.len() >= 2 || is_multivariate(f.detector) {
                 self.coherent = true;
             }
         }
@@ -203,6 +205,11 @@ impl OpenEvent {
 /// alarms stood alone), so they only add evidence to events that other detectors opened.
 fn opens(f: &Finding) -> bool {
     !matches!(f.detector, DetectorId::Ewma | DetectorId::Cusum)
+}
+
+/// Detectors that judge several parameters at once (trained models).
+fn is_multivariate(d: DetectorId) -> bool {
+    matches!(d, DetectorId::Pca | DetectorId::Gmm)
 }
 
 /// What a track did with a finding.
