@@ -20,7 +20,6 @@ use linfa_reduction::Pca;
 use ndarray::Axis;
 use riverwatch_engine::models::{Fitted, MultivariateModel, Scaler, Scorer, FORMAT};
 use riverwatch_engine::time::{Millis, DAY};
-use sha2::{Digest, Sha256};
 
 /// The linfa release the models are fitted with (written into each model file).
 pub const TRAINER: &str = "linfa 0.8";
@@ -225,7 +224,7 @@ pub fn fit(
         digest: String::new(),
     };
     set_thresholds(&mut model, f, o.quantile).map_err(fail)?;
-    model.digest = digest(&model);
+    let model = model.with_digest();
     Ok(model)
 }
 
@@ -267,17 +266,6 @@ fn set_thresholds(model: &mut MultivariateModel, f: &Features, q: f64) -> Result
         }
     };
     Ok(())
-}
-
-/// SHA-256 (hex) of the model's JSON with an empty digest.
-pub fn digest(m: &MultivariateModel) -> String {
-    let mut blank = m.clone();
-    blank.digest.clear();
-    let json = serde_json::to_vec(&blank).unwrap_or_default();
-    Sha256::digest(&json)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// Writes `model` as `<dir>/<station>.<kind>.json`; returns the path.

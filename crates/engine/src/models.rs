@@ -11,6 +11,7 @@
 use crate::model::{ParamId, StationId};
 use crate::time::Millis;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
 pub mod rolling;
@@ -145,7 +146,36 @@ impl MultivariateModel {
         let m: Self =
             serde_json::from_str(text).map_err(|e| err(format!("not a model file: {e}")))?;
         m.check().map_err(err)?;
+        // Leads and seals name a model by its digest, so the digest must be the content's.
+        // Checked from format 3 on: older files re-serialise with fields they did not have.
+        if m.format >= 3 {
+            let content = m.content_digest();
+            if m.digest != content {
+                return Err(err(format!(
+                    "digest {} does not match the content ({content}): the file was changed \
+                     after training",
+                    m.digest
+                )));
+            }
+        }
         Ok(m)
+    }
+
+    /// SHA-256 (hex) of the model's JSON with `digest` empty: the value `digest` must hold.
+    pub fn content_digest(&self) -> String {
+        let mut blank = self.clone();
+        blank.digest.clear();
+        let json = serde_json::to_vec(&blank).unwrap_or_default();
+        Sha256::digest(&json)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    /// The model with `digest` set to [`Self::content_digest`], as `train` saves it.
+    pub fn with_digest(mut self) -> Self {
+        self.digest = self.content_digest();
+        self
     }
 
     /// Reads every `*.json` file of `dir`; files that cannot be used come back as errors

@@ -31,7 +31,7 @@ pub(crate) fn train_all(w: &SimWindow, kind: Kind, dir: &Path) -> usize {
             "{names:?}"
         );
         let m = train::fit(&f, w.from, w.to, &opts).unwrap();
-        assert_eq!(m.digest, train::digest(&m));
+        assert_eq!(m.digest, m.content_digest());
         train::save(dir, &m).unwrap();
         n += 1;
     }

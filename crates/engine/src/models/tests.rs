@@ -33,8 +33,9 @@ fn pca_model() -> MultivariateModel {
             spe_threshold: 0.5,
         },
         trainer: "test".into(),
-        digest: "0123456789abcdef".into(),
+        digest: String::new(),
     }
+    .with_digest()
 }
 
 #[test]
@@ -81,6 +82,10 @@ fn malformed_models_are_refused_with_a_reason() {
     let cases: Vec<(&str, Breakage)> = vec![
         ("format", Box::new(|m| m.format = 99)),
         ("scaler", Box::new(|m| m.scaler.stds[1] = 0.0)),
+        (
+            "changed after training",
+            Box::new(|m| m.scaler.means[0] += 0.001),
+        ),
         (
             "pca",
             Box::new(|m| {
@@ -195,7 +200,7 @@ fn engine_emits_model_findings_only_at_complete_instants() {
     );
     assert_eq!(
         engine_versions(&mut engine),
-        vec!["pca:S1:0123456789abcdef".to_string()]
+        vec![format!("pca:S1:{}", pca_model().content_digest())]
     );
 }
 
