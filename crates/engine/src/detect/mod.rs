@@ -197,11 +197,18 @@ impl Engine {
 
     /// Replaces the trained multivariate models (at start and on reload). Models that fail
     /// their checks are left out and returned with the reason; the others are used, and the
-    /// rest of the engine runs either way. Leads carry the versions of the models in use.
+    /// rest of the engine runs either way. Leads carry the versions of the models in use. A
+    /// model equal to one already in use keeps its state (rolling baseline, persistence).
     pub fn set_models(&mut self, models: Vec<MultivariateModel>) -> Vec<ModelError> {
         let mut refused = Vec::new();
-        self.multivariate.clear();
+        // A model that is the same as before keeps its rolling baseline and persistence window
+        // (as in a replay, which loads the models once); a new or changed one starts cold.
+        let mut before = std::mem::take(&mut self.multivariate);
         for m in models {
+            if let Some(i) = before.iter().position(|d| *d.model() == m) {
+                self.multivariate.push(before.swap_remove(i));
+                continue;
+            }
             match Scorer::new(m) {
                 Ok(s) => self.multivariate.push(Multivariate::new(s)),
                 Err(e) => refused.push(e),

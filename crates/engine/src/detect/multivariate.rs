@@ -10,7 +10,7 @@
 use crate::config::ModelsCfg;
 use crate::model::{score_from_ratio, DetectorId, Finding, FindingKind, ParamId, StationId};
 use crate::models::rolling::HeldBaseline;
-use crate::models::{Fitted, Scorer};
+use crate::models::{Fitted, MultivariateModel, Scorer};
 use crate::time::Millis;
 
 /// One model's state at its station.
@@ -42,6 +42,11 @@ impl Multivariate {
     /// The station the model watches.
     pub fn station(&self) -> &StationId {
         &self.scorer.model.station
+    }
+
+    /// The model it scores with.
+    pub fn model(&self) -> &MultivariateModel {
+        &self.scorer.model
     }
 
     /// The model's version string.

@@ -353,3 +353,49 @@ fn format_2_files_load_with_a_baseline_that_absorbs_every_instant() {
     bad.baseline_hold_ratio = f64::NAN;
     assert!(Scorer::new(bad).unwrap_err().reason.contains("hold_ratio"));
 }
+
+/// Reloading an unchanged model keeps its rolling baseline (as a replay, which loads the models
+/// once, has it); a model whose content changed starts cold and misses the shift's start.
+#[test]
+fn a_reload_keeps_the_rolling_state_of_unchanged_models() {
+    let model = rolling(24, 0).with_digest();
+    let pca_times = |reload: Option<&MultivariateModel>| {
+        let mut engine = Engine::new(Arc::new(Config::embedded())).keep_findings(true);
+        assert!(engine.set_models(vec![model.clone()]).is_empty());
+        let mut out = Output::default();
+        let t0 = 1_700_000_000_000;
+        for (i, (a, b)) in step(60, 30, 45).into_iter().enumerate() {
+            if let (28, Some(m)) = (i, reload) {
+                assert!(engine.set_models(vec![m.clone()]).is_empty());
+            }
+            for (p, v) in [("do", a), ("cond", b)] {
+                let r = Reading {
+                    station: StationId::new("S1"),
+                    parameter: ParamId::new(p),
+                    time: t0 + i as Millis * 5 * MINUTE,
+                    value: v,
+                    flag: DataFlag::N,
+                };
+                engine.push(&r, &mut out);
+            }
+        }
+        engine.finish(&mut out);
+        let times: Vec<Millis> = out
+            .findings
+            .iter()
+            .filter(|f| f.detector == DetectorId::Pca)
+            .map(|f| f.time)
+            .collect();
+        times
+    };
+    let once = pca_times(None);
+    assert!(!once.is_empty(), "the shift is caught without a reload");
+    assert_eq!(pca_times(Some(&model)), once);
+    let mut retrained = model.clone();
+    retrained.trainer = "retrained".into();
+    let cold = pca_times(Some(&retrained.with_digest()));
+    assert!(
+        cold.first() > once.first() || cold.is_empty(),
+        "{cold:?} vs {once:?}"
+    );
+}
