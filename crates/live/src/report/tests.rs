@@ -581,30 +581,19 @@ async fn intake_digest_is_the_sealed_one() {
     );
 
     // The dossier's evidence digest is the sealed one too, checked against the store now.
-    let html = dossier(&ledger, Some(&store), cfg, &sealed.id, Lang::En)
-        .await
-        .unwrap();
-    contains_all(
-        &html,
-        &[
-            &want,
-            "re-read from the store now with the sealed definition: same digest",
-        ],
-    );
+    let page = || async {
+        dossier(&ledger, Some(&store), cfg, &sealed.id, Lang::En)
+            .await
+            .unwrap()
+    };
+    let same = "re-read from the store now with the sealed definition: same digest";
+    contains_all(&page().await, &[&want, same]);
     let mut changed = collect(&store, &spec).await.unwrap()[0].clone();
     changed.value += 1.0;
     store.write(std::slice::from_ref(&changed)).await.unwrap();
-    let html = dossier(&ledger, Some(&store), cfg, &sealed.id, Lang::En)
-        .await
-        .unwrap();
-    contains_all(
-        &html,
-        &[
-            &want,
-            "re-read from the store now with the sealed definition: differs",
-            &format!("{}/{}: a reading", changed.station, changed.parameter),
-        ],
-    );
+    let named = format!("{}/{}: a reading", changed.station, changed.parameter);
+    let differs = "re-read from the store now with the sealed definition: differs";
+    contains_all(&page().await, &[&want, differs, &named]);
 }
 
 const EXAMPLE: &str = concat!(
