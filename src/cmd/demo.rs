@@ -16,7 +16,7 @@ use riverwatch_engine::decode::encode_hj212_frame;
 use riverwatch_engine::sim::{Scenario, SimOptions, SimReading, Simulator};
 use riverwatch_engine::time::{Millis, Rfc3339, DAY};
 use riverwatch_engine::{params, Category, DataFlag, Lead};
-use riverwatch_live::config::{ServiceConfig, StoreKind, ENV_API_TOKEN};
+use riverwatch_live::config::{ServiceConfig, ENV_API_TOKEN};
 use riverwatch_live::Secret;
 use riverwatch_live::{Service, ServiceHandle};
 use rumqttc as mqtt;
@@ -100,13 +100,7 @@ fn free_port() -> Result<u16> {
 /// flush interval (leads show up quickly), a short replay window, and the API token of
 /// `RIVERWATCH_API_TOKEN` when set.
 fn demo_config(data_dir: &Path, broker_port: u16, http_port: u16) -> Result<ServiceConfig> {
-    let mut c = ServiceConfig::embedded()?;
-    c.data_dir = data_dir.to_path_buf();
-    c.ledger_path = data_dir.join("ledger.sqlite");
-    c.store.kind = StoreKind::Sqlite(data_dir.join("readings.sqlite"));
-    c.store.spool_dir = data_dir.join("spool");
-    c.store.flush_interval = Duration::from_millis(100);
-    c.mqtt.port = broker_port;
+    let mut c = ServiceConfig::local(data_dir, broker_port)?;
     c.mqtt.client_id = "riverwatch-demo".into();
     c.http.listen = SocketAddr::from(([127, 0, 0, 1], http_port));
     // As `run`: analysts' status changes (the web page's buttons) need the token from the

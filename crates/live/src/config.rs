@@ -279,6 +279,20 @@ impl ServiceConfig {
         Self::parse("config/riverwatch.toml (embedded)", DEFAULT_TOML, &|_| None)
     }
 
+    /// The shipped defaults with every piece of local state (ledger, SQLite store, spool)
+    /// under `dir`, a broker on this machine's `broker_port`, and a 100 ms store flush: the
+    /// demo's service, and the tests'.
+    pub fn local(dir: &Path, broker_port: u16) -> Result<Self, ConfigError> {
+        let mut c = Self::embedded()?;
+        c.data_dir = dir.to_path_buf();
+        c.ledger_path = dir.join("ledger.sqlite");
+        c.store.kind = StoreKind::Sqlite(dir.join("readings.sqlite"));
+        c.store.spool_dir = dir.join("spool");
+        c.store.flush_interval = Duration::from_millis(100);
+        c.mqtt.port = broker_port;
+        Ok(c)
+    }
+
     /// Reads `path`, with secrets from the process environment.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let file = path.display().to_string();

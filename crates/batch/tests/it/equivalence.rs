@@ -13,7 +13,7 @@ use riverwatch_engine::sim::Scenario;
 use riverwatch_engine::time::Millis;
 use riverwatch_engine::{Config, Engine, Lead, Reading};
 use riverwatch_live::api::{ReplayJob, ReplayOutcome};
-use riverwatch_live::config::{ServiceConfig, StoreKind};
+use riverwatch_live::config::ServiceConfig;
 use riverwatch_live::store::reading_order;
 use riverwatch_live::{Ledger, Metrics, Service};
 use riverwatch_testkit::{eventually_async, unique_name, Mosquitto};
@@ -116,13 +116,7 @@ pub(crate) async fn stream_through_live(
     window: (Millis, Millis),
 ) -> Live {
     let broker = Mosquitto::start();
-    let mut sc = ServiceConfig::embedded().unwrap();
-    sc.data_dir = dir.to_path_buf();
-    sc.ledger_path = dir.join("ledger.sqlite");
-    sc.store.kind = StoreKind::Sqlite(dir.join("readings.sqlite"));
-    sc.store.spool_dir = dir.join("spool");
-    sc.store.flush_interval = Duration::from_millis(100);
-    sc.mqtt.port = broker.port;
+    let mut sc = ServiceConfig::local(dir, broker.port).unwrap();
     sc.mqtt.client_id = unique_name("rw");
     sc.replay_window = Duration::ZERO;
     sc.models_dir = models_dir;

@@ -19,13 +19,8 @@ const T0: i64 = 1_764_460_800_000;
 const MN_DL01: &str = "DLHSIM000000000000000001";
 
 pub(crate) fn config(dir: &Path, broker: &Mosquitto, store: StoreKind) -> ServiceConfig {
-    let mut c = ServiceConfig::embedded().unwrap();
-    c.data_dir = dir.to_path_buf();
-    c.ledger_path = dir.join("ledger.sqlite");
+    let mut c = ServiceConfig::local(dir, broker.port).unwrap();
     c.store.kind = store;
-    c.store.spool_dir = dir.join("spool");
-    c.store.flush_interval = Duration::from_millis(100);
-    c.mqtt.port = broker.port;
     c.mqtt.client_id = unique_name("rw");
     c.replay_window = Duration::ZERO;
     c
