@@ -88,7 +88,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         println!("riverwatch demo: data in {}", data_dir.display());
         println!("web page: http://127.0.0.1:{}/", args.port);
         println!("leads as they appear (Ctrl-C to stop):");
-        serve(service, &http, engine).await
+        serve(service, &http).await
     })
 }
 

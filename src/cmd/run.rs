@@ -3,12 +3,11 @@
 
 use anyhow::{Context, Result};
 use riverwatch_engine::config::Config;
-use riverwatch_live::api::{self, ApiState};
+use riverwatch_live::api;
 use riverwatch_live::config::HttpConfig;
 use riverwatch_live::{shutdown_signal, Service, ServiceConfig};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 /// `run` options.
 #[derive(clap::Args)]
@@ -28,8 +27,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let thresholds = thresholds.is_file().then_some(thresholds);
     let http = service_cfg.http.clone();
     runtime()?.block_on(async {
-        let service = Service::start(service_cfg, engine_cfg.clone(), thresholds).await?;
-        serve(service, &http, engine_cfg).await
+        let service = Service::start(service_cfg, engine_cfg, thresholds).await?;
+        serve(service, &http).await
     })
 }
 
@@ -43,19 +42,10 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 
 /// Serves a started service, with its HTTP API on `http.listen` (replays included), until
 /// SIGINT/SIGTERM, and drains it; `run` and `demo` alike.
-pub async fn serve(mut service: Service, http: &HttpConfig, engine: Config) -> Result<ExitCode> {
+pub async fn serve(mut service: Service, http: &HttpConfig) -> Result<ExitCode> {
     let h = service.handle();
-    let (metrics, health) = (h.metrics.clone(), h.clone());
-    let store = Arc::new(h.store.inner().clone());
-    let state = ApiState {
-        ledger: h.ledger.clone(),
-        store,
-        config: Arc::new(engine),
-        api_token: http.api_token.clone(),
-        metrics: Arc::new(move || metrics.render()),
-        health: Arc::new(move || health.api_health()),
-        replay: Some(riverwatch_batch::api::for_service(&h)),
-    };
+    let replay = riverwatch_batch::api::for_service(&h);
+    let state = h.api_state(http.api_token.clone(), Some(replay));
     let listener = tokio::net::TcpListener::bind(http.listen)
         .await
         .with_context(|| format!("cannot listen on {}", http.listen))?;

@@ -6,7 +6,7 @@ use riverwatch_engine::config::Config;
 use riverwatch_engine::leads::Lead;
 use riverwatch_engine::time::{parse_rfc3339, MINUTE};
 use riverwatch_engine::{DataFlag, Reading};
-use riverwatch_live::api::{router, ApiState, Health};
+use riverwatch_live::api::{fixed_config, router, ApiState, Health};
 use riverwatch_live::report::evidence_digest;
 use riverwatch_live::store::{ReadingStore, SqliteStore};
 use riverwatch_live::{Ledger, Secret};
@@ -313,7 +313,7 @@ fn over_http_with_and_without_the_token() {
     let state = ApiState {
         ledger: Ledger::open(&path).unwrap(),
         store: Arc::new(SqliteStore::open(&readings).unwrap()),
-        config: Arc::new(Config::embedded()),
+        config: fixed_config(Config::embedded()),
         api_token: Some(Secret::new("t0k")),
         metrics: Arc::new(String::new),
         health: Arc::new(Health::default),

@@ -8,7 +8,7 @@ use riverwatch_engine::config::Config;
 use riverwatch_engine::sim::{Scenario, SimOptions, Simulator};
 use riverwatch_engine::time::{format_rfc3339, from_civil, Millis, DAY};
 use riverwatch_engine::{Engine, Lead, Reading, Severity};
-use riverwatch_live::api::{router, ApiState, Health};
+use riverwatch_live::api::{fixed_config, router, ApiState, Health};
 use riverwatch_live::store::{reading_order, ReadingStore, SqliteStore};
 use riverwatch_live::{Ledger, Secret};
 use serde_json::{json, Value};
@@ -107,7 +107,7 @@ fn replay_over_http_matches_a_direct_replay_and_diffs_the_ledger() {
         let state = ApiState {
             ledger: ledger.clone(),
             store: Arc::clone(&store),
-            config: Arc::new(cfg.clone()),
+            config: fixed_config(cfg.clone()),
             api_token: Some(Secret::new(TOKEN)),
             metrics: Arc::new(String::new),
             health: Arc::new(Health::default),

@@ -8,7 +8,7 @@ use riverwatch_engine::config::Config;
 use riverwatch_engine::sim::{Scenario, SimOptions, Simulator};
 use riverwatch_engine::time::DAY;
 use riverwatch_engine::{Category, Engine, Lead, Output, Reading};
-use riverwatch_live::api::{router, ApiState, Health};
+use riverwatch_live::api::{fixed_config, router, ApiState, Health};
 use riverwatch_live::seal::records::SealInput;
 use riverwatch_live::seal::{Signer, ENV_SIGNING_KEY};
 use riverwatch_live::store::{reading_order, ReadingStore, SqliteStore};
@@ -485,7 +485,7 @@ fn serve(f: &Fixture) -> (tokio::runtime::Runtime, String) {
     let state = ApiState {
         ledger: ledger.clone(),
         store: Arc::clone(&store),
-        config: Arc::new(Config::embedded()),
+        config: fixed_config(Config::embedded()),
         api_token: None,
         metrics: Arc::new(String::new),
         health: Arc::new(Health::default),

@@ -10,7 +10,8 @@
 //! `shutdown_grace`, after which the rest is aborted: whatever was not acknowledged is
 //! redelivered by the broker, whatever was not published is re-sent from the ledger.
 
-use crate::config::{ServiceConfig, StoreKind};
+use crate::api::{ApiState, ReplaySide};
+use crate::config::{Secret, ServiceConfig, StoreKind};
 use crate::health::Health;
 use crate::ingest::{self, Source, TlsError};
 use crate::ledger::{Ledger, LedgerError};
@@ -75,6 +76,7 @@ pub struct ServiceHandle {
     pub health: Health,
     leads: broadcast::Sender<Lead>,
     models: watch::Receiver<Models>,
+    config: watch::Receiver<Arc<Config>>,
 }
 
 impl ServiceHandle {
@@ -102,6 +104,28 @@ impl ServiceHandle {
     /// The HTTP API's replays run with them.
     pub fn models(&self) -> Arc<Vec<MultivariateModel>> {
         Arc::clone(&self.models.borrow())
+    }
+
+    /// The engine config in force now: the one the service started with, or the last
+    /// thresholds reload the engine stage was sent.
+    pub fn config(&self) -> Arc<Config> {
+        Arc::clone(&self.config.borrow())
+    }
+
+    /// The HTTP API's state for this service: its ledger, store, metrics and health, the
+    /// config in force at each request, `api_token` for status changes and `replay` for the
+    /// replay endpoints (the batch side; `None` answers 501).
+    pub fn api_state(&self, api_token: Option<Secret>, replay: Option<ReplaySide>) -> ApiState {
+        let (metrics, health, config) = (self.metrics.clone(), self.clone(), self.clone());
+        ApiState {
+            ledger: self.ledger.clone(),
+            store: Arc::new(self.store.inner().clone()),
+            config: Arc::new(move || config.config()),
+            api_token,
+            metrics: Arc::new(move || metrics.render()),
+            health: Arc::new(move || health.api_health()),
+            replay,
+        }
     }
 }
 
@@ -145,6 +169,8 @@ impl Service {
             None => Vec::new(),
         });
         let (models_tx, models_rx) = watch::channel(Arc::clone(&models));
+        let engine = Arc::new(engine);
+        let (reload_tx, reload_rx) = watch::channel(Arc::clone(&engine));
         let handle = ServiceHandle {
             ledger: ledger.clone(),
             store: store.clone(),
@@ -152,8 +178,8 @@ impl Service {
             health: health.clone(),
             leads: live.clone(),
             models: models_rx.clone(),
+            config: reload_rx.clone(),
         };
-        let engine = Arc::new(engine);
         let leads_stage = LeadsStage {
             ledger: ledger.clone(),
             store: store.inner().clone(),
@@ -213,7 +239,6 @@ impl Service {
             ledger.clone(),
             Arc::clone(&metrics),
         );
-        let (reload_tx, reload_rx) = watch::channel(Arc::clone(&engine));
 
         tasks.spawn(publisher.run(out_rx).map_name("publish"));
         tasks.spawn(

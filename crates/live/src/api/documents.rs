@@ -23,7 +23,7 @@ pub(super) async fn dossier<S: ReadingStore>(
     let pairs = pairs(q)?;
     let p = Params::new(&pairs, &["lang"])?;
     let lang = lang(&p)?;
-    let html = report::dossier(&st.ledger, Some(&*st.store), &st.config, &id, lang).await?;
+    let html = report::dossier(&st.ledger, Some(&*st.store), &(st.config)(), &id, lang).await?;
     let disposition = format!("inline; filename=\"dossier-{}.html\"", file_safe(&id));
     Ok((
         [
@@ -61,7 +61,7 @@ pub(super) async fn export<S: ReadingStore>(
     let body = report::intake_sheet(
         &st.ledger,
         Some(&*st.store),
-        &st.config,
+        &(st.config)(),
         filter,
         format,
         lang,

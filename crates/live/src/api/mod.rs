@@ -85,6 +85,14 @@ impl Health {
 pub type MetricsFn = Arc<dyn Fn() -> String + Send + Sync>;
 /// Produces the pipeline's current [`Health`].
 pub type HealthFn = Arc<dyn Fn() -> Health + Send + Sync>;
+/// Produces the engine config in force (a service's changes when its thresholds are reloaded).
+pub type ConfigFn = Arc<dyn Fn() -> Arc<Config> + Send + Sync>;
+
+/// A [`ConfigFn`] that always answers `config` (tests, and servers without reloads).
+pub fn fixed_config(config: Config) -> ConfigFn {
+    let config = Arc::new(config);
+    Arc::new(move || Arc::clone(&config))
+}
 
 /// Everything the handlers read. Clones share it.
 pub struct ApiState<S = AnyStore> {
@@ -92,8 +100,9 @@ pub struct ApiState<S = AnyStore> {
     pub ledger: Ledger,
     /// Where evidence and reading windows come from.
     pub store: Arc<S>,
-    /// Stations, thresholds and standard limits (for `/api/stations`).
-    pub config: Arc<Config>,
+    /// Stations, thresholds and standard limits in force, asked for per request, so replays,
+    /// station health and dossiers follow a thresholds reload.
+    pub config: ConfigFn,
     /// Bearer token for status changes; `None` refuses every change.
     pub api_token: Option<Secret>,
     /// Prometheus text for `/metrics`.

@@ -118,7 +118,7 @@ pub(super) async fn run<S: ReadingStore>(
         "replays",
     )?;
     let Json(req) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    let job = job(&st.config, req)?;
+    let job = job(&(st.config)(), req)?;
     let replay = replay_side(&st.replay)?;
     let started = std::time::Instant::now();
     let outcome = (replay.window)(job).await?;

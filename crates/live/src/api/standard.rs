@@ -40,16 +40,15 @@ pub(super) async fn limits<S: ReadingStore>(
     let pairs = pairs(q)?;
     let p = Params::new(&pairs, &["station"])?;
     let id = p.required("station")?;
-    let station = st
-        .config
+    let config = (st.config)();
+    let station = config
         .stations
         .get(id)
         .ok_or_else(|| ApiError::not_found(format!("station {id} is not configured")))?;
     let limits: Vec<Value> = KNOWN
         .iter()
         .filter_map(|p| {
-            let limit = st
-                .config
+            let limit = config
                 .gb3838
                 .limit(p.id, station.target_class, station.water_body)?;
             Some(match limit {

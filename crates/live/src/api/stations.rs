@@ -30,8 +30,9 @@ pub(super) async fn list<S: ReadingStore>(
 ) -> Result<Json<Value>, ApiError> {
     let health = (st.health)();
     let network_last = health.last_reading.values().max().copied();
-    let mut out = Vec::with_capacity(st.config.stations.list.len());
-    for s in &st.config.stations.list {
+    let config = (st.config)();
+    let mut out = Vec::with_capacity(config.stations.list.len());
+    for s in &config.stations.list {
         let last = health.last_reading.get(&s.id).copied();
         let recent = match last {
             Some(t) => {
@@ -41,7 +42,7 @@ pub(super) async fn list<S: ReadingStore>(
             }
             None => Vec::new(),
         };
-        let state = assess(&st.config, &s.id, last, network_last, &recent);
+        let state = assess(&config, &s.id, last, network_last, &recent);
         let mut open = 0;
         for status in [Status::New, Status::Acknowledged] {
             let filter = LeadFilter {

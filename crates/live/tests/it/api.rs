@@ -6,7 +6,7 @@ use riverwatch_engine::config::Config;
 use riverwatch_engine::leads::{Category, Lead, Severity};
 use riverwatch_engine::time::{parse_rfc3339, Rfc3339, DAY, HOUR, MINUTE};
 use riverwatch_engine::{DataFlag, Reading, Segment};
-use riverwatch_live::api::{router, ApiState, Health};
+use riverwatch_live::api::{fixed_config, router, ApiState, Health};
 use riverwatch_live::store::{ReadingStore, SqliteStore};
 use riverwatch_live::{Ledger, Secret};
 use serde_json::{json, Value};
@@ -146,7 +146,7 @@ async fn start(token: Option<&str>) -> Server {
     let state = ApiState {
         ledger,
         store: Arc::new(store),
-        config: Arc::new(Config::embedded()),
+        config: fixed_config(Config::embedded()),
         api_token: token.map(Secret::new),
         metrics: Arc::new(|| {
             "# TYPE riverwatch_readings_received_total counter\nriverwatch_readings_received_total 42\n".to_string()

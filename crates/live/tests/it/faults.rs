@@ -5,7 +5,7 @@
 use crate::service::{config, influx_kind, publish_all};
 use riverwatch_engine::decode::encode_hj212_frame;
 use riverwatch_engine::{Config, DataFlag, Reading};
-use riverwatch_live::api::{self, ApiState};
+use riverwatch_live::api;
 use riverwatch_live::config::StoreKind;
 use riverwatch_live::store::{reading_order, ReadingStore};
 use riverwatch_live::{Service, ServiceHandle};
@@ -63,16 +63,7 @@ impl Running {
         let stop = service.cancel_token();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let api = listener.local_addr().unwrap().port();
-        let (metrics, health) = (h.metrics.clone(), h.clone());
-        let state = ApiState {
-            ledger: h.ledger.clone(),
-            store: Arc::new(h.store.inner().clone()),
-            config: Arc::new(Config::embedded()),
-            api_token: None,
-            metrics: Arc::new(move || metrics.render()),
-            health: Arc::new(move || health.api_health()),
-            replay: None,
-        };
+        let state = h.api_state(None, None);
         let (c, c2) = (stop.clone(), stop.clone());
         let run = tokio::spawn(async move {
             let _ = service.run_until(async move { c.cancelled().await }).await;

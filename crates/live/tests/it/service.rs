@@ -216,3 +216,54 @@ async fn three_formats_reach_influxdb() {
     let (want, got, _h, _) = run_mix(move |_| influx_kind(server, &db), 0).await;
     assert_eq!(sorted(got), sorted(want));
 }
+
+/// A thresholds reload reaches the HTTP API: the config its handlers (replays, station health,
+/// dossiers) ask for per request is the one the engine was sent, and a broken file changes
+/// neither.
+#[tokio::test]
+async fn the_api_follows_a_thresholds_reload() {
+    let broker = Mosquitto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = Config::embedded();
+    let path = dir.path().join("thresholds.toml");
+    std::fs::write(&path, &shipped.texts.thresholds).unwrap();
+    let cfg = config(
+        dir.path(),
+        &broker,
+        StoreKind::Sqlite(dir.path().join("r.sqlite")),
+    );
+    let service = Service::start(cfg, shipped.clone(), Some(path.clone()))
+        .await
+        .unwrap();
+    let (h, cancel, run) = run_subscribed(service).await;
+    let api = h.api_state(None, None);
+    assert_eq!((api.config)().hash, shipped.hash);
+
+    let edited = shipped
+        .texts
+        .thresholds
+        .replace("allowed_lateness = \"10m\"", "allowed_lateness = \"20m\"");
+    assert_ne!(edited, shipped.texts.thresholds);
+    let want = shipped.with_thresholds_text(&edited).unwrap().hash;
+    std::fs::write(&path, &edited).unwrap();
+    let reloaded = eventually_async(Duration::from_secs(10), || async {
+        ((api.config)().hash == want).then_some(())
+    })
+    .await;
+    assert!(reloaded.is_some(), "the API kept the start-up thresholds");
+    assert_eq!(h.config().hash, want);
+    assert_eq!(
+        (api.config)().thresholds.engine.allowed_lateness,
+        20 * 60_000
+    );
+
+    std::fs::write(&path, "[engine]\nallowed_lateness = \"soon\"\n").unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(
+        (api.config)().hash,
+        want,
+        "a broken file replaced the thresholds"
+    );
+    cancel.cancel();
+    run.await.unwrap().unwrap();
+}
