@@ -15,7 +15,7 @@ mod window;
 pub use stream::Admission;
 pub use window::RollingWindow;
 
-use crate::config::{Config, Station};
+use crate::config::{Config, DetectorSettings, Station};
 use crate::events::Event;
 use crate::leads::Lead;
 use crate::model::{DataFlag, Finding, FindingKind, ParamId, Reading, StationId};
@@ -161,6 +161,9 @@ pub struct Engine {
     stations: Vec<StationRt>,
     by_station: FxHashMap<StationId, usize>,
     streams: Vec<Stream>,
+    /// The default detector settings, shared by every stream they apply to (nearly all): one
+    /// copy stays in cache instead of one per stream.
+    default_settings: Arc<DetectorSettings>,
     watermark: Millis,
     next_sweep: Millis,
     incidents: BTreeMap<String, Incident>,
@@ -169,7 +172,9 @@ pub struct Engine {
     seq: u64,
     keep_findings: bool,
     keep_scores: bool,
-    last_station: Option<(StationId, usize)>,
+    /// The station of the previous reading: tried before hashing (feeds come in runs of one
+    /// station). An index, so remembering it clones no name.
+    last_station: usize,
     multivariate: Vec<Multivariate>,
 }
 
@@ -177,6 +182,7 @@ impl Engine {
     /// An engine with no state yet.
     pub fn new(cfg: Arc<Config>) -> Self {
         Self {
+            default_settings: Arc::new(cfg.thresholds.defaults),
             cfg,
             model_versions: vec![],
             stations: vec![],
@@ -190,7 +196,7 @@ impl Engine {
             seq: 0,
             keep_findings: false,
             keep_scores: false,
-            last_station: None,
+            last_station: usize::MAX,
             multivariate: vec![],
         }
     }
@@ -242,6 +248,7 @@ impl Engine {
     /// Replaces the configuration (threshold reload). Streams created from now on use it;
     /// existing streams keep their learnt state but take the new thresholds.
     pub fn set_config(&mut self, cfg: Arc<Config>) {
+        self.default_settings = Arc::new(cfg.thresholds.defaults);
         self.cfg = cfg;
         let streams = std::mem::take(&mut self.streams);
         self.streams = streams
@@ -266,19 +273,15 @@ impl Engine {
     }
 
     fn station_index(&mut self, id: &StationId) -> usize {
-        // Feeds come in runs of one station: try the last one before hashing.
-        if let Some(&i) = self
-            .last_station
-            .as_ref()
-            .filter(|(s, _)| s == id)
-            .map(|(_, i)| i)
-        {
-            return i;
+        let last = self.last_station;
+        if self.stations.get(last).is_some_and(|s| s.id == *id) {
+            return last;
         }
         if let Some(&i) = self.by_station.get(id) {
-            self.last_station = Some((id.clone(), i));
+            self.last_station = i;
             return i;
         }
+        self.last_station = self.stations.len();
         let cfg = self.cfg.stations.get(id.as_str()).cloned();
         self.stations.push(StationRt {
             id: id.clone(),
@@ -302,6 +305,11 @@ impl Engine {
         let settings = cfg
             .thresholds
             .for_stream(station.as_str(), parameter.as_str());
+        let settings = if settings == *self.default_settings {
+            self.default_settings.clone()
+        } else {
+            Arc::new(settings)
+        };
         let st = cfg.stations.get(station.as_str());
         let class = st.map_or(cfg.thresholds.engine.default_class, |s| s.target_class);
         let body = st.map(|s| s.water_body).unwrap_or_default();
@@ -453,12 +461,11 @@ impl Engine {
             .cfg
             .as_ref()
             .is_some_and(|s| s.in_maintenance(st.params[r.slot].0.as_str(), r.time));
-        let mut buf = std::mem::take(&mut self.buf);
-        buf.clear();
+        self.buf.clear();
         let stream = &mut self.streams[idx];
         let had_history = stream.has_history();
-        let (adm, score) =
-            stream.observe(r.time, r.value, r.flag, &Context { maintenance }, &mut buf);
+        let ctx = Context { maintenance };
+        let (adm, score) = stream.observe(r.time, r.value, r.flag, &ctx, &mut self.buf);
         match adm {
             Admission::Duplicate => self.stats.duplicates += 1,
             Admission::Late => self.stats.late += 1,
@@ -480,10 +487,10 @@ impl Engine {
                     let st = &self.stations[si];
                     for &m in &st.models {
                         let parameter = &st.params[r.slot].0;
-                        self.multivariate[m].observe(parameter, r.time, r.value, &cfg, &mut buf);
+                        let buf = &mut self.buf;
+                        self.multivariate[m].observe(parameter, r.time, r.value, &cfg, buf);
                     }
                 }
-                let interval = self.streams[idx].interval().unwrap_or(0);
                 let events_cfg = self.cfg.thresholds.events;
                 for kind in [TrackKind::Water, TrackKind::Monitoring] {
                     let track = self.track_mut(si, kind);
@@ -492,10 +499,15 @@ impl Engine {
                         self.on_close(si, e, out);
                     }
                 }
-                self.route(si, &buf, interval, out);
+                // Nearly every reading finds nothing: route (and move the buffer) only then.
+                if !self.buf.is_empty() {
+                    let interval = self.streams[idx].interval().unwrap_or(0);
+                    let buf = std::mem::take(&mut self.buf);
+                    self.route(si, &buf, interval, out);
+                    self.buf = buf;
+                }
             }
         }
-        self.buf = buf;
     }
 
     fn route(&mut self, si: usize, findings: &[Finding], interval: Millis, out: &mut Output) {

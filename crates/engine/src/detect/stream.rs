@@ -11,6 +11,7 @@ use crate::model::{
 };
 use crate::params::ParamInfo;
 use crate::time::{Millis, HOUR};
+use std::sync::Arc;
 
 /// How a reading fared at the stream's door.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,7 +58,8 @@ pub struct Stream {
     /// Parameter.
     pub parameter: ParamId,
     info: Option<&'static ParamInfo>,
-    cfg: Box<DetectorSettings>,
+    /// Shared with the other streams on the same settings (see `Engine::make_stream`).
+    cfg: Arc<DetectorSettings>,
     limit: Option<(Limit, WaterClass)>,
     window: RollingWindow,
     profile: Option<Box<DiurnalProfile>>,
@@ -84,7 +86,7 @@ impl Stream {
         station: StationId,
         parameter: ParamId,
         info: Option<&'static ParamInfo>,
-        cfg: DetectorSettings,
+        cfg: Arc<DetectorSettings>,
         limit: Option<(Limit, WaterClass)>,
     ) -> Self {
         let profile = (info.is_some_and(|i| i.diel) && cfg.diurnal.enabled)
@@ -94,7 +96,7 @@ impl Stream {
             parameter,
             info,
             window: RollingWindow::new(cfg.robust_z.window),
-            cfg: Box::new(cfg),
+            cfg,
             limit,
             profile,
             diel_in_window: false,
@@ -372,11 +374,14 @@ impl Stream {
 
     fn baseline_family(&mut self, t: Millis, v: f64, stuck: bool, out: &mut Vec<Finding>) {
         let min_days = self.cfg.diurnal.min_days;
-        let offset = self.profile.as_ref().map_or(0.0, |p| p.offset(t, min_days));
-        let diel_active = self
-            .profile
-            .as_ref()
-            .is_some_and(|p| p.days_learnt() >= min_days.max(1));
+        // One look at the profile for the offset, whether it is in use and its swing (the
+        // offset is 0 and the swing unused until it is).
+        let (offset, diel_active, swing) = match self.profile.as_deref() {
+            Some(p) if p.days_learnt() >= min_days.max(1) => {
+                (p.offset(t, min_days), true, p.swing())
+            }
+            _ => (0.0, false, 0.0),
+        };
         if diel_active && !self.diel_in_window {
             // The window so far holds values with the daily cycle in them: start it again.
             self.diel_in_window = true;
@@ -391,11 +396,6 @@ impl Stream {
                 self.window.median().unwrap_or(x),
                 self.window.mad_cached().unwrap_or(0.0),
             );
-            let swing = self
-                .profile
-                .as_ref()
-                .filter(|_| diel_active)
-                .map_or(0.0, |p| p.swing());
             let floor = (self.cfg.robust_z.relative_floor * m.abs())
                 .max(self.info.map_or(1e-9, |i| i.resolution))
                 .max(self.cfg.diurnal.swing_floor * swing);

@@ -3,6 +3,8 @@
 //! memmove (O(log w) compares, O(w) bytes moved, w ≤ 1024); the MAD is a bisection over the
 //! two sorted runs of deviations on either side of the median, O(log w).
 
+use std::hint::select_unpredictable;
+
 /// Rolling median / MAD over the last `cap` values.
 #[derive(Debug, Clone)]
 pub struct RollingWindow {
@@ -65,15 +67,18 @@ impl RollingWindow {
         let s = &mut self.sorted;
         let i = s.partition_point(|x| *x < old);
         let j = s.partition_point(|x| *x < v);
-        if old < v {
-            // Everything below `v` includes `old`, so `i < j`.
-            s.copy_within(i + 1..j, i);
-            s[j - 1] = v;
-        } else {
-            // Everything below `v` is below `old` too, so `j <= i`.
-            s.copy_within(j..i, j + 1);
-            s[j] = v;
-        }
+        // Up: everything below `v` includes `old` (`i < j`), the values i+1..j move down one
+        // and `v` lands at j − 1. Down: everything below `v` is below `old` too (`j <= i`),
+        // the values j..i move up one and `v` lands at j. Which way is a coin toss on noisy
+        // data: chosen by a select, as a branch would be mispredicted half the time.
+        let up = old < v;
+        let (from, to, count, at) = select_unpredictable(
+            up,
+            (i + 1, i, j.wrapping_sub(i + 1), j.wrapping_sub(1)),
+            (j, j + 1, i.wrapping_sub(j), j),
+        );
+        s.copy_within(from..from + count, to);
+        s[at] = v;
     }
 
     /// The MAD, recomputed every few pushes (and always while the window fills).
@@ -105,43 +110,43 @@ impl RollingWindow {
         let n = s.len();
         // Deviations left of the split grow leftwards (`a`), right of it rightwards (`b`): two
         // ascending runs. The MAD is their merged (n/2 + 1)-th smallest (with the n/2-th for
-        // an even n), found by bisecting how many come from the left: O(log w).
+        // an even n), found by bisecting how many come from the left: O(log w). Every step
+        // and the final pick are selects, not branches: on noisy data each way is as likely,
+        // and a mispredicted branch costs more than the compare it guards.
         let split = s.partition_point(|x| *x < m);
         let a = |i: usize| m - s[split - 1 - i];
         let b = |j: usize| s[split + j] - m;
         let (la, lb) = (split, n - split);
         let k = n / 2 + 1;
-        let (mut lo, mut hi) = (k.saturating_sub(lb), k.min(la));
-        while lo < hi {
-            let i = (lo + hi) / 2;
-            if a(i) < b(k - i - 1) {
-                lo = i + 1;
-            } else {
-                hi = i;
+        // How many of the k smallest come from `a`: the first i in lo..hi where the next `a`
+        // is no smaller than the `b` it would displace (all of lo..hi keep both in range).
+        let (lo, hi) = (k.saturating_sub(lb), k.min(la));
+        let takes_a = |i: usize| a(i) < b(k - i - 1);
+        let (mut base, mut size) = (lo, hi - lo);
+        if size > 0 {
+            // The answer lies in base..=base + size; halve that without a data-dependent branch.
+            while size > 1 {
+                let half = size / 2;
+                base = select_unpredictable(takes_a(base + half), base + half, base);
+                size -= half;
             }
+            base += usize::from(takes_a(base));
         }
-        // The k smallest are a(..i) and b(..j); the k-th is the larger of the two last.
-        let (i, j) = (lo, k - lo);
-        let last_a = (i > 0).then(|| a(i - 1));
-        let last_b = (j > 0).then(|| b(j - 1));
-        let (cur, from_a) = match (last_a, last_b) {
-            (Some(x), Some(y)) if x >= y => (x, true),
-            (Some(x), None) => (x, true),
-            (_, Some(y)) => (y, false),
-            (None, None) => return None, // k ≥ 1, so one side holds it
-        };
+        // The k smallest are a(..i) and b(..j); the k-th is the larger of the two last
+        // (deviations are never negative, so −1 stands for a side that gives none).
+        let (i, j) = (base, k - base);
+        let last_a = if i > 0 { a(i - 1) } else { -1.0 };
+        let last_b = if j > 0 { b(j - 1) } else { -1.0 };
+        let from_a = last_a >= last_b;
+        let cur = select_unpredictable(from_a, last_a, last_b);
         if n % 2 == 1 {
             return Some(cur);
         }
         // The (k−1)-th: the largest of the k smallest once `cur` is taken out.
-        let (i, j) = if from_a { (i - 1, j) } else { (i, j - 1) };
-        let prev = match (i.checked_sub(1).map(a), j.checked_sub(1).map(b)) {
-            (Some(x), Some(y)) => x.max(y),
-            (Some(x), None) => x,
-            (None, Some(y)) => y,
-            (None, None) => cur, // unreachable: k − 1 ≥ 1 values remain
-        };
-        Some((prev + cur) / 2.0)
+        let (i, j) = select_unpredictable(from_a, (i.wrapping_sub(1), j), (i, j.wrapping_sub(1)));
+        let prev_a = if i > 0 { a(i - 1) } else { -1.0 };
+        let prev_b = if j > 0 { b(j - 1) } else { -1.0 };
+        Some((select_unpredictable(prev_a >= prev_b, prev_a, prev_b) + cur) / 2.0)
     }
 }
 
