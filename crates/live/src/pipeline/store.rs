@@ -265,6 +265,11 @@ mod tests {
             (acks, forwarded)
         }
 
+        /// `f` of the first reading of each batch the store took, in the order it took them.
+        fn finished<V>(&self, f: impl Fn(&Reading) -> V) -> Vec<V> {
+            self.store.inner().finished().iter().map(f).collect()
+        }
+
         /// The stored value of `station`'s reading at `time`.
         async fn value(&self, station: &str, time: Millis) -> Option<f64> {
             let all = self.store.inner().query(&[], T, T + 1_000).await.unwrap();
@@ -289,13 +294,7 @@ mod tests {
         }
         let (acks, forwarded) = rig.close().await;
         // The first message's write (300 ms) was overtaken by the second's in the store…
-        let finished: Vec<Millis> = rig
-            .store
-            .inner()
-            .finished()
-            .iter()
-            .map(|r| r.time)
-            .collect();
+        let finished = rig.finished(|r| r.time);
         assert_eq!(finished[..2], [T + 10, T], "{finished:?}");
         // …yet acks and readings left in arrival order.
         assert_eq!(acks, [1, 2, 3, 4, 5, 6]);
@@ -313,13 +312,7 @@ mod tests {
         assert_eq!(acks, [1, 2, 3]);
         assert_eq!(forwarded.len(), 3);
         assert_eq!(rig.value("DL01", T).await, Some(2.0));
-        let finished: Vec<f64> = rig
-            .store
-            .inner()
-            .finished()
-            .iter()
-            .map(|r| r.value)
-            .collect();
+        let finished = rig.finished(|r| r.value);
         assert_eq!(finished[..2], [-1.0, 2.0], "{finished:?}");
     }
 
