@@ -26,6 +26,10 @@ pub const DEFAULT_TOML: &str = include_str!("../../../config/riverwatch.toml");
 /// default body limit and a spool record far below its 256 MiB bound.
 pub const MAX_BATCH: usize = 100_000;
 
+/// Largest `store.writes_in_flight`: each write in flight holds a batch in memory and its
+/// messages unacknowledged, so more only needs a wider broker window and more InfluxDB threads.
+pub const MAX_WRITES_IN_FLIGHT: usize = 16;
+
 /// Environment variable holding the MQTT password.
 pub const ENV_MQTT_PASSWORD: &str = "RIVERWATCH_MQTT_PASSWORD";
 /// Environment variable holding the InfluxDB 1.x password.
@@ -99,6 +103,7 @@ struct RawStore {
     batch_size: usize,
     #[serde(with = "duration_serde")]
     flush_interval: Millis,
+    writes_in_flight: usize,
     spool_dir: PathBuf,
     spool_max_bytes: u64,
     influx: RawInflux,
@@ -229,6 +234,8 @@ pub struct StoreConfig {
     pub batch_size: NonZeroUsize,
     /// Longest a reading waits for its batch.
     pub flush_interval: Duration,
+    /// Batch writes the store stage keeps in flight at once.
+    pub writes_in_flight: NonZeroUsize,
     /// Spool directory.
     pub spool_dir: PathBuf,
     /// Spool bound in bytes.
@@ -461,6 +468,12 @@ impl ServiceConfig {
                 format!("must be at most {MAX_BATCH} (one InfluxDB request per batch)"),
             ));
         }
+        if s.writes_in_flight > MAX_WRITES_IN_FLIGHT {
+            return Err(bad(
+                "store.writes_in_flight",
+                format!("must be at most {MAX_WRITES_IN_FLIGHT}"),
+            ));
+        }
         if s.spool_max_bytes < 1 << 20 {
             return Err(bad(
                 "store.spool_max_bytes",
@@ -471,6 +484,7 @@ impl ServiceConfig {
             kind,
             batch_size: nonzero("store.batch_size", s.batch_size)?,
             flush_interval: positive("store.flush_interval", s.flush_interval)?,
+            writes_in_flight: nonzero("store.writes_in_flight", s.writes_in_flight)?,
             spool_dir: s.spool_dir,
             spool_max_bytes: s.spool_max_bytes,
         };
@@ -584,6 +598,7 @@ mod tests {
         assert_eq!(c.mqtt.leads_topic_prefix, "riverwatch/leads");
         assert!(matches!(c.store.kind, StoreKind::Sqlite(_)));
         assert_eq!(c.store.flush_interval, Duration::from_secs(1));
+        assert_eq!(c.store.writes_in_flight.get(), 2);
         assert!(c.mqtt.tls_ca.is_none() && c.mqtt.username.is_none());
         assert!(c.models_dir.is_none());
         let c = parse_with(("dir = \"\"", "dir = \"models\""), &[]).unwrap();
@@ -624,6 +639,14 @@ mod tests {
             (
                 ("batch_size = 5000", "batch_size = 100001"),
                 "store.batch_size",
+            ),
+            (
+                ("writes_in_flight = 2", "writes_in_flight = 0"),
+                "store.writes_in_flight",
+            ),
+            (
+                ("writes_in_flight = 2", "writes_in_flight = 17"),
+                "store.writes_in_flight",
             ),
             (("http://127.0.0.1:8086", "ftp://x"), "store.influx.url"),
             (

@@ -119,6 +119,29 @@ impl Acker {
     }
 }
 
+#[cfg(test)]
+impl Acker {
+    /// An acker whose acks land in `requests`, where a test reads them.
+    pub(crate) fn into_channel(requests: flume::Sender<mqtt::Request>) -> Self {
+        Self {
+            client: mqtt::AsyncClient::from_senders(requests),
+            overflow: Overflow::default(),
+            _alive: mpsc::channel(1).0,
+        }
+    }
+}
+
+#[cfg(test)]
+impl Ack {
+    /// The ack of QoS 1 packet `pkid`.
+    pub(crate) fn qos1(pkid: u16) -> Self {
+        Self {
+            pkid,
+            qos: mqtt::QoS::AtLeastOnce,
+        }
+    }
+}
+
 /// Moves waiting acks into the client's request channel until it is full; how many wait still.
 fn hand_over(client: &mqtt::AsyncClient, waiting: &mut VecDeque<Ack>) -> usize {
     while let Some(a) = waiting.front() {

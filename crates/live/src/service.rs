@@ -263,15 +263,15 @@ impl Service {
             .map_name("engine"),
         );
         tasks.spawn(
-            StoreStage {
-                store: store.clone(),
-                batcher: Batcher::new(cfg.store.batch_size.get(), cfg.store.flush_interval),
+            StoreStage::new(
+                store.clone(),
+                Batcher::new(cfg.store.batch_size.get(), cfg.store.flush_interval),
+                cfg.store.writes_in_flight.get(),
                 acker,
-                metrics: Arc::clone(&metrics),
-                tx: stored_tx,
-                dead: dead_tx.clone(),
-                pending: Vec::new(),
-            }
+                Arc::clone(&metrics),
+                stored_tx,
+                dead_tx.clone(),
+            )
             .run(acc_rx)
             .map_name("store"),
         );

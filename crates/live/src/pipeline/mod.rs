@@ -27,6 +27,7 @@ mod queues;
 mod reload;
 mod replayed;
 mod store;
+mod writes;
 
 pub(crate) use deadletter::{DeadLetter, DeadLetterStage};
 pub(crate) use decode::DecodeStage;

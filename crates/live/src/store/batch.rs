@@ -61,6 +61,11 @@ impl Batcher {
         std::mem::replace(&mut self.pending, Vec::with_capacity(self.max))
     }
 
+    /// The pending readings, oldest first.
+    pub fn readings(&self) -> &[Reading] {
+        &self.pending
+    }
+
     /// Readings pending.
     pub fn len(&self) -> usize {
         self.pending.len()

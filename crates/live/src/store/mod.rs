@@ -17,6 +17,8 @@ mod error;
 mod influx;
 mod influx_query;
 pub mod line_protocol;
+#[cfg(test)]
+mod scripted;
 mod spool;
 mod spooled;
 mod sqlite;
@@ -25,6 +27,8 @@ pub use batch::Batcher;
 pub use error::{SpoolError, StoreError};
 pub use influx::{gzip, InfluxAuth, InfluxOpts, InfluxStore};
 pub use influx_query::InfluxChunks;
+#[cfg(test)]
+pub(crate) use scripted::Scripted;
 pub use spool::Spool;
 pub use spooled::{Durable, SpooledStore};
 pub use sqlite::{SqliteChunks, SqliteStore};

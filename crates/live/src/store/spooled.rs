@@ -3,12 +3,23 @@
 //!
 //! `write` tries the store; on any failure that is not the data's fault (outage, 5xx, wrong
 //! credentials, missing database) it appends the batch to the spool and reports
-//! [`Durable::Spooled`]. While the spool holds anything, new batches go behind it, so the store
-//! receives batches in arrival order. [`SpooledStore::drain`], run as its own task, replays the
-//! spool oldest first with exponential backoff and removes a batch only after the store took it.
+//! [`Durable::Spooled`]. While the spool holds anything, new batches go behind it, so with one
+//! write at a time the store receives batches in arrival order. [`SpooledStore::drain`], run as
+//! its own task, replays the spool oldest first with exponential backoff and removes a batch
+//! only after the store took it.
 //! A successful [`SpooledStore::ping`] (the service's health probe) cuts the backoff short, so
 //! after a long outage the spool drains within a probe interval of the store answering again
 //! rather than after the last (up to 30 s) backoff step.
+//!
+//! Concurrent writes (the store stage keeps `store.writes_in_flight` batches in flight): `write`
+//! holds no lock across the store request, so of two batches written at once one may fail and
+//! be spooled while the other, later one, is stored directly — the store then receives them out
+//! of arrival order, the spooled one from the drain task. That changes nothing in what the
+//! store finally holds, because the stage never has two batches with a common point (station,
+//! parameter, time) in flight: a batch sharing a point with an earlier one starts only once that
+//! one is durable, and then finds it either in the store already or still in the spool, where
+//! it queues behind it. Spool appends are serialised by its mutex; each caller gets its own
+//! answer, and the stage acks in arrival order whatever order the answers come in.
 //!
 //! Exactly-once in the database comes from idempotent point identity, not from bookkeeping: a
 //! batch replayed twice (crash between the store's answer and the spool's head update, or a
