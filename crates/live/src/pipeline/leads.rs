@@ -219,6 +219,7 @@ mod tests {
     use super::*;
     use crate::health::Health;
     use crate::pipeline::Detector;
+    use crate::seal::evidence::{collect, EvidenceSeal, EvidenceSpec};
     use crate::seal::records::LeadSeal;
     use crate::store::{ReadingStore, SqliteStore};
     use riverwatch_engine::sim::{Scenario, SimOptions, Simulator};
@@ -337,5 +338,48 @@ mod tests {
         assert_eq!(run(again).await, Vec::new());
         let report = ledger.verify_chain(None).await.expect("audit");
         assert_eq!(report.leads, want.len() as u64);
+    }
+
+    /// A revision that comes with its evidence readings is sealed from them, one that comes
+    /// without (the cache did not reach back to its evidence start) from the store; either way
+    /// the seal is the one the store's readings give, and the metric counts each source.
+    #[tokio::test]
+    async fn revisions_without_their_evidence_are_sealed_from_the_store() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store =
+            AnyStore::Sqlite(SqliteStore::open(&dir.path().join("r.sqlite")).expect("store"));
+        let mut revs = revisions(&store, 6).await;
+        for rev in revs.iter_mut().skip(1).step_by(2) {
+            rev.evidence = None;
+        }
+        let held = revs.iter().filter(|r| r.evidence.is_some()).count();
+        assert!(held >= 2, "{held} of {} come with evidence", revs.len());
+        let ledger = Ledger::open(&dir.path().join("ledger.sqlite")).expect("ledger");
+        let metrics = Arc::new(Metrics::new());
+        let stage = LeadsStage {
+            ledger: ledger.clone(),
+            store: store.clone(),
+            metrics: Arc::clone(&metrics),
+            live: broadcast::channel(8).0,
+            prefix: "rw/leads".into(),
+        };
+        let recorded = stage.record(&revs).await;
+        assert_eq!(recorded.new, vec![true; revs.len()]);
+        for rev in &revs {
+            let spec = EvidenceSpec::of(&rev.lead, &rev.seen);
+            let readings = collect(&store, &spec).await.expect("read");
+            let want = EvidenceSeal::new(spec, &readings);
+            let sealed = ledger
+                .sealed_revision(&rev.lead.id, Some(rev.lead.revision))
+                .await
+                .expect("ledger")
+                .expect("sealed");
+            assert_eq!(sealed.seal.evidence, Some(want), "{}", rev.lead.id);
+        }
+        let text = metrics.render();
+        for (source, n) in [("memory", held), ("store", revs.len() - held)] {
+            let line = format!("riverwatch_evidence_seals_total{{source=\"{source}\"}} {n}\n");
+            assert!(text.contains(&line), "{line} in {text}");
+        }
     }
 }
