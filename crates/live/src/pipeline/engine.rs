@@ -25,9 +25,9 @@
 use super::recent::{Recent, HORIZON};
 use super::reload::Models;
 use super::{LeadRevision, Stored};
-use crate::seal::evidence::EvidenceSpec;
 use crate::health::Health;
 use crate::metrics::Metrics;
+use crate::seal::evidence::EvidenceSpec;
 use riverwatch_engine::detect::Stats;
 use riverwatch_engine::time::Millis;
 use riverwatch_engine::{Config, Engine, Lead, Output, ParamId, Reading, StationId};

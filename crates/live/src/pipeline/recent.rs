@@ -135,9 +135,7 @@ impl Recent {
             if cut.until < spec.from {
                 continue;
             }
-            let Some((station, params)) = self
-                .streams
-                .get_key_value(&StationId::new(&cut.station))
+            let Some((station, params)) = self.streams.get_key_value(&StationId::new(&cut.station))
             else {
                 continue;
             };
