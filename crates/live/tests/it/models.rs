@@ -171,7 +171,10 @@ async fn sealed_evidence_rechecks(h: &ServiceHandle, lead: &Lead, db: &Path, sou
     let evidence = sealed.seal.evidence.expect("its evidence is sealed");
     assert!(evidence.readings > 0, "{evidence:?}");
     let store = SqliteStore::open(db).unwrap();
-    assert_eq!(evidence.recheck(&store).await.unwrap(), Vec::<String>::new());
+    assert_eq!(
+        evidence.recheck(&store).await.unwrap(),
+        Vec::<String>::new()
+    );
     let text = h.metrics.render();
     let line = format!("riverwatch_evidence_seals_total{{source=\"{source}\"}}");
     assert!(text.contains(&line), "{line} in {text}");
