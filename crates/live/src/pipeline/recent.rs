@@ -164,17 +164,8 @@ impl Recent {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::seal::evidence::tests::r;
     use crate::seal::evidence::StationCut;
-
-    fn r(s: &str, p: &str, t: Millis, v: f64) -> Reading {
-        Reading {
-            station: s.into(),
-            parameter: p.into(),
-            time: t,
-            value: v,
-            flag: DataFlag::N,
-        }
-    }
 
     fn spec(from: Millis, cuts: &[(&str, Millis)], params: &[&str]) -> EvidenceSpec {
         EvidenceSpec {

@@ -267,11 +267,12 @@ pub fn short(digest: &str) -> &str {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use riverwatch_engine::DataFlag;
 
-    fn r(s: &str, p: &str, t: Millis, v: f64) -> Reading {
+    /// A reading flagged normal.
+    pub(crate) fn r(s: &str, p: &str, t: Millis, v: f64) -> Reading {
         Reading {
             station: s.into(),
             parameter: p.into(),

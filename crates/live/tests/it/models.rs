@@ -10,6 +10,7 @@ use riverwatch_engine::models::{Fitted, MultivariateModel, Scaler, FORMAT};
 use riverwatch_engine::time::{Millis, DAY, MINUTE};
 use riverwatch_engine::{Config, DataFlag, DetectorId, Engine, Lead, Output, Reading};
 use riverwatch_live::config::StoreKind;
+use riverwatch_live::ledger::SealedRevision;
 use riverwatch_live::pipeline::now_ms;
 use riverwatch_live::store::SqliteStore;
 use riverwatch_live::{LeadFilter, ReadingStore, Service, ServiceHandle};
@@ -158,17 +159,26 @@ async fn pca_lead(h: &ServiceHandle) -> Option<Lead> {
     .await
 }
 
-/// The lead's latest seal: its evidence, re-read from the store `db`, gives the sealed digest,
-/// and the service has sealed evidence from `source` (`memory`: its cache of durable readings;
-/// `store`: read back, the evidence starting before the cache).
-async fn sealed_evidence_rechecks(h: &ServiceHandle, lead: &Lead, db: &Path, source: &str) {
+/// The lead's latest seal, once checked: its evidence, re-read from the store `db`, gives the
+/// sealed digest, and the service has sealed evidence from `source` (`memory`: its cache of
+/// durable readings; `store`: read back, the evidence starting before the cache).
+async fn sealed_evidence_rechecks(
+    h: &ServiceHandle,
+    lead: &Lead,
+    db: &Path,
+    source: &str,
+) -> SealedRevision {
     let sealed = h
         .ledger
         .sealed_revision(&lead.id, None)
         .await
         .unwrap()
         .expect("the revision is sealed");
-    let evidence = sealed.seal.evidence.expect("its evidence is sealed");
+    let evidence = sealed
+        .seal
+        .evidence
+        .clone()
+        .expect("its evidence is sealed");
     assert!(evidence.readings > 0, "{evidence:?}");
     let store = SqliteStore::open(db).unwrap();
     assert_eq!(
@@ -178,6 +188,7 @@ async fn sealed_evidence_rechecks(h: &ServiceHandle, lead: &Lead, db: &Path, sou
     let text = h.metrics.render();
     let line = format!("riverwatch_evidence_seals_total{{source=\"{source}\"}}");
     assert!(text.contains(&line), "{line} in {text}");
+    sealed
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -203,16 +214,10 @@ async fn the_service_loads_models_seals_their_digests_and_counts_bad_files() {
     let version = model().with_digest().version();
     assert!(version.ends_with(&model().content_digest()), "{version}");
     assert_eq!(lead.model_versions, vec![version.clone()]);
-    let sealed = h
-        .ledger
-        .sealed_revision(&lead.id, None)
-        .await
-        .unwrap()
-        .expect("the revision is sealed");
-    assert_eq!(sealed.seal.model_versions, vec![version]);
     // The evidence starts 12 h before the shift, before the first reading the service got:
     // sealed from the store.
-    sealed_evidence_rechecks(&h, &lead, &db, "store").await;
+    let sealed = sealed_evidence_rechecks(&h, &lead, &db, "store").await;
+    assert_eq!(sealed.seal.model_versions, vec![version]);
 
     // Reload on change: without the good file no model is in use, and the corrupt one is
     // counted again at that load.
