@@ -167,7 +167,7 @@ rw_step() { # rate [latency] → sets step_pass, prints one result line ($RUN, n
     say "   riverwatch's log:"; sed 's/\x1b\[[0-9;]*m//g' "$cfg/riverwatch.log" | grep -v 'INFO.*\(task\|stopped\)' | tail -n 8 >&2
   fi
   if [ "${2:-}" = latency ]; then
-    curl -s "http://127.0.0.1:$http/metrics" | grep -E '^riverwatch_(end_to_end_seconds|lead_latency_seconds|lead_revisions)' >"$dir/latency-$LABEL.txt" || true
+    curl -s "http://127.0.0.1:$http/metrics" | grep -E '^riverwatch_(end_to_end_seconds|lead_latency_seconds|lead_revisions|evidence_seals)' >"$dir/latency-$LABEL.txt" || true
     cat "$dir/latency-$LABEL.txt" >>"$dir/latency-$LABEL-all.txt"
   fi
   kill -TERM "$rw_pid"; wait "$rw_pid" || true
@@ -228,6 +228,9 @@ if [ "$quarter" -gt 0 ]; then
   for label in $([ -n "$RW_BASELINE" ] && echo baseline) riverwatch; do
     say "   $label, histogram bucket bounds over all its latency runs:"
     quantiles "$dir/latency-$label-all.txt" >&2
+    # Where the evidence was sealed from (binaries that count it): memory or store.
+    awk '/^riverwatch_evidence_seals_total/ { n[$1] += $2 } END { for (k in n) printf "   %s %d\n", k, n[k] }' \
+      "$dir/latency-$label-all.txt" >&2
   done
 fi
 

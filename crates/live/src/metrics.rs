@@ -16,6 +16,8 @@ use std::time::Duration;
 
 /// Label set of a per-reason counter.
 type ByReason = Family<Vec<(&'static str, String)>, Counter>;
+/// Label set of a per-source counter.
+type BySource = Family<Vec<(&'static str, &'static str)>, Counter>;
 /// Label set of a per-queue gauge.
 type ByQueue = Family<Vec<(&'static str, &'static str)>, Gauge>;
 /// Label set of a per-part latency histogram.
@@ -40,7 +42,8 @@ pub struct LeadLatency {
     pub durable: Duration,
     /// Waiting in the leads queue and behind earlier revisions.
     pub queued: Duration,
-    /// Reading the evidence back from the store to seal it.
+    /// Sealing the evidence: taking its readings from the engine stage's cache and digesting
+    /// them, or, for a revision the cache did not cover, reading them from the store first.
     pub evidence: Duration,
     /// The ledger transaction that recorded it.
     pub ledger: Duration,
@@ -81,6 +84,10 @@ pub struct Metrics {
     pub model_errors: Counter,
     /// Trained models the engine uses now.
     pub models_loaded: Gauge,
+    /// Readings the engine stage holds in memory to seal evidence from.
+    pub evidence_cache: Gauge,
+    /// Lead revisions whose evidence was sealed, by where it came from (`memory`, `store`).
+    evidence_seals: BySource,
 }
 
 impl Default for Metrics {
@@ -111,6 +118,8 @@ impl Metrics {
             queued: ByQueue::default(),
             model_errors: Counter::default(),
             models_loaded: Gauge::default(),
+            evidence_cache: Gauge::default(),
+            evidence_seals: BySource::default(),
             registry: Registry::default(),
         };
         let r = &mut registry;
@@ -168,7 +177,7 @@ impl Metrics {
         );
         r.register(
             "lead_latency_seconds",
-            "The end-to-end time by part: durable (receipt until the engine made the revision), queued (waiting for the leads stage), evidence (reading it back to seal it), ledger (the transaction)",
+            "The end-to-end time by part: durable (receipt until the engine made the revision), queued (waiting for the leads stage), evidence (sealing it: from memory, or read from the store), ledger (the transaction)",
             m.lead_latency.clone(),
         );
         r.register(
@@ -186,6 +195,16 @@ impl Metrics {
             "Trained models the engine uses",
             m.models_loaded.clone(),
         );
+        r.register(
+            "evidence_cache_readings",
+            "Readings held in memory to seal lead evidence from",
+            m.evidence_cache.clone(),
+        );
+        r.register(
+            "evidence_seals",
+            "Lead revisions whose evidence was sealed, by source: memory (the engine stage's cache of durable readings) or store (read back)",
+            m.evidence_seals.clone(),
+        );
         Self { registry, ..m }
     }
 
@@ -201,6 +220,13 @@ impl Metrics {
         self.rejected
             .get_or_create(&vec![("reason", reason.to_string())])
             .get()
+    }
+
+    /// Counts one revision's evidence sealed from `source` (`memory` or `store`).
+    pub fn evidence_sealed(&self, source: &'static str) {
+        self.evidence_seals
+            .get_or_create(&vec![("source", source)])
+            .inc();
     }
 
     /// Sets how many items wait in pipeline queue `queue`.

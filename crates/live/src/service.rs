@@ -389,6 +389,7 @@ async fn replay(
     }
     let now = now_ms();
     let from = now.saturating_sub(window.as_millis() as i64);
+    detector.replaying_from(from);
     let mut chunks = store
         .inner()
         .query_chunks(&[], from, now + 86_400_000, 10_000)

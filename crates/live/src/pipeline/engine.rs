@@ -17,12 +17,17 @@
 //! lead revision with the versions (digests) of the models in use, which the seals record.
 //!
 //! For the seals (issue 7) the detector also knows what the engine has been fed: per station
-//! the newest reading time, and the oldest reading time overall (where its state began).
+//! the newest reading time, and the oldest reading time overall (where its state began). It
+//! keeps the recent durable readings ([`Recent`]), held-back ones included, and hands each
+//! revision its evidence taken from them when they cover the evidence window, so that the
+//! leads stage seals it without reading the store.
 
+use super::recent::{Recent, HORIZON};
 use super::reload::Models;
 use super::{LeadRevision, Stored};
 use crate::health::Health;
 use crate::metrics::Metrics;
+use crate::seal::evidence::EvidenceSpec;
 use riverwatch_engine::detect::Stats;
 use riverwatch_engine::time::Millis;
 use riverwatch_engine::{Config, Engine, Lead, Output, ParamId, Reading, StationId};
@@ -30,7 +35,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
-use tracing::{error, info};
+use tracing::{debug, error, info};
 
 /// The engine with the service's bookkeeping around it.
 pub(crate) struct Detector {
@@ -44,6 +49,8 @@ pub(crate) struct Detector {
     fed: HashMap<StationId, Millis>,
     /// Oldest reading time fed to the engine.
     fed_from: Option<Millis>,
+    /// Recent durable readings, to seal evidence from.
+    recent: Recent,
     out: Output,
     seen: Stats,
     metrics: Arc<Metrics>,
@@ -59,6 +66,7 @@ impl Detector {
             newest: Millis::MIN,
             fed: HashMap::new(),
             fed_from: None,
+            recent: Recent::new(HORIZON),
             out: Output::default(),
             seen: Stats::default(),
             metrics,
@@ -72,6 +80,7 @@ impl Detector {
         for r in readings {
             self.health.saw(&r.station, r.time);
             self.newest = self.newest.max(r.time);
+            self.recent.insert(r);
             self.held
                 .insert((r.time, r.station.clone(), r.parameter.clone()), r.clone());
         }
@@ -92,6 +101,9 @@ impl Detector {
             leads.append(&mut self.out.leads);
             self.out.events.clear();
         }
+        self.metrics
+            .evidence_cache
+            .set(i64::try_from(self.recent.len()).unwrap_or(i64::MAX));
         let now = self.engine.stats();
         self.metrics
             .findings
@@ -102,24 +114,47 @@ impl Detector {
         self.seen = now;
     }
 
+    /// Declares that the store's readings from `from` on are about to be fed (the start-up
+    /// replay): the evidence cache is complete from there.
+    pub fn replaying_from(&mut self, from: Millis) {
+        self.recent.complete_from(from);
+    }
+
     /// Wraps lead revisions just made with what their seals record: the newest reading time
-    /// fed per station, the oldest fed, the config in force.
+    /// fed per station, the oldest fed, the config in force, and the evidence readings when
+    /// the cache covers them.
     pub fn revisions(&self, leads: &mut Vec<Lead>, at: Option<Instant>) -> Vec<LeadRevision> {
         if leads.is_empty() {
             return Vec::new();
         }
+        let started = Instant::now();
         let seen: BTreeMap<String, Millis> =
             self.fed.iter().map(|(s, t)| (s.to_string(), *t)).collect();
+        let evidence: Vec<_> = leads
+            .iter()
+            .map(|lead| {
+                let spec = EvidenceSpec::of(lead, &seen);
+                let held = self.recent.evidence(&spec);
+                if held.is_none() {
+                    debug!(lead = %lead.id, revision = lead.revision, evidence_from = spec.from, cache_from = ?self.recent.covered_from(), "evidence starts before the cache; it is read from the store");
+                }
+                held.map(Arc::from)
+            })
+            .collect();
         let made = Instant::now();
+        let extracted = made - started;
         leads
             .drain(..)
-            .map(|lead| LeadRevision {
+            .zip(evidence)
+            .map(|(lead, evidence)| LeadRevision {
                 lead,
                 at,
                 made,
                 seen: seen.clone(),
                 engine_from: self.fed_from,
                 config: Arc::clone(self.engine.config()),
+                evidence,
+                extracted,
             })
             .collect()
     }
@@ -195,6 +230,8 @@ impl EngineStage {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::seal::evidence::collect;
+    use crate::store::{ReadingStore, SqliteStore};
     use riverwatch_engine::sim::{Scenario, SimOptions, Simulator};
     use riverwatch_engine::time::DAY;
 
@@ -234,5 +271,78 @@ mod tests {
         let want = leads(&cfg, &as_simulated);
         assert!(want.len() >= 3, "{want:?}");
         assert_eq!(leads(&cfg, &reversed), want);
+    }
+
+    /// Ten stormy simulated days, each reading durable in the store before the detector gets
+    /// its message (as the store stage does: a day of ticks written ahead, and some points of
+    /// the tick before re-sent with new values, written just before their message): a revision
+    /// carries its evidence exactly when the cache reaches back to the evidence start, and then
+    /// it is what the store gives for the same spec at that moment.
+    #[tokio::test]
+    async fn evidence_from_the_cache_is_what_the_store_gives() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = SqliteStore::open(&dir.path().join("r.sqlite")).expect("store");
+        let cfg = Arc::new(Config::embedded());
+        let start = 1_751_328_000_000; // 2025-07-01
+        let opts = SimOptions::new(Scenario::Stormy, 7, start, 10 * DAY);
+        let mut sim = Simulator::new(&cfg.stations, &cfg.gb3838, opts).expect("simulator");
+        let mut ticks: Vec<Vec<Reading>> = Vec::new();
+        let mut tick = Vec::new();
+        while sim.next_tick(&mut tick).is_some() {
+            ticks.push(tick.iter().map(|r| sim.to_reading(r)).collect());
+        }
+        let mut d = Detector::new(cfg, Arc::default(), Health::default());
+        let mut made = Vec::new();
+        let (mut from_memory, mut from_store, mut resent) = (0, 0, 0);
+        for (n, readings) in ticks.iter().enumerate() {
+            if n % 288 == 0 {
+                let day: Vec<Reading> = ticks[n..].iter().take(288).flatten().cloned().collect();
+                store.write(&day).await.expect("stored");
+            }
+            let again: Vec<Reading> = match n.checked_sub(1) {
+                Some(before) if n % 29 == 3 => ticks[before]
+                    .iter()
+                    .step_by(5)
+                    .map(|r| Reading {
+                        value: r.value + 0.125,
+                        ..r.clone()
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            if !again.is_empty() {
+                store.write(&again).await.expect("stored");
+                resent += again.len();
+            }
+            let messages = std::iter::once(&again[..])
+                .filter(|m| !m.is_empty())
+                .chain(readings.chunk_by(|a, b| a.station == b.station));
+            for msg in messages {
+                d.push(msg, &mut made);
+                for rev in d.revisions(&mut made, None) {
+                    let spec = EvidenceSpec::of(&rev.lead, &rev.seen);
+                    let covered = d.recent.covered_from().is_some_and(|c| spec.from >= c);
+                    assert_eq!(rev.evidence.is_some(), covered, "{spec:?}");
+                    let stored = collect(&store, &spec).await.expect("read");
+                    match &rev.evidence {
+                        Some(held) => {
+                            let what = format!("{}#{}", rev.lead.id, rev.lead.revision);
+                            assert_eq!(held[..], stored[..], "{what}");
+                            from_memory += 1;
+                        }
+                        None => from_store += 1,
+                    }
+                }
+            }
+        }
+        assert!(resent > 1_000, "{resent} points re-sent");
+        assert!(
+            from_memory >= 10 && from_memory > 4 * from_store,
+            "{from_memory} revisions sealed from memory, {from_store} from the store"
+        );
+        let covered = d.recent.covered_from().expect("covered");
+        assert!(covered >= start + 6 * DAY, "old readings swept out");
+        let per_day = ticks[..288].iter().map(Vec::len).sum::<usize>();
+        assert!(d.recent.len() <= 4 * per_day, "{} held", d.recent.len());
     }
 }

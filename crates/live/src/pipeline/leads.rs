@@ -4,18 +4,24 @@
 //! in the ledger and is neither recorded nor published again; if its first publication was
 //! never acknowledged, the start-up re-send of `Ledger::unpublished` covers it.
 //!
-//! Each revision is sealed as it is recorded (issue 7): its evidence is read back from the
-//! store with the definition `verify` uses (`seal::evidence`) — every reading the engine had
-//! seen is durable by then — and digested; a store failure is recorded in the seal instead
-//! of holding the lead back.
+//! Each revision is sealed as it is recorded (issue 7): its evidence — the readings of the
+//! definition `verify` uses (`seal::evidence`) — is digested. The engine stage hands most
+//! revisions their evidence readings, taken from its cache of the recent durable readings
+//! (`recent`): what the service had stored or spooled when it made the revision. A revision
+//! whose evidence starts before what the cache covers (events running for days, the first
+//! leads after a restart) comes without, and its evidence is read from the store, as it was
+//! before the cache; a store failure is then recorded in the seal instead of holding the lead
+//! back. Either way the seal's digest is what `verify` compares the store with later, so a
+//! store that lost or changed a sealed reading is caught; which source sealed a revision is
+//! counted (`riverwatch_evidence_seals_total{source}`) and logged.
 //!
 //! Revisions come in bursts (one message can complete several leads, an event that closes
-//! revises every lead it belongs to), and handled one by one each would wait for the store
-//! reads and the synchronous commits of those before it. So the stage takes every revision
-//! waiting, up to [`MAX_BATCH`]: it asks the ledger which it holds already (the start-up replay
-//! re-derives only those; their evidence is not read again), reads the evidence of the others
-//! concurrently, and records them in one transaction, in the order the engine made them — the
-//! chain is the one recording them one at a time gives — before it publishes any of them.
+//! revises every lead it belongs to), and handled one by one each would wait for the evidence
+//! and the synchronous commits of those before it. So the stage takes every revision waiting,
+//! up to [`MAX_BATCH`]: it asks the ledger which it holds already (the start-up replay
+//! re-derives only those; their evidence is not sealed again), seals the others concurrently,
+//! and records them in one transaction, in the order the engine made them — the chain is the
+//! one recording them one at a time gives — before it publishes any of them.
 
 use super::{now_ms, LeadRevision, Outbound};
 use crate::ledger::Ledger;
@@ -30,13 +36,13 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tracing::{error, info};
 
-/// Most revisions recorded in one transaction (and evidence reads in flight at once).
+/// Most revisions recorded in one transaction (and evidence seals in flight at once).
 pub(crate) const MAX_BATCH: usize = 32;
 
 /// Records lead revisions and hands new ones to the publisher.
 pub(crate) struct LeadsStage {
     pub ledger: Ledger,
-    /// Where the evidence is read back from to seal it.
+    /// Where the evidence of a revision that comes without it is read from.
     pub store: AnyStore,
     pub metrics: Arc<Metrics>,
     pub live: broadcast::Sender<Lead>,
@@ -48,7 +54,8 @@ pub(crate) struct LeadsStage {
 pub(crate) struct Recorded {
     /// Per revision, in order: whether it was new to the ledger.
     pub new: Vec<bool>,
-    /// Time spent reading evidence back from the store.
+    /// Time spent sealing the evidence (digesting it; reading it from the store first for a
+    /// revision that came without it).
     pub evidence: Duration,
     /// Time spent in the ledger (asking what it holds, then the transaction).
     pub ledger: Duration,
@@ -65,16 +72,24 @@ impl LeadsStage {
                 if !new {
                     continue;
                 }
-                let LeadRevision { lead, at, made, .. } = rev;
+                let LeadRevision {
+                    lead,
+                    at,
+                    made,
+                    evidence,
+                    extracted,
+                    ..
+                } = rev;
                 if let Some(at) = at {
                     self.metrics.observe_lead(&LeadLatency {
-                        durable: made.saturating_duration_since(at),
+                        durable: made.saturating_duration_since(at).saturating_sub(extracted),
                         queued: started.saturating_duration_since(made),
-                        evidence: recorded.evidence,
+                        evidence: extracted + recorded.evidence,
                         ledger: recorded.ledger,
                     });
                 }
-                info!(lead = %lead.id, revision = lead.revision, station = %lead.station, category = ?lead.category, "lead revision recorded");
+                let source = source(evidence.is_some());
+                info!(lead = %lead.id, revision = lead.revision, station = %lead.station, category = ?lead.category, evidence = source, "lead revision recorded");
                 let sent = out.send(Outbound::lead(&self.prefix, &lead)).await;
                 // No subscribers is fine: the broadcast is for watchers (demo, API), not durability.
                 let _ = self.live.send(lead);
@@ -147,31 +162,36 @@ impl LeadsStage {
         }
     }
 
-    /// The seal inputs of `revs`, in order, their evidence read concurrently.
+    /// The seal inputs of `revs`, in order, sealed concurrently: from the readings a revision
+    /// carries, else from the store.
     async fn gather(&self, revs: &[&LeadRevision]) -> Vec<SealInput> {
-        let mut reads = JoinSet::new();
+        let mut seals = JoinSet::new();
         for (i, rev) in revs.iter().enumerate() {
             let store = self.store.clone();
             let (lead, seen, config) =
                 (rev.lead.clone(), rev.seen.clone(), Arc::clone(&rev.config));
-            let engine_from = rev.engine_from;
-            reads.spawn(async move {
-                let input = SealInput::gather(&store, &lead, seen, engine_from, config).await;
+            let (engine_from, held) = (rev.engine_from, rev.evidence.clone());
+            self.metrics.evidence_sealed(source(held.is_some()));
+            seals.spawn(async move {
+                let input = match held {
+                    Some(readings) => SealInput::held(&lead, &readings, seen, engine_from, config),
+                    None => SealInput::gather(&store, &lead, seen, engine_from, config).await,
+                };
                 (i, input)
             });
         }
         let mut inputs = vec![None; revs.len()];
-        while let Some(done) = reads.join_next().await {
+        while let Some(done) = seals.join_next().await {
             match done {
                 Ok((i, input)) => inputs[i] = Some(input),
-                Err(e) => error!(error = %e, "evidence read failed"),
+                Err(e) => error!(error = %e, "evidence seal failed"),
             }
         }
         revs.iter()
             .zip(inputs)
             .map(|(rev, input)| {
                 let input = input.unwrap_or_else(|| SealInput {
-                    evidence: Some(Err("the evidence read failed".to_string())),
+                    evidence: Some(Err("the evidence seal failed".to_string())),
                     seen: rev.seen.clone(),
                     engine_from: rev.engine_from,
                     config: Some(Arc::clone(&rev.config)),
@@ -185,11 +205,21 @@ impl LeadsStage {
     }
 }
 
+/// Where a revision's evidence was sealed from, as the metric label and log field say it.
+fn source(held: bool) -> &'static str {
+    if held {
+        "memory"
+    } else {
+        "store"
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::health::Health;
     use crate::pipeline::Detector;
+    use crate::seal::evidence::{collect, EvidenceSeal, EvidenceSpec};
     use crate::seal::records::LeadSeal;
     use crate::store::{ReadingStore, SqliteStore};
     use riverwatch_engine::sim::{Scenario, SimOptions, Simulator};
@@ -275,6 +305,8 @@ mod tests {
                 seen: r.seen.clone(),
                 engine_from: r.engine_from,
                 config: Arc::clone(&r.config),
+                evidence: r.evidence.clone(),
+                extracted: r.extracted,
             })
             .collect();
         assert_eq!(run(revs).await, want);
@@ -306,5 +338,48 @@ mod tests {
         assert_eq!(run(again).await, Vec::new());
         let report = ledger.verify_chain(None).await.expect("audit");
         assert_eq!(report.leads, want.len() as u64);
+    }
+
+    /// A revision that comes with its evidence readings is sealed from them, one that comes
+    /// without (the cache did not reach back to its evidence start) from the store; either way
+    /// the seal is the one the store's readings give, and the metric counts each source.
+    #[tokio::test]
+    async fn revisions_without_their_evidence_are_sealed_from_the_store() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store =
+            AnyStore::Sqlite(SqliteStore::open(&dir.path().join("r.sqlite")).expect("store"));
+        let mut revs = revisions(&store, 6).await;
+        for rev in revs.iter_mut().skip(1).step_by(2) {
+            rev.evidence = None;
+        }
+        let held = revs.iter().filter(|r| r.evidence.is_some()).count();
+        assert!(held >= 2, "{held} of {} come with evidence", revs.len());
+        let ledger = Ledger::open(&dir.path().join("ledger.sqlite")).expect("ledger");
+        let metrics = Arc::new(Metrics::new());
+        let stage = LeadsStage {
+            ledger: ledger.clone(),
+            store: store.clone(),
+            metrics: Arc::clone(&metrics),
+            live: broadcast::channel(8).0,
+            prefix: "rw/leads".into(),
+        };
+        let recorded = stage.record(&revs).await;
+        assert_eq!(recorded.new, vec![true; revs.len()]);
+        for rev in &revs {
+            let spec = EvidenceSpec::of(&rev.lead, &rev.seen);
+            let readings = collect(&store, &spec).await.expect("read");
+            let want = EvidenceSeal::new(spec, &readings);
+            let sealed = ledger
+                .sealed_revision(&rev.lead.id, Some(rev.lead.revision))
+                .await
+                .expect("ledger")
+                .expect("sealed");
+            assert_eq!(sealed.seal.evidence, Some(want), "{}", rev.lead.id);
+        }
+        let text = metrics.render();
+        for (source, n) in [("memory", held), ("store", revs.len() - held)] {
+            let line = format!("riverwatch_evidence_seals_total{{source=\"{source}\"}} {n}\n");
+            assert!(text.contains(&line), "{line} in {text}");
+        }
     }
 }

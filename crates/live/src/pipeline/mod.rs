@@ -16,6 +16,9 @@
 //! re-derives the same leads (deterministic ids; the ledger ignores revisions it has). The
 //! engine stage feeds readings in (time, station, parameter) order once they are older than the
 //! allowed lateness, so arrival order (live) and store order (replay) give the same revisions.
+//! Because every reading it receives is durable, the engine stage also keeps the recent ones
+//! (`recent`) and hands each lead revision its evidence from them: the leads stage seals what
+//! the service had made durable without reading the store back.
 
 mod deadletter;
 mod decode;
@@ -24,6 +27,7 @@ mod leads;
 mod models;
 mod publish;
 mod queues;
+mod recent;
 mod reload;
 mod replayed;
 mod store;
@@ -45,6 +49,7 @@ use riverwatch_engine::time::Millis;
 use riverwatch_engine::{Config, Lead, Reading};
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::time::Instant;
 
 /// One MQTT message as received.
@@ -93,6 +98,13 @@ pub(crate) struct LeadRevision {
     pub engine_from: Option<Millis>,
     /// The config in force.
     pub config: Arc<Config>,
+    /// Its evidence readings (`EvidenceSpec::of(lead, seen)`) taken from the engine stage's
+    /// cache of durable readings; `None` when the cache does not reach back to the evidence
+    /// start: the leads stage reads them from the store.
+    pub evidence: Option<Arc<[Reading]>>,
+    /// Time taken to take the evidence from the cache (for every revision made with this one);
+    /// part of `made`, reported as the `evidence` part of the latency.
+    pub extracted: Duration,
 }
 
 /// Wall-clock now in UTC milliseconds (the only clock the pipeline reads; the engine has none).

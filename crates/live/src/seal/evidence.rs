@@ -7,7 +7,18 @@
 //! station at the newest reading time the engine had seen of that station when it made the
 //! revision: [`EvidenceSpec`] = the lead's evidence stations × parameters, `from` (inclusive),
 //! and per station `until` (inclusive). [`collect`] reads exactly that from any
-//! [`ReadingStore`]; the service seals with it and `verify` re-reads with it.
+//! [`ReadingStore`]; `verify` and the dossier re-read with it.
+//!
+//! The service seals what it holds rather than what it reads back: the engine stage keeps its
+//! recent durable readings (with the store's identity rule: a re-sent point replaces) and hands
+//! each revision the readings of its spec — the set `collect` gives from a store holding what
+//! the service made durable — and the leads stage digests them; only a revision whose `from`
+//! is older than that cache reaches (long events, the first leads after a restart) is sealed
+//! from `collect`, at the time of sealing. So a seal states: these readings, stored or spooled
+//! on their way to the store, are the lead's evidence as the service had made it durable when
+//! it made the revision. It does not state that the store answered with them at that moment;
+//! the re-read does that later, and names each stream whose readings the store lost, changed
+//! or gained since.
 //!
 //! The canonical serialisation is the long CSV of the offline contract, five fixed columns
 //! `time,station,parameter,value,flag`, in store order (time, station, parameter), times as
@@ -256,11 +267,12 @@ pub fn short(digest: &str) -> &str {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use riverwatch_engine::DataFlag;
 
-    fn r(s: &str, p: &str, t: Millis, v: f64) -> Reading {
+    /// A reading flagged normal.
+    pub(crate) fn r(s: &str, p: &str, t: Millis, v: f64) -> Reading {
         Reading {
             station: s.into(),
             parameter: p.into(),

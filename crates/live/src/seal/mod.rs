@@ -5,7 +5,8 @@
 //! The pieces, each in its own file:
 //! - [`evidence`]: the canonical serialisation of a lead's evidence readings (the long CSV of the
 //!   offline contract, in store order) and where exactly that set ends, so that a later re-read
-//!   of the store gives the same bytes, hence the same SHA-256;
+//!   of the store gives the same bytes, hence the same SHA-256 (the service seals the readings
+//!   it made durable, from memory; the re-read checks that the store still has them);
 //! - [`keys`]: the optional Ed25519 signing key (secret from [`ENV_SIGNING_KEY`], never a file)
 //!   and public-key formats that common tools read;
 //! - [`ingest`]: per-station hash chains over the raw payloads accepted, checkpointed into the

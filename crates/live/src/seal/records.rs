@@ -8,6 +8,7 @@ use crate::store::ReadingStore;
 use riverwatch_engine::config::{Config, ConfigTexts};
 use riverwatch_engine::leads::Lead;
 use riverwatch_engine::time::Millis;
+use riverwatch_engine::Reading;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -125,9 +126,29 @@ pub struct SealInput {
 }
 
 impl SealInput {
-    /// Everything a revision's seal records, given what the engine had seen: its evidence read
-    /// back from `store` and digested (a store failure is recorded instead), the cuts, the
-    /// config. The service's leads stage calls this right before recording the revision.
+    /// Everything a revision's seal records, given what the engine had seen: its evidence
+    /// digested from `readings`, which must be exactly the readings of
+    /// `EvidenceSpec::of(lead, &seen)` the service held durable when it made the revision (the
+    /// leads stage gets them from the engine stage's cache), the cuts, the config.
+    pub fn held(
+        lead: &Lead,
+        readings: &[Reading],
+        seen: BTreeMap<String, Millis>,
+        engine_from: Option<Millis>,
+        config: Arc<Config>,
+    ) -> Self {
+        let spec = EvidenceSpec::of(lead, &seen);
+        Self {
+            evidence: Some(Ok(EvidenceSeal::new(spec, readings))),
+            seen,
+            engine_from,
+            config: Some(config),
+        }
+    }
+
+    /// Like [`SealInput::held`], the evidence read from `store` instead (a store failure is
+    /// recorded in its place). The leads stage calls this for a revision whose evidence the
+    /// cache did not cover; `verify`'s tests seal with it.
     pub async fn gather<S: ReadingStore>(
         store: &S,
         lead: &Lead,

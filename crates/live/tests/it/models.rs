@@ -10,6 +10,7 @@ use riverwatch_engine::models::{Fitted, MultivariateModel, Scaler, FORMAT};
 use riverwatch_engine::time::{Millis, DAY, MINUTE};
 use riverwatch_engine::{Config, DataFlag, DetectorId, Engine, Lead, Output, Reading};
 use riverwatch_live::config::StoreKind;
+use riverwatch_live::ledger::SealedRevision;
 use riverwatch_live::pipeline::now_ms;
 use riverwatch_live::store::SqliteStore;
 use riverwatch_live::{LeadFilter, ReadingStore, Service, ServiceHandle};
@@ -158,6 +159,38 @@ async fn pca_lead(h: &ServiceHandle) -> Option<Lead> {
     .await
 }
 
+/// The lead's latest seal, once checked: its evidence, re-read from the store `db`, gives the
+/// sealed digest, and the service has sealed evidence from `source` (`memory`: its cache of
+/// durable readings; `store`: read back, the evidence starting before the cache).
+async fn sealed_evidence_rechecks(
+    h: &ServiceHandle,
+    lead: &Lead,
+    db: &Path,
+    source: &str,
+) -> SealedRevision {
+    let sealed = h
+        .ledger
+        .sealed_revision(&lead.id, None)
+        .await
+        .unwrap()
+        .expect("the revision is sealed");
+    let evidence = sealed
+        .seal
+        .evidence
+        .clone()
+        .expect("its evidence is sealed");
+    assert!(evidence.readings > 0, "{evidence:?}");
+    let store = SqliteStore::open(db).unwrap();
+    assert_eq!(
+        evidence.recheck(&store).await.unwrap(),
+        Vec::<String>::new()
+    );
+    let text = h.metrics.render();
+    let line = format!("riverwatch_evidence_seals_total{{source=\"{source}\"}}");
+    assert!(text.contains(&line), "{line} in {text}");
+    sealed
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_service_loads_models_seals_their_digests_and_counts_bad_files() {
     let broker = Mosquitto::start();
@@ -165,11 +198,8 @@ async fn the_service_loads_models_seals_their_digests_and_counts_bad_files() {
     let (models, good) = models_dir(dir.path(), &model());
     std::fs::write(models.join("broken.json"), "{\"format\": 1, \"station\": ").unwrap();
 
-    let mut cfg = config(
-        dir.path(),
-        &broker,
-        StoreKind::Sqlite(dir.path().join("r.sqlite")),
-    );
+    let db = dir.path().join("r.sqlite");
+    let mut cfg = config(dir.path(), &broker, StoreKind::Sqlite(db.clone()));
     cfg.models_dir = Some(models.clone());
     let service = Service::start(cfg, Config::embedded(), None).await.unwrap();
     let loaded = service.handle().metrics;
@@ -184,12 +214,9 @@ async fn the_service_loads_models_seals_their_digests_and_counts_bad_files() {
     let version = model().with_digest().version();
     assert!(version.ends_with(&model().content_digest()), "{version}");
     assert_eq!(lead.model_versions, vec![version.clone()]);
-    let sealed = h
-        .ledger
-        .sealed_revision(&lead.id, None)
-        .await
-        .unwrap()
-        .expect("the revision is sealed");
+    // The evidence starts 12 h before the shift, before the first reading the service got:
+    // sealed from the store.
+    let sealed = sealed_evidence_rechecks(&h, &lead, &db, "store").await;
     assert_eq!(sealed.seal.model_versions, vec![version]);
 
     // Reload on change: without the good file no model is in use, and the corrupt one is
@@ -237,7 +264,7 @@ async fn a_restart_replays_the_store_into_the_rolling_baseline() {
     let db = dir.path().join("r.sqlite");
     let report = SqliteStore::open(&db).unwrap().write(stored).await.unwrap();
     assert!(report.rejected.is_empty(), "{report:?}");
-    let mut cfg = config(dir.path(), &broker, StoreKind::Sqlite(db));
+    let mut cfg = config(dir.path(), &broker, StoreKind::Sqlite(db.clone()));
     cfg.models_dir = Some(models);
     cfg.replay_window = Duration::from_millis(2 * DAY as u64);
     let service = Service::start(cfg, Config::embedded(), None).await.unwrap();
@@ -249,6 +276,9 @@ async fn a_restart_replays_the_store_into_the_rolling_baseline() {
         .unwrap_or_else(|| panic!("no lead from the warm model: {}", h.metrics.render()));
     let shift = live[0].time;
     assert!(lead.window.start >= shift, "{lead:#?}");
+    // The evidence starts 12 h before the shift, inside the start-up replay: the replayed
+    // readings are in the cache, and the evidence is sealed from memory.
+    sealed_evidence_rechecks(&h, &lead, &db, "memory").await;
     cancel.cancel();
     run.await.unwrap().unwrap();
 }
