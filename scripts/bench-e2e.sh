@@ -20,7 +20,8 @@
 # the same run. LAT_RATE sets the latency step's rate (default: 25 % of RW_BIN's sustained rate,
 # for both binaries) and LAT_REPEAT how many times each binary runs it, interleaved.
 # BASELINE_DROP_KEYS: riverwatch.toml keys the baseline predates, left out of its config
-# (default "gzip": store.influx.gzip; main's binary always gzips).
+# (default none; e.g. "writes_in_flight" for a binary older than store.writes_in_flight, which
+# refuses unknown keys).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -36,7 +37,7 @@ DRAIN=$((DURATION + 60))
 RW="${RW_BIN:-$CARGO_TARGET_DIR/release/riverwatch}"
 RW_BASELINE=${RW_BASELINE:-}
 LAT_REPEAT=${LAT_REPEAT:-1}
-BASELINE_DROP_KEYS=${BASELINE_DROP_KEYS-gzip}
+BASELINE_DROP_KEYS=${BASELINE_DROP_KEYS-}
 HZ=$(getconf CLK_TCK)
 dir=$(mktemp -d /tmp/rw-bench.XXXXXX)
 pids=()
