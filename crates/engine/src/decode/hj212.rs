@@ -91,9 +91,10 @@ impl Series {
     }
 }
 
-/// A field of the segment as text: always UTF-8 (see the module doc), so this borrows.
+/// A field of the segment as text: always UTF-8 (see the module doc), so this borrows (the
+/// lossy conversion is only the fallback: it costs several times the check).
 fn text(field: &[u8]) -> Cow<'_, str> {
-    String::from_utf8_lossy(field)
+    std::str::from_utf8(field).map_or_else(|_| String::from_utf8_lossy(field), Cow::Borrowed)
 }
 
 fn decode_segment(
@@ -420,10 +421,20 @@ fn code_table() -> &'static FxHashMap<CodeKey, (ParamId, bool)> {
 /// A factor code (`w21003`, `060`) folded to lowercase into one word, so matching a code
 /// against the frame's other factors and the code table is an integer compare. Codes longer
 /// than 8 bytes (not in any table) compare as text.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum CodeKey {
     Short(u8, u64),
     Long,
+}
+
+impl std::hash::Hash for CodeKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // One word instead of the derived three (consistent with `eq`: equal keys, equal words).
+        match self {
+            Self::Short(len, word) => state.write_u64(word ^ u64::from(*len).rotate_right(8)),
+            Self::Long => state.write_u64(u64::MAX),
+        }
+    }
 }
 
 impl CodeKey {
