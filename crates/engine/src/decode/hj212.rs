@@ -367,7 +367,10 @@ fn factor_reading(
         .ok_or_else(|| format!("{}-{field} `{}` is not a number", text(f.code), text(raw)))?;
     let flag = match f.flag {
         Some([c, ..]) if c.is_ascii() => DataFlag::from_letter(char::from(*c)),
-        Some(flag) => text(flag).chars().next().map_or(DataFlag::N, DataFlag::from_letter),
+        Some(flag) => text(flag)
+            .chars()
+            .next()
+            .map_or(DataFlag::N, DataFlag::from_letter),
         None => DataFlag::N,
     };
     let (parameter, micrograms) = resolve_code(f.code, f.key, station)?;

@@ -88,7 +88,12 @@ fn reference_cp(cp: &str, series: Series) -> CpView {
 
 fn view(f: &Factor) -> FactorView {
     let owned = |b: Option<&[u8]>| b.map(|b| text(b).into_owned());
-    (text(f.code).into_owned(), owned(f.value), owned(f.flag), f.time)
+    (
+        text(f.code).into_owned(),
+        owned(f.value),
+        owned(f.flag),
+        f.time,
+    )
 }
 
 fn parsed_header(seg: &[u8]) -> Option<HeaderView> {

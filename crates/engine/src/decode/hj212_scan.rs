@@ -163,7 +163,11 @@ mod tests {
             for pos in 0..8 {
                 let w = u64::from(b) << (8 * pos) | 0x3B3B_3B3B_3B3B_3B3B & !(0xFF << (8 * pos));
                 let hit = delimiter_mask(w) >> (8 * pos) & 0x80 != 0;
-                assert_eq!(hit, matches!(b, b';' | b',' | b'=' | b'-'), "{b:#x} at {pos}");
+                assert_eq!(
+                    hit,
+                    matches!(b, b';' | b',' | b'=' | b'-'),
+                    "{b:#x} at {pos}"
+                );
             }
         }
     }
