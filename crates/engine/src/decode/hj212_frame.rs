@@ -78,13 +78,11 @@ fn crc_and_ascii(data: &[u8]) -> (u16, bool) {
     let Some((&last, body)) = data.split_last() else {
         return (0xFFFF, true);
     };
-    let (blocks, remainder) = body.as_chunks::<8>();
-    let (mut folded, mut any) = (0u64, 0u64);
-    for b in blocks {
-        let w = u64::from_le_bytes(*b);
-        folded ^= w;
-        any |= w;
-    }
+    let mut blocks = body.chunks_exact(8);
+    let (folded, any) = (&mut blocks).fold((0u64, 0u64), |(x, o), b| {
+        let w = u64::from_le_bytes(b.try_into().unwrap_or_default());
+        (x ^ w, o | w)
+    });
     let f = folded.to_le_bytes().map(usize::from);
     let mut h: u8 = 0xFF
         ^ f[0] as u8
@@ -96,7 +94,8 @@ fn crc_and_ascii(data: &[u8]) -> (u16, bool) {
         ^ POW[1][f[6]]
         ^ POW[0][f[7]];
     let mut high = (any & 0x8080_8080_8080_8080) != 0 || last >= 0x80;
-    for &b in remainder {
+    // (A fold over `as_chunks` measured twice the instructions: LLVM vectorizes it badly.)
+    for &b in blocks.remainder() {
         h = POW[0][(h ^ b) as usize];
         high |= b >= 0x80;
     }
