@@ -47,8 +47,7 @@ fn intern<T: Clone>(map: &mut FxHashMap<Box<str>, T>, key: &str, make: impl Fn(&
 /// digits, the digits as an integer and the power of ten are both exact doubles, so one IEEE
 /// division is correctly rounded (the classic fast path). Anything else returns None and the
 /// caller falls back to the standard parser. Shared with the HJ 212 decoder.
-pub(crate) fn parse_decimal(s: &str) -> Option<f64> {
-    let b = s.as_bytes();
+pub(crate) fn parse_decimal(b: &[u8]) -> Option<f64> {
     let (neg, digits) = match b.first()? {
         b'-' => (true, &b[1..]),
         b'+' => (false, &b[1..]),
@@ -121,7 +120,7 @@ impl LineReader {
             }
         };
         let v = v.trim();
-        let value = parse_decimal(v)
+        let value = parse_decimal(v.as_bytes())
             .or_else(|| v.parse().ok())
             .ok_or_else(|| LineError::Value(v.chars().take(40).collect()))?;
         if !value.is_finite() {

@@ -38,8 +38,10 @@ const CRC_TABLE: [u16; 256] = {
 
 /// Only the high byte `h` of the register reaches the next step, so between bytes the state
 /// is one byte: `h' = A(h ^ b)` with `A(x) = CRC_TABLE[x] >> 8`. `A` is linear over GF(2),
-/// so eight steps unroll to `A⁸(h ^ b₁) ^ A⁷(b₂) ^ … ^ A¹(b₈)`: `POW[j - 1]` tabulates `Aʲ`,
-/// and only one lookup per 8 bytes sits on the dependency chain.
+/// so eight steps unroll to `A⁸(h ^ b₁) ^ A⁷(b₂) ^ … ^ A¹(b₈)`, and `POW[j - 1]` tabulates
+/// `Aʲ`. `A⁸` is the identity (checked below, at compile time), so a byte's contribution
+/// depends only on its position mod 8: every 8-byte block can be XORed into one word first,
+/// and that word goes through the tables once.
 const POW: [[u8; 256]; 8] = {
     let mut p = [[0u8; 256]; 8];
     let mut x = 0;
@@ -56,35 +58,58 @@ const POW: [[u8; 256]; 8] = {
         }
         j += 1;
     }
+    let mut x = 0;
+    while x < 256 {
+        assert!(p[7][x] as usize == x, "A^8 is the identity");
+        x += 1;
+    }
     p
 };
 
 /// CRC16 of an HJ 212 data segment (Appendix A of the standard; hj212.md §3): register 0xFFFF,
 /// per byte `reg = (reg >> 8) ^ byte` then eight reflected shifts with 0xA001. Not CRC-16/MODBUS.
 pub fn hj212_crc(data: &[u8]) -> u16 {
-    let Some((&last, body)) = data.split_last() else {
-        return 0xFFFF;
-    };
-    let mut h: u8 = 0xFF;
-    let mut blocks = body.chunks_exact(8);
-    for b in &mut blocks {
-        h = POW[7][(h ^ b[0]) as usize]
-            ^ POW[6][b[1] as usize]
-            ^ POW[5][b[2] as usize]
-            ^ POW[4][b[3] as usize]
-            ^ POW[3][b[4] as usize]
-            ^ POW[2][b[5] as usize]
-            ^ POW[1][b[6] as usize]
-            ^ POW[0][b[7] as usize];
-    }
-    for &b in blocks.remainder() {
-        h = POW[0][(h ^ b) as usize];
-    }
-    CRC_TABLE[(h ^ last) as usize]
+    crc_and_ascii(data).0
 }
 
-/// A checked frame's data segment, and the bytes after the frame.
-pub(super) type Frame<'a> = (&'a [u8], &'a [u8]);
+/// The CRC, and whether every byte is ASCII (the OR of the words the CRC folds anyway), which
+/// spares the parser a separate UTF-8 pass over the segment.
+fn crc_and_ascii(data: &[u8]) -> (u16, bool) {
+    let Some((&last, body)) = data.split_last() else {
+        return (0xFFFF, true);
+    };
+    let mut blocks = body.chunks_exact(8);
+    let (folded, any) = (&mut blocks).fold((0u64, 0u64), |(x, o), b| {
+        let w = u64::from_le_bytes(b.try_into().unwrap_or_default());
+        (x ^ w, o | w)
+    });
+    let f = folded.to_le_bytes().map(usize::from);
+    let mut h: u8 = 0xFF
+        ^ f[0] as u8
+        ^ POW[6][f[1]]
+        ^ POW[5][f[2]]
+        ^ POW[4][f[3]]
+        ^ POW[3][f[4]]
+        ^ POW[2][f[5]]
+        ^ POW[1][f[6]]
+        ^ POW[0][f[7]];
+    let mut high = (any & 0x8080_8080_8080_8080) != 0 || last >= 0x80;
+    for &b in blocks.remainder() {
+        h = POW[0][(h ^ b) as usize];
+        high |= b >= 0x80;
+    }
+    (CRC_TABLE[(h ^ last) as usize], !high)
+}
+
+/// A checked frame.
+pub(super) struct Frame<'a> {
+    /// The data segment, from `QN=` (or whatever comes first) to the final `&&`.
+    pub segment: &'a [u8],
+    /// Every byte of the segment is ASCII (so it is UTF-8 without another check).
+    pub ascii: bool,
+    /// What follows the frame.
+    pub rest: &'a [u8],
+}
 
 /// Finds the next frame in `buf` (skipping bytes before `##`) and checks its framing and CRC.
 /// Returns the data segment and what follows the frame; `None` when no `##` is left.
@@ -131,19 +156,16 @@ fn check_frame(after: &[u8]) -> Result<Frame<'_>, Rejected> {
     if !segment.ends_with(b"&&") || !(rest.is_empty() || rest.starts_with(b"##")) {
         return Err(mismatch());
     }
-    let sent = std::str::from_utf8(crc_field)
-        .ok()
-        .and_then(|s| u16::from_str_radix(s, 16).ok())
-        .ok_or_else(|| {
-            Rejected::new(
-                RejectReason::Malformed,
-                format!(
-                    "CRC field `{}` is not 4 hex digits",
-                    String::from_utf8_lossy(crc_field)
-                ),
-            )
-        })?;
-    let computed = hj212_crc(segment);
+    let sent = parse_hex4(crc_field).ok_or_else(|| {
+        Rejected::new(
+            RejectReason::Malformed,
+            format!(
+                "CRC field `{}` is not 4 hex digits",
+                String::from_utf8_lossy(crc_field)
+            ),
+        )
+    })?;
+    let (computed, ascii) = crc_and_ascii(segment);
     if sent != computed {
         return Err(Rejected::new(
             RejectReason::BadCrc,
@@ -153,7 +175,24 @@ fn check_frame(after: &[u8]) -> Result<Frame<'_>, Rejected> {
             ),
         ));
     }
-    Ok((segment, rest))
+    Ok(Frame {
+        segment,
+        ascii,
+        rest,
+    })
+}
+
+/// The CRC field: hex digits of either case, read as `u16::from_str_radix(_, 16)` reads them
+/// (which also takes a leading `+`).
+fn parse_hex4(field: &[u8]) -> Option<u16> {
+    let digits = field.strip_prefix(b"+").unwrap_or(field);
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u16, |n, &c| {
+        let d = (c as char).to_digit(16)?;
+        Some(n << 4 | d as u16)
+    })
 }
 
 /// Where the data segment really ends, for the error message: the first `&&` that is followed
@@ -267,6 +306,33 @@ mod tests {
         s.clear();
         push_beijing(&mut s, 1_721_058_000_000, false); // 2024-07-15T15:40:00Z
         assert_eq!(s, "20240715234000");
+    }
+
+    #[test]
+    fn crc_field_reads_as_from_str_radix() {
+        for field in [
+            "2340", "0b40", "4c80", "FFFF", "+3A0", "+FFF", "23G0", "-123", " 123", "++12", "+",
+            "", "12", "0x12", "１２",
+        ] {
+            assert_eq!(
+                parse_hex4(field.as_bytes()),
+                u16::from_str_radix(field, 16).ok(),
+                "{field:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn ascii_flag_sees_every_byte() {
+        let text: Vec<u8> = (0..40u8).map(|i| b'a' + i % 26).collect();
+        for n in 0..text.len() {
+            assert!(crc_and_ascii(&text[..n]).1, "{n}");
+            for at in 0..n {
+                let mut t = text[..n].to_vec();
+                t[at] = 0xE4;
+                assert_eq!(crc_and_ascii(&t), (hj212_crc(&t), false), "{at} of {n}");
+            }
+        }
     }
 
     #[test]

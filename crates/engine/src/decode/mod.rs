@@ -338,10 +338,9 @@ pub fn detect_format(payload: &[u8], topic: Option<&str>) -> Format {
 pub fn topic_route(topic: &str) -> Option<(Format, &str)> {
     // Byte scans: `/` is ASCII, so each cut is a char boundary (a `char` searcher cost more
     // than the rest of routing a message).
-    let last_slash = |s: &str| s.bytes().rposition(|b| b == b'/');
-    let cut = last_slash(topic)?;
+    let cut = hj212_scan::rfind_byte(topic.as_bytes(), b'/')?;
     let (head, id) = (&topic[..cut], &topic[cut + 1..]);
-    let kind = &head[last_slash(head).map_or(0, |i| i + 1)..];
+    let kind = &head[hj212_scan::rfind_byte(head.as_bytes(), b'/').map_or(0, |i| i + 1)..];
     let format = match kind {
         "readings" => Format::Json,
         "senml" => Format::Senml,
