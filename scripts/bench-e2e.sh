@@ -18,7 +18,7 @@
 # Side by side: RW_BIN is the riverwatch binary under test (default: the release build);
 # RW_BASELINE (another binary, e.g. a copy of main's) runs the same ladder and latency steps in
 # the same run. LAT_RATE sets the latency step's rate (default: 25 % of RW_BIN's sustained rate,
-# for both binaries) and LAT_REPEAT how many times each binary runs it, interleaved.
+# for both binaries) and LAT_REPEAT how many times each binary runs it, interleaved (0: none).
 # BASELINE_DROP_KEYS: riverwatch.toml keys the baseline predates, left out of its config
 # (default none; e.g. "writes_in_flight" for a binary older than store.writes_in_flight, which
 # refuses unknown keys).
@@ -220,7 +220,7 @@ quantiles() { # metrics text (several scrapes: counts add up) → p50/p95/p99 pe
     }' "$1"
 }
 quarter=${LAT_RATE:-$((rw_best / 4))}
-if [ "$quarter" -gt 0 ]; then
+if [ "$quarter" -gt 0 ] && [ "$LAT_REPEAT" -gt 0 ]; then
   say "== latency at $quarter msg/s (25 % of $rw_best msg/s unless LAT_RATE), $LAT_REPEAT run(s) per binary, interleaved"
   for _ in $(seq "$LAT_REPEAT"); do
     if [ -n "$RW_BASELINE" ]; then RUN=$RW_BASELINE LABEL=baseline rw_step "$quarter" latency; fi
