@@ -21,7 +21,7 @@
 //! last, as with one write at a time. A write that cannot be made durable (spool full or
 //! failing) is retried with backoff in its slot; nothing is acknowledged before it succeeds.
 
-use super::writes::{Writes, Written};
+use super::writes::{points, Writes, Written};
 use super::{Accepted, DeadLetter, Stored};
 use crate::ingest::{Ack, Acker};
 use crate::metrics::Metrics;
@@ -81,11 +81,12 @@ impl<S: ReadingStore + 'static> StoreStage<S> {
                 let due = !self.pending.is_empty()
                     && (!open || rx.is_empty() || self.batcher.is_due(Instant::now()));
                 if due && !self.held && self.writes.has_room() {
-                    if self.writes.clashes(self.batcher.readings()) {
+                    let points = points(self.batcher.readings());
+                    if self.writes.clashes(&points) {
                         self.held = true;
                     } else {
                         let pending = std::mem::take(&mut self.pending);
-                        self.writes.start(self.batcher.take(), pending);
+                        self.writes.start(self.batcher.take(), points, pending);
                         continue;
                     }
                 }

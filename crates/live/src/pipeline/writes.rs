@@ -86,17 +86,15 @@ impl<S: ReadingStore + 'static, P> Writes<S, P> {
         self.running.is_empty()
     }
 
-    /// Whether `batch` holds a point a write in flight holds too.
-    pub fn clashes(&self, batch: &[Reading]) -> bool {
-        !self.points.is_empty() && batch.iter().any(|r| self.points.contains_key(&point(r)))
+    /// Whether any of a batch's `points` ([`points`]) is held by a write in flight.
+    pub fn clashes(&self, points: &[u64]) -> bool {
+        !self.points.is_empty() && points.iter().any(|p| self.points.contains_key(p))
     }
 
-    /// Starts writing `readings`; `pending` comes back with them from [`Writes::next`]. The
-    /// caller checks [`Writes::has_room`] and [`Writes::clashes`] first.
-    pub fn start(&mut self, readings: Vec<Reading>, pending: P) {
-        let mut points: Vec<u64> = readings.iter().map(point).collect();
-        points.sort_unstable();
-        points.dedup();
+    /// Starts writing `readings`, whose distinct point hashes are `points` ([`points`]);
+    /// `pending` comes back with them from [`Writes::next`]. The caller checks
+    /// [`Writes::has_room`] and [`Writes::clashes`] first.
+    pub fn start(&mut self, readings: Vec<Reading>, points: Vec<u64>, pending: P) {
         for p in &points {
             *self.points.entry(*p).or_default() += 1;
         }
@@ -177,7 +175,14 @@ impl<S, P> Drop for Writes<S, P> {
     }
 }
 
-/// A reading's identity, (station, parameter, time), hashed.
-fn point(r: &Reading) -> u64 {
-    FxBuildHasher.hash_one((&r.station, &r.parameter, r.time))
+/// The distinct identities (station, parameter, time) of a batch's readings, hashed: what
+/// [`Writes::clashes`] and [`Writes::start`] take, computed once per batch.
+pub(crate) fn points(batch: &[Reading]) -> Vec<u64> {
+    let mut points: Vec<u64> = batch
+        .iter()
+        .map(|r| FxBuildHasher.hash_one((&r.station, &r.parameter, r.time)))
+        .collect();
+    points.sort_unstable();
+    points.dedup();
+    points
 }
