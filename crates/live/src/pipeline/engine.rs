@@ -138,7 +138,7 @@ impl Detector {
                 if held.is_none() {
                     debug!(lead = %lead.id, revision = lead.revision, evidence_from = spec.from, cache_from = ?self.recent.covered_from(), "evidence starts before the cache; it is read from the store");
                 }
-                held.map(Arc::from)
+                held.map(|readings| (spec, Arc::from(readings)))
             })
             .collect();
         let made = Instant::now();
@@ -325,7 +325,8 @@ mod tests {
                     assert_eq!(rev.evidence.is_some(), covered, "{spec:?}");
                     let stored = collect(&store, &spec).await.expect("read");
                     match &rev.evidence {
-                        Some(held) => {
+                        Some((held_spec, held)) => {
+                            assert_eq!(held_spec, &spec);
                             let what = format!("{}#{}", rev.lead.id, rev.lead.revision);
                             assert_eq!(held[..], stored[..], "{what}");
                             from_memory += 1;

@@ -174,7 +174,9 @@ impl LeadsStage {
             self.metrics.evidence_sealed(source(held.is_some()));
             seals.spawn(async move {
                 let input = match held {
-                    Some(readings) => SealInput::held(&lead, &readings, seen, engine_from, config),
+                    Some((spec, readings)) => {
+                        SealInput::held(spec, &readings, seen, engine_from, config)
+                    }
                     None => SealInput::gather(&store, &lead, seen, engine_from, config).await,
                 };
                 (i, input)

@@ -45,6 +45,7 @@ pub use replayed::{publish_replayed, replayed_message, PublishError, REPLAY_LEVE
 pub(crate) use store::StoreStage;
 
 use crate::ingest::Ack;
+use crate::seal::evidence::EvidenceSpec;
 use riverwatch_engine::time::Millis;
 use riverwatch_engine::{Config, Lead, Reading};
 use std::collections::BTreeMap;
@@ -98,10 +99,10 @@ pub(crate) struct LeadRevision {
     pub engine_from: Option<Millis>,
     /// The config in force.
     pub config: Arc<Config>,
-    /// Its evidence readings (`EvidenceSpec::of(lead, seen)`) taken from the engine stage's
-    /// cache of durable readings; `None` when the cache does not reach back to the evidence
-    /// start: the leads stage reads them from the store.
-    pub evidence: Option<Arc<[Reading]>>,
+    /// Its evidence (`EvidenceSpec::of(lead, seen)`) and the readings of it taken from the
+    /// engine stage's cache of durable readings; `None` when the cache does not reach back to
+    /// the evidence start: the leads stage reads them from the store.
+    pub evidence: Option<(EvidenceSpec, Arc<[Reading]>)>,
     /// Time taken to take the evidence from the cache (for every revision made with this one);
     /// part of `made`, reported as the `evidence` part of the latency.
     pub extracted: Duration,

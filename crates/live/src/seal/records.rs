@@ -127,17 +127,16 @@ pub struct SealInput {
 
 impl SealInput {
     /// Everything a revision's seal records, given what the engine had seen: its evidence
-    /// digested from `readings`, which must be exactly the readings of
-    /// `EvidenceSpec::of(lead, &seen)` the service held durable when it made the revision (the
-    /// leads stage gets them from the engine stage's cache), the cuts, the config.
+    /// `spec` (`EvidenceSpec::of(lead, &seen)`) digested from `readings`, which must be exactly
+    /// the readings of it the service held durable when it made the revision (the leads stage
+    /// gets both from the engine stage's cache), the cuts, the config.
     pub fn held(
-        lead: &Lead,
+        spec: EvidenceSpec,
         readings: &[Reading],
         seen: BTreeMap<String, Millis>,
         engine_from: Option<Millis>,
         config: Arc<Config>,
     ) -> Self {
-        let spec = EvidenceSpec::of(lead, &seen);
         Self {
             evidence: Some(Ok(EvidenceSeal::new(spec, readings))),
             seen,
