@@ -66,6 +66,8 @@ pub struct Metrics {
     pub spool_bytes: Gauge,
     /// Seconds a store write took (store or spool).
     pub store_latency: Histogram,
+    /// Batch writes started and not yet handed back (at most `store.writes_in_flight`).
+    pub writes_in_flight: Gauge,
     /// Findings the engine made.
     pub findings: Counter,
     /// Events the engine closed.
@@ -109,6 +111,7 @@ impl Metrics {
             spool_bytes: Gauge::default(),
             // 1 ms .. ~33 s
             store_latency: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
+            writes_in_flight: Gauge::default(),
             findings: Counter::default(),
             events: Counter::default(),
             lead_revisions: Counter::default(),
@@ -157,6 +160,11 @@ impl Metrics {
             "store_write_seconds",
             "Time to make a batch durable (store or spool)",
             m.store_latency.clone(),
+        );
+        r.register(
+            "store_writes_in_flight",
+            "Batch writes started and not yet handed back, at most store.writes_in_flight",
+            m.writes_in_flight.clone(),
         );
         r.register("findings", "Detector findings", m.findings.clone());
         r.register("events", "Events closed", m.events.clone());

@@ -293,7 +293,18 @@ mod tests {
         for (i, m) in msgs.iter().enumerate() {
             rig.send(i as u16 + 1, m.clone()).await;
         }
+        // The first write takes 300 ms, so both slots are busy for a while (and never more).
+        let mut peak = 0;
+        for _ in 0..2_000 {
+            peak = peak.max(rig.metrics.writes_in_flight.get());
+            if peak >= 2 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        assert_eq!(peak, 2, "writes in flight at most");
         let (acks, forwarded) = rig.close().await;
+        assert_eq!(rig.metrics.writes_in_flight.get(), 0);
         // The first message's write (300 ms) was overtaken by the second's in the store…
         let finished = rig.finished(|r| r.time);
         assert_eq!(finished[..2], [T + 10, T], "{finished:?}");

@@ -105,6 +105,7 @@ impl<S: ReadingStore + 'static, P> Writes<S, P> {
             points,
             pending,
         });
+        self.metrics.writes_in_flight.set(self.running.len() as i64);
     }
 
     /// Waits for the oldest write in flight to be durable; `None` when none is in flight.
@@ -115,6 +116,7 @@ impl<S: ReadingStore + 'static, P> Writes<S, P> {
             match (&mut head.task).await {
                 Ok(durable) => {
                     let head = self.running.pop_front()?;
+                    self.metrics.writes_in_flight.set(self.running.len() as i64);
                     for p in &head.points {
                         if let Some(n) = self.points.get_mut(p) {
                             *n -= 1;
