@@ -13,7 +13,9 @@
 # for the Python pipeline), GRACE (s, default 5), INFLIGHT (broker's per-client QoS 1 window,
 # default 2000: two of riverwatch's 1,000-message batches, so one arrives while the other
 # is written), NO_BUILD=1 (use the existing release binary), VENV (reuse a venv holding
-# paho-mqtt and influxdb instead of creating one), PY_RATES="" (skip the Python pipeline).
+# paho-mqtt and influxdb instead of creating one), PY_RATES="" (skip the Python pipeline),
+# FWD_RATES (ladder of the minimal forwarder `riverwatch bench forward`: the broker and InfluxDB
+# sharing the machine without riverwatch; default RATES, "" skips it).
 #
 # Side by side: RW_BIN is the riverwatch binary under test (default: the release build);
 # RW_BASELINE (another binary, e.g. a copy of main's) runs the same ladder and latency steps in
@@ -30,6 +32,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/riverwatch-target}"
 DURATION=${DURATION:-60}
 RATES=${RATES:-"2000 4000 8000 12000 16000 20000 25000"}
 PY_RATES=${PY_RATES-"250 500 1000 2000 4000"}
+FWD_RATES=${FWD_RATES-$RATES}
 GRACE=${GRACE:-5}
 INFLIGHT=${INFLIGHT:-2000}
 DRAIN=$((DURATION + 60))
@@ -235,38 +238,53 @@ if [ "$quarter" -gt 0 ] && [ "$LAT_REPEAT" -gt 0 ]; then
   done
 fi
 
-# --- the Python pipeline ---------------------------------------------------------------------
-py_best=0
-if [ -n "$PY_RATES" ] && [ -z "${VENV:-}" ]; then
-  VENV="$dir/venv"
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet paho-mqtt influxdb
-fi
-py_step() {
-  local rate=$1 tag=py_$1_$RANDOM n=$(($1 * DURATION))
-  "$VENV/bin/python" "$root/bench/reference_pipeline.py" --mqtt-port "$mq_port" --influx-port "$ix_port" --db "$tag" >"$dir/$tag.log" 2>&1 &
-  local py_pid=$!; pids+=("$py_pid")
+# --- pipelines without riverwatch: a minimal forwarder, the Python reference ------------------
+# A forwarder step runs `$FWD <db>` (a process subscribed to the broker that writes what it gets
+# to InfluxDB database <db>; it must `exec` so that its pid is the process) on the same load
+# and counts what reached InfluxDB.
+fwd_step() {
+  local rate=$1 tag=${LABEL}_$1_$RANDOM n=$(($1 * DURATION))
+  curl -s -XPOST "$ix/query" --data-urlencode "q=CREATE DATABASE $tag" >/dev/null
+  "$FWD" "$tag" >"$dir/$tag.log" 2>&1 &
+  local fwd_pid=$!; pids+=("$fwd_pid")
   sleep 2
-  local p0 t0 pub t1 count want
-  p0=$(cpu_ticks "$py_pid"); t0=$(now)
+  local p0 m0 i0 t0 pub t1 count want
+  p0=$(cpu_ticks "$fwd_pid"); m0=$(cpu_ticks "$mq_pid"); i0=$(cpu_ticks "$ix_pid"); t0=$(now)
   pub=$(publish "$rate" "$n"); t1=$(now)
   want=$(json "$pub" .readings)
   until count=$(count_db "$tag"); [ "$count" -ge "$want" ]; do
     [ "$(elapsed "$t1" "$(now)" | cut -d. -f1)" -lt "$DRAIN" ] || break
     sleep 0.5
   done
-  local t2 lag held; t2=$(now); lag=$(elapsed "$t1" "$t2")
+  local t2 lag held wall; t2=$(now); lag=$(elapsed "$t1" "$t2"); wall=$(elapsed "$t0" "$t2")
   held=$(awk -v a="$(json "$pub" .rate)" -v r="$rate" 'BEGIN { print (a >= 0.95 * r) ? 1 : 0 }')
   step_pass=0
   if [ "$count" -eq "$want" ] && [ "$held" = 1 ] && awk -v l="$lag" -v g="$GRACE" 'BEGIN { exit !(l <= g) }'; then step_pass=1; fi
-  printf '   python     %6d msg/s: readings %d, in InfluxDB %d, last stored %ss after the last publish -> %s | CPU python %s%% | load %s\n' \
-    "$rate" "$want" "$count" "$lag" "$([ $step_pass = 1 ] && echo PASS || echo FAIL)" \
-    "$(cpu_pct "$p0" "$(cpu_ticks "$py_pid")" "$(elapsed "$t0" "$t2")")" "$(load)" >&2
-  kill -TERM "$py_pid"; wait "$py_pid" || true
+  printf '   %-10s %6d msg/s: readings %d, in InfluxDB %d, last stored %ss after the last publish -> %s | CPU %s %s%% mosquitto %s%% influxd %s%% publisher %ss | load %s\n' \
+    "$LABEL" "$rate" "$want" "$count" "$lag" "$([ $step_pass = 1 ] && echo PASS || echo FAIL)" \
+    "$LABEL" "$(cpu_pct "$p0" "$(cpu_ticks "$fwd_pid")" "$wall")" "$(cpu_pct "$m0" "$(cpu_ticks "$mq_pid")" "$wall")" \
+    "$(cpu_pct "$i0" "$(cpu_ticks "$ix_pid")" "$wall")" "$(json "$pub" .cpu_seconds)" "$(load)" >&2
+  kill -TERM "$fwd_pid"; wait "$fwd_pid" || true
 }
+
+fwd_best=0
+rust_forward() { exec "$RW" bench forward --port "$mq_port" --url "$ix" --db "$1" --config "$root/config"; }
+if [ -n "$FWD_RATES" ]; then
+  say "== forwarder: broker + InfluxDB together without riverwatch (decode, 5,000-reading batches, acks on receipt), same load"
+  FWD=rust_forward LABEL=forward ladder fwd_step $FWD_RATES
+  fwd_best=$best
+fi
+
+py_best=0
+if [ -n "$PY_RATES" ] && [ -z "${VENV:-}" ]; then
+  VENV="$dir/venv"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet paho-mqtt influxdb
+fi
+python_pipeline() { exec "$VENV/bin/python" "$root/bench/reference_pipeline.py" --mqtt-port "$mq_port" --influx-port "$ix_port" --db "$1"; }
 if [ -n "$PY_RATES" ]; then
   say "== Python reference (paho-mqtt + influxdb client, 5,000-point batches), same load"
-  ladder py_step $PY_RATES
+  FWD=python_pipeline LABEL=python ladder fwd_step $PY_RATES
   py_best=$best
 fi
 
@@ -277,8 +295,10 @@ say "  broker alone, QoS 1:            $broker_rate msg/s"
 say "  InfluxDB alone, 5,000/request:  $influx_points readings/s ($((influx_points / 5)) msg/s of 5 readings)"
 say "  riverwatch, zero loss:          $rw_best msg/s = $((rw_best * 5)) readings/s"
 [ -z "$RW_BASELINE" ] || say "  baseline, zero loss:            $base_best msg/s = $((base_best * 5)) readings/s"
+say "  forwarder, zero loss:           $fwd_best msg/s (broker + InfluxDB sharing the machine, no riverwatch)"
 say "  python pipeline, zero loss:     $py_best msg/s"
-awk -v r="$rw_best" -v l="$limit" -v p="$py_best" -v b="${base_best:-}" 'BEGIN {
+awk -v r="$rw_best" -v l="$limit" -v p="$py_best" -v b="${base_best:-}" -v f="$fwd_best" 'BEGIN {
   printf "  riverwatch / min(broker, InfluxDB) = %.2f (target >= 0.80)\n", (l > 0 ? r / l : 0)
+  if (f > 0) printf "  riverwatch / forwarder             = %.2f\n", r / f
   if (b != "") printf "  baseline / min(broker, InfluxDB)   = %.2f\n", (l > 0 ? b / l : 0)
   printf "  riverwatch / python                = %.1f (target >= 4)\n", (p > 0 ? r / p : 0) }' >&2

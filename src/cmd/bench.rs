@@ -45,6 +45,9 @@ enum Command {
     Sink(SinkArgs),
     /// Write `--points` readings to InfluxDB as line protocol in batches, one request at a time.
     InfluxWrite(InfluxArgs),
+    /// Forward station messages from the broker to InfluxDB and nothing else (no riverwatch):
+    /// what the two servers allow together, for the end-to-end ladder.
+    Forward(super::bench_forward::Args),
     /// Write a readings CSV into a SQLite reading store, in batches (a replay window to read).
     SqliteLoad(super::store_load::Args),
     /// Write a readings CSV into an InfluxDB database, in batches (a replay window to read).
@@ -79,8 +82,9 @@ struct PublishArgs {
     client_id: String,
 }
 
+/// Where a bench subscriber connects and what it subscribes to.
 #[derive(clap::Args)]
-struct SinkArgs {
+pub struct Subscription {
     /// Broker host.
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
@@ -90,6 +94,29 @@ struct SinkArgs {
     /// Topic filter.
     #[arg(long, default_value = "riverwatch/readings/+")]
     topic: String,
+}
+
+impl Subscription {
+    /// A client named `{name}-{pid}` that subscribed at QoS 1; the SUBACK comes through its
+    /// event loop.
+    pub async fn connect(&self, name: &str) -> Result<(mqtt::AsyncClient, mqtt::EventLoop)> {
+        let id = format!("{name}-{}", std::process::id());
+        let mut o = mqtt::MqttOptions::new(id, &self.host, self.port);
+        o.set_keep_alive(Duration::from_secs(30))
+            .set_max_packet_size(1 << 20, 1 << 20);
+        let (client, events) = mqtt::AsyncClient::new(o, 10_000);
+        client
+            .subscribe(&self.topic, mqtt::QoS::AtLeastOnce)
+            .await
+            .context("subscribe")?;
+        Ok((client, events))
+    }
+}
+
+#[derive(clap::Args)]
+struct SinkArgs {
+    #[command(flatten)]
+    sub: Subscription,
     /// Stop once this many messages arrived.
     #[arg(long)]
     expect: u64,
@@ -127,6 +154,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         Command::Publish(a) => rt.block_on(publish(a)),
         Command::Sink(a) => rt.block_on(sink(a)),
         Command::InfluxWrite(a) => rt.block_on(influx_write(a)),
+        Command::Forward(a) => rt.block_on(super::bench_forward::run(a)),
         Command::SqliteLoad(a) => rt.block_on(super::store_load::run(a)),
         Command::InfluxLoad(a) => rt.block_on(super::store_load::run_influx(a)),
     }?;
@@ -275,15 +303,7 @@ async fn publish(a: PublishArgs) -> Result<()> {
 }
 
 async fn sink(a: SinkArgs) -> Result<()> {
-    let id = format!("riverwatch-bench-sink-{}", std::process::id());
-    let mut o = mqtt::MqttOptions::new(id, &a.host, a.port);
-    o.set_keep_alive(Duration::from_secs(30))
-        .set_max_packet_size(1 << 20, 1 << 20);
-    let (client, mut events) = mqtt::AsyncClient::new(o, 10_000);
-    client
-        .subscribe(&a.topic, mqtt::QoS::AtLeastOnce)
-        .await
-        .context("subscribe")?;
+    let (_client, mut events) = a.sub.connect("riverwatch-bench-sink").await?;
     let idle = Duration::from_secs_f64(a.idle);
     let (mut n, mut first, mut last) = (0u64, None, Instant::now());
     while n < a.expect {

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod bench;
+pub mod bench_forward;
 pub mod config;
 pub mod decode;
 pub mod demo;

@@ -1,5 +1,6 @@
 //! End-to-end tests of the `riverwatch` binary.
 
+mod bench;
 mod cli;
 mod crash;
 mod decode;
