@@ -260,8 +260,8 @@ fwd_step() {
   held=$(awk -v a="$(json "$pub" .rate)" -v r="$rate" 'BEGIN { print (a >= 0.95 * r) ? 1 : 0 }')
   step_pass=0
   if [ "$count" -eq "$want" ] && [ "$held" = 1 ] && awk -v l="$lag" -v g="$GRACE" 'BEGIN { exit !(l <= g) }'; then step_pass=1; fi
-  printf '   %-10s %6d msg/s: readings %d, in InfluxDB %d, last stored %ss after the last publish -> %s | CPU %s %s%% mosquitto %s%% influxd %s%% publisher %ss | load %s\n' \
-    "$LABEL" "$rate" "$want" "$count" "$lag" "$([ $step_pass = 1 ] && echo PASS || echo FAIL)" \
+  printf '   %-10s %6d msg/s: published %d msg/s, readings %d, in InfluxDB %d, last stored %ss after the last publish -> %s | CPU %s %s%% mosquitto %s%% influxd %s%% publisher %ss | load %s\n' \
+    "$LABEL" "$rate" "$(json "$pub" '.rate | floor')" "$want" "$count" "$lag" "$([ $step_pass = 1 ] && echo PASS || echo FAIL)" \
     "$LABEL" "$(cpu_pct "$p0" "$(cpu_ticks "$fwd_pid")" "$wall")" "$(cpu_pct "$m0" "$(cpu_ticks "$mq_pid")" "$wall")" \
     "$(cpu_pct "$i0" "$(cpu_ticks "$ix_pid")" "$wall")" "$(json "$pub" .cpu_seconds)" "$(load)" >&2
   kill -TERM "$fwd_pid"; wait "$fwd_pid" || true
