@@ -16,7 +16,7 @@ macro_rules! name_type {
         impl PartialEq for $name {
             fn eq(&self, other: &Self) -> bool {
                 // Names handed out by one table share their allocation: skip the byte compare.
-                Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0
+                Arc::ptr_eq(&self.0, &other.0) || same_text(&self.0, &other.0)
             }
         }
         impl std::hash::Hash for $name {
@@ -51,6 +51,29 @@ macro_rules! name_type {
             }
         }
     };
+}
+
+/// Whether two names hold the same bytes. Names are short (ids of a few bytes): up to 16
+/// bytes they are compared in line as their first and last words (which overlap, or are the
+/// same word), not through a call to `memcmp` — names that come from different allocations
+/// (a source that does not share them) are compared on every reading the engine takes.
+#[inline]
+fn same_text(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    match a.len() {
+        8..=16 => same_ends::<8>(a, b),
+        4..=7 => same_ends::<4>(a, b),
+        _ => a == b,
+    }
+}
+
+/// Whether the first `N` and the last `N` bytes of two slices agree (false when shorter).
+#[inline]
+fn same_ends<const N: usize>(a: &[u8], b: &[u8]) -> bool {
+    a.first_chunk::<N>() == b.first_chunk::<N>() && a.last_chunk::<N>() == b.last_chunk::<N>()
 }
 
 name_type!(
@@ -265,6 +288,30 @@ mod tests {
         assert_eq!(score_from_ratio(f64::NAN, 3.0), 0.0);
         assert_eq!(score_from_ratio(-1.0, 3.0), 0.0);
         assert!(score_from_ratio(1e300, 3.0) <= 1.0);
+    }
+
+    #[test]
+    fn names_from_different_allocations_compare_by_every_byte() {
+        // Every length around the in-line word compares, and a change at every position.
+        for len in 0..40usize {
+            let text: String = (0..len)
+                .map(|i| char::from(b'a' + (i % 26) as u8))
+                .collect();
+            let (a, b) = (StationId::new(&text), StationId::new(&text));
+            assert!(!Arc::ptr_eq(&a.0, &b.0));
+            assert_eq!(a, b, "{text}");
+            assert_eq!(ParamId::new(&text), ParamId::new(&text));
+            for at in 0..len {
+                let mut other = text.clone().into_bytes();
+                other[at] = b'Z';
+                let other = String::from_utf8(other).unwrap();
+                assert_ne!(a, StationId::new(&other), "{text} vs {other}");
+                assert_ne!(ParamId::new(&text), ParamId::new(&other));
+            }
+            let longer = format!("{text}a");
+            assert_ne!(a, StationId::new(&longer));
+            assert_ne!(StationId::new(&longer), a);
+        }
     }
 
     #[test]

@@ -147,6 +147,9 @@ struct StationRt {
     next_slot: usize,
     queue: VecDeque<Queued>,
     max_time: Millis,
+    /// The event time the tracks were last told of: a station sends all its parameters at one
+    /// instant, and only the first of them can start an instant or find an event quiet.
+    instant: Millis,
     water: Track,
     monitoring: Track,
     history: VecDeque<PastEvent>,
@@ -250,6 +253,10 @@ impl Engine {
     pub fn set_config(&mut self, cfg: Arc<Config>) {
         self.default_settings = Arc::new(cfg.thresholds.defaults);
         self.cfg = cfg;
+        // New quiet gaps may find an event quiet at an instant already seen.
+        for st in &mut self.stations {
+            st.instant = Millis::MIN;
+        }
         let streams = std::mem::take(&mut self.streams);
         self.streams = streams
             .into_iter()
@@ -291,6 +298,7 @@ impl Engine {
             next_slot: 0,
             queue: VecDeque::new(),
             max_time: Millis::MIN,
+            instant: Millis::MIN,
             water: Track::new(TrackKind::Water),
             monitoring: Track::new(TrackKind::Monitoring),
             history: VecDeque::new(),
@@ -396,14 +404,13 @@ impl Engine {
     }
 
     fn release(&mut self, si: usize, upto: Millis, out: &mut Output) {
-        while self.stations[si]
-            .queue
-            .front()
-            .is_some_and(|q| q.reading.time <= upto)
-        {
-            if let Some(q) = self.stations[si].queue.pop_front() {
-                self.process(si, q.reading, out);
+        loop {
+            let queue = &mut self.stations[si].queue;
+            if queue.front().is_none_or(|q| q.reading.time > upto) {
+                return;
             }
+            let Some(q) = queue.pop_front() else { return };
+            self.process(si, q.reading, out);
         }
     }
 
@@ -474,31 +481,24 @@ impl Engine {
                 if !had_history {
                     self.stats.without_history += 1;
                 }
+                let st = &self.stations[si];
                 if self.keep_scores {
                     out.scores.push(Score {
                         time: r.time,
-                        station: self.stations[si].id.clone(),
-                        parameter: self.stations[si].params[r.slot].0.clone(),
+                        station: st.id.clone(),
+                        parameter: st.params[r.slot].0.clone(),
                         score,
                     });
                 }
-                if !maintenance && r.flag.is_measurement() {
+                if !maintenance && r.flag.is_measurement() && !st.models.is_empty() {
                     let cfg = self.cfg.thresholds.models;
-                    let st = &self.stations[si];
+                    let parameter = &st.params[r.slot].0;
                     for &m in &st.models {
-                        let parameter = &st.params[r.slot].0;
                         let buf = &mut self.buf;
                         self.multivariate[m].observe(parameter, r.time, r.value, &cfg, buf);
                     }
                 }
-                let events_cfg = self.cfg.thresholds.events;
-                for kind in [TrackKind::Water, TrackKind::Monitoring] {
-                    let track = self.track_mut(si, kind);
-                    track.instant(r.time, &events_cfg);
-                    if let Some(e) = track.close_if_quiet(r.time, &events_cfg) {
-                        self.on_close(si, e, out);
-                    }
-                }
+                self.next_instant(si, r.time, out);
                 // Nearly every reading finds nothing: route (and move the buffer) only then.
                 if !self.buf.is_empty() {
                     let interval = self.streams[idx].interval().unwrap_or(0);
@@ -506,6 +506,26 @@ impl Engine {
                     self.route(si, &buf, interval, out);
                     self.buf = buf;
                 }
+            }
+        }
+    }
+
+    /// Tells a station's tracks of a judged reading at `t` (an instant of their k-of-n windows)
+    /// and closes their events that have gone quiet. Once per station instant: the station's
+    /// other readings at the same `t` would change neither (an instant is counted once; an
+    /// event not quiet at `t` stays so, as its end and quiet gap only grow until `t` moves).
+    fn next_instant(&mut self, si: usize, t: Millis, out: &mut Output) {
+        let st = &mut self.stations[si];
+        if st.instant == t {
+            return;
+        }
+        st.instant = t;
+        let events_cfg = self.cfg.thresholds.events;
+        for kind in [TrackKind::Water, TrackKind::Monitoring] {
+            let track = self.track_mut(si, kind);
+            track.instant(t, &events_cfg);
+            if let Some(e) = track.close_if_quiet(t, &events_cfg) {
+                self.on_close(si, e, out);
             }
         }
     }
@@ -536,6 +556,9 @@ impl Engine {
         let now = self.watermark;
         let events_cfg = self.cfg.thresholds.events;
         for si in 0..self.stations.len() {
+            // Events the sweep opens (silence) may end before an instant already seen: let
+            // the station's next reading check them again.
+            self.stations[si].instant = Millis::MIN;
             for kind in [TrackKind::Water, TrackKind::Monitoring] {
                 if let Some(e) = self.track_mut(si, kind).close_if_quiet(now, &events_cfg) {
                     self.on_close(si, e, out);

@@ -535,17 +535,24 @@ impl Stream {
 
     /// Reports silence when `now` is past the last reading by more than the gap tolerance.
     /// Repeats every tolerance while the silence lasts, so a monitoring event stays open.
+    #[inline]
     pub fn check_silence(&mut self, now: Millis, out: &mut Vec<Finding>) {
-        let c = &self.cfg.gap;
         // Most sweeps find the stream fresh: no silence is due before `min_silence` (the
-        // tolerance is at least that), so the rest can be skipped.
+        // tolerance is at least that), so the rest can be skipped — here, in the sweep's loop
+        // over every stream, without a call.
         if self.silent_reported.is_none()
             && self
                 .last_time
-                .is_some_and(|last| now < last.saturating_add(c.min_silence))
+                .is_some_and(|last| now < last.saturating_add(self.cfg.gap.min_silence))
         {
             return;
         }
+        self.report_silence(now, out);
+    }
+
+    /// The rest of [`Stream::check_silence`], for a stream that may be silent.
+    fn report_silence(&mut self, now: Millis, out: &mut Vec<Finding>) {
+        let c = &self.cfg.gap;
         let (Some(last), Some(interval)) = (self.last_time, self.interval()) else {
             return;
         };

@@ -51,21 +51,50 @@ impl Run {
 
 /// Feeds `steps` readings of every parameter at every station, value = f(station, param index,
 /// step) (None: no reading), time-ordered with stations interleaved as a live feed would be.
+/// Every reading's names are allocated afresh.
 fn feed(
     stations: &[&str],
     params: &[&str],
     steps: i64,
     f: impl Fn(&str, usize, i64) -> Option<f64>,
 ) -> Run {
+    feed_names(stations, params, steps, false, f)
+}
+
+/// As [`feed`]; with `shared`, every reading of a station or parameter carries the same name
+/// allocation, as the decoders hand them out.
+fn feed_names(
+    stations: &[&str],
+    params: &[&str],
+    steps: i64,
+    shared: bool,
+    f: impl Fn(&str, usize, i64) -> Option<f64>,
+) -> Run {
     let mut engine = Engine::new(Arc::new(Config::embedded())).keep_findings(true);
     let mut out = Output::default();
+    let station_ids: Vec<StationId> = stations.iter().map(|s| StationId::new(s)).collect();
+    let param_ids: Vec<ParamId> = params.iter().map(|p| ParamId::new(p)).collect();
+    let name = |id: &StationId| {
+        if shared {
+            id.clone()
+        } else {
+            id.as_str().into()
+        }
+    };
+    let param = |id: &ParamId| {
+        if shared {
+            id.clone()
+        } else {
+            id.as_str().into()
+        }
+    };
     for i in 0..steps {
-        for s in stations {
-            for (pi, p) in params.iter().enumerate() {
+        for (s, sid) in stations.iter().zip(&station_ids) {
+            for (pi, pid) in param_ids.iter().enumerate() {
                 if let Some(v) = f(s, pi, i) {
                     let r = Reading {
-                        station: (*s).into(),
-                        parameter: (*p).into(),
+                        station: name(sid),
+                        parameter: param(pid),
                         time: t0() + i * STEP,
                         value: v,
                         flag: DataFlag::N,
@@ -608,6 +637,29 @@ fn same_input_same_output() {
     let (a, b) = (go(), go());
     assert_eq!(a.out.leads, b.out.leads);
     assert_eq!(a.out.events, b.out.events);
+}
+
+#[test]
+fn shared_and_separately_allocated_names_give_the_same_output() {
+    // Station and parameter identity is a pointer compare when the names share an allocation
+    // and a byte compare when not: both must find the same streams.
+    let go = |shared| {
+        feed_names(
+            &["DL01", "DL02"],
+            &["nh3n", "cond", "codmn"],
+            1500,
+            shared,
+            |s, p, i| {
+                let start = if s == "DL01" { 700 } else { 700 + TRAVEL };
+                Some(quiet(BASE[p], i * 3 + p as i64) + pulse_at(i, start) * BUMP[p])
+            },
+        )
+    };
+    let (a, b) = (go(true), go(false));
+    assert!(!a.out.leads.is_empty() && !a.out.findings.is_empty());
+    assert_eq!(a.out.findings, b.out.findings);
+    assert_eq!(a.out.events, b.out.events);
+    assert_eq!(a.out.leads, b.out.leads);
 }
 
 #[test]

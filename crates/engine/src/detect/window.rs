@@ -65,8 +65,7 @@ impl RollingWindow {
         // Remove `old` (at `i`) and insert `v` in one move of the values between them: the
         // same arrangement as `remove(i)` then `insert`, without shifting the whole tail twice.
         let s = &mut self.sorted;
-        let i = s.partition_point(|x| *x < old);
-        let j = s.partition_point(|x| *x < v);
+        let (i, j) = positions(s, old, v);
         // Up: everything below `v` includes `old` (`i < j`), the values i+1..j move down one
         // and `v` lands at j − 1. Down: everything below `v` is below `old` too (`j <= i`),
         // the values j..i move up one and `v` lands at j. Which way is a coin toss on noisy
@@ -150,6 +149,23 @@ impl RollingWindow {
     }
 }
 
+/// Where `a` and `b` go in the ascending values `s` (how many values are below each): the two
+/// binary searches of a push, run in one loop of branch-free halvings so that they overlap.
+fn positions(s: &[f64], a: f64, b: f64) -> (usize, usize) {
+    let (mut i, mut j, mut size) = (0, 0, s.len());
+    if size == 0 {
+        return (0, 0);
+    }
+    // Each answer lies in base..=base + size; halve that until one value is left to test.
+    while size > 1 {
+        let half = size / 2;
+        i = select_unpredictable(s[i + half] < a, i + half, i);
+        j = select_unpredictable(s[j + half] < b, j + half, j);
+        size -= half;
+    }
+    (i + usize::from(s[i] < a), j + usize::from(s[j] < b))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,6 +229,21 @@ mod tests {
                 let (m, mad) = naive(&all[all.len().saturating_sub(cap)..]);
                 proptest::prop_assert_eq!(w.median(), Some(m));
                 proptest::prop_assert_eq!(w.mad(), Some(mad));
+            }
+        }
+    }
+
+    #[test]
+    fn positions_equal_the_partition_points() {
+        // Ties, values below and above everything, and every length up to a few dozen.
+        for n in 0..40usize {
+            let s: Vec<f64> = (0..n).map(|k| (k / 3) as f64).collect();
+            for probe in -2..=(n as i32 / 3 + 2) {
+                for half in [0.0, 0.5] {
+                    let (a, b) = (f64::from(probe) + half, f64::from(probe) - half);
+                    let want = (s.partition_point(|x| *x < a), s.partition_point(|x| *x < b));
+                    assert_eq!(positions(&s, a, b), want, "n {n} a {a} b {b}");
+                }
             }
         }
     }
