@@ -153,8 +153,9 @@ fn decode_segment(
                 ),
             ))
         }
-        (Some(m), _) => text(m),
-        (None, Some(t)) => Cow::Borrowed(t),
+        // The topic's MN is already text, and equal to the frame's when both are present.
+        (_, Some(t)) => Cow::Borrowed(t),
+        (Some(m), None) => text(m),
         (None, None) => return Err(malformed("no MN field and no MN in the topic".into())),
     };
     let (station, config) = ctx.station_by_mn(&mn)?;
