@@ -1,11 +1,12 @@
 //! The byte-level HJ 212 parser against a plain reference written with `str::split`, over
 //! generated segments: the header fields and where CP starts, then the factors, notes and
 //! refusals of CP must come out the same. Codes are matched in the reference with
-//! `eq_ignore_ascii_case`, so this also checks the word keys. Bytes that are not UTF-8 must
+//! `eq_ignore_ascii_case`, so this also checks the word keys, and up to 24 items, so factors
+//! overflow the stack part of the list. Bytes that are not UTF-8 must
 //! decode as their U+FFFD replacement would.
 
 use super::super::tests::{ctx_at, network};
-use super::{beijing_time, decode_segment, parse_cp, text, Factor, Header, Series};
+use super::{beijing_time, decode_segment, parse_cp, text, Factor, Factors, Header, Series};
 use crate::time::Millis;
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -160,13 +161,17 @@ fn item() -> impl Strategy<Value = String> {
             .prop_map(|(c, f, v)| format!("{c}-{f}={v}")),
         1 => select(TIMES).prop_map(|t| format!("DataTime={t}")),
         1 => "[A-Za-z0-9=\\-.温&]{0,8}",
+        // Long runs with delimiters anywhere, so they fall at every offset of the scan's
+        // 8-byte words, among the bytes its mask lets through and skips again (`+`, `<`, and
+        // the 0xAB and 0xBB inside 高 and 总).
+        1 => "[a-z0-9=\\-;,+<.高总]{0,40}",
     ]
 }
 
 /// A data segment: some header fields, then (usually) `CP=&&` items `&&`.
 fn segment() -> impl Strategy<Value = String> {
     let head = proptest::collection::vec(select(FIELDS), 0..7);
-    let items = proptest::collection::vec((item(), select(&[";", ","][..])), 0..14);
+    let items = proptest::collection::vec((item(), select(&[";", ","][..])), 0..24);
     (head, items, 0u8..8).prop_map(|(head, items, cp)| {
         let mut s: String = head.iter().map(|f| format!("{f};")).collect();
         if cp > 0 {
@@ -198,8 +203,9 @@ proptest! {
         let series = if avg { Series::Avg } else { Series::Rtd };
         let cp_end = bytes.len() - 2;
         let mut notes = Vec::new();
-        let got = parse_cp(&bytes[..cp_end], cp_start, series, &mut notes)
-            .map(|fs| fs.iter().map(view).collect::<Vec<_>>())
+        let mut factors = Factors::new();
+        let got = parse_cp(&bytes[..cp_end], cp_start, series, &mut notes, &mut factors)
+            .map(|()| factors.iter().map(view).collect::<Vec<_>>())
             .map_err(|e| e.to_string());
         prop_assert_eq!((got, notes), reference_cp(&seg[cp_start..cp_end], series));
     }
