@@ -1,12 +1,11 @@
 //! The byte-level HJ 212 parser against a plain reference written with `str::split`, over
 //! generated segments: the header fields and where CP starts, then the factors, notes and
 //! refusals of CP must come out the same. Codes are matched in the reference with
-//! `eq_ignore_ascii_case`, so this also checks the word keys, and up to 24 items, so factors
-//! overflow the stack part of the list. Bytes that are not UTF-8 must
+//! `eq_ignore_ascii_case`, so this also checks the word keys. Bytes that are not UTF-8 must
 //! decode as their U+FFFD replacement would.
 
 use super::super::tests::{ctx_at, network};
-use super::{beijing_time, decode_segment, parse_cp, text, Factor, Factors, Header, Series};
+use super::{beijing_time, decode_segment, parse_cp, text, Factor, Header, Series};
 use crate::time::Millis;
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -203,9 +202,8 @@ proptest! {
         let series = if avg { Series::Avg } else { Series::Rtd };
         let cp_end = bytes.len() - 2;
         let mut notes = Vec::new();
-        let mut factors = Factors::new();
-        let got = parse_cp(&bytes[..cp_end], cp_start, series, &mut notes, &mut factors)
-            .map(|()| factors.iter().map(view).collect::<Vec<_>>())
+        let got = parse_cp(&bytes[..cp_end], cp_start, series, &mut notes)
+            .map(|fs| fs.iter().map(view).collect::<Vec<_>>())
             .map_err(|e| e.to_string());
         prop_assert_eq!((got, notes), reference_cp(&seg[cp_start..cp_end], series));
     }
