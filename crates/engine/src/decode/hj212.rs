@@ -11,9 +11,10 @@
 //! frame costs one pass for the CRC (which also tells whether the segment is ASCII, so no
 //! separate UTF-8 check), one search for `;` per header field, one delimiter scan of CP
 //! ([`Delimiters`]) and two `Vec`s, and the code → parameter table is built once. Text is made
-//! only for what needs it (an MN the topic does not give, an unknown code, an error message). Bytes that are not
-//! UTF-8 (a GBK station name, say) become U+FFFD instead of refusing the frame: they only
-//! matter if they sit in a value. Every delimiter is ASCII, so every field cut at one is UTF-8.
+//! only for what needs it (an MN the topic does not give, an unknown code, an error message).
+//! Bytes that are not UTF-8 (a GBK station name, say) become U+FFFD instead of refusing the
+//! frame: they only matter if they sit in a value. Every delimiter is ASCII, so every field
+//! cut at one is UTF-8.
 
 use super::hj212_frame::{next_frame, Frame, BEIJING};
 use super::hj212_scan::{ascii_lowercase, find_byte, Delimiters};

@@ -1,7 +1,8 @@
 //! The byte-level HJ 212 parser against a plain reference written with `str::split`, over
 //! generated segments: the header fields and where CP starts, then the factors, notes and
 //! refusals of CP must come out the same. Codes are matched in the reference with
-//! `eq_ignore_ascii_case`, so this also checks the word keys. Bytes that are not UTF-8 must
+//! `eq_ignore_ascii_case`, so this also checks the word keys; long runs of delimiters put
+//! them at every offset of the scan's words. Bytes that are not UTF-8 must
 //! decode as their U+FFFD replacement would.
 
 use super::super::tests::{ctx_at, network};
