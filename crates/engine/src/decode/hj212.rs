@@ -11,9 +11,10 @@
 //! frame costs one pass for the CRC (which also tells whether the segment is ASCII, so no
 //! separate UTF-8 check), one search for `;` per header field, one delimiter scan of CP
 //! ([`Delimiters`]) and two `Vec`s, and the code → parameter table is built once. Text is made
-//! only for what needs it (the MN, an unknown code, an error message). Bytes that are not
-//! UTF-8 (a GBK station name, say) become U+FFFD instead of refusing the frame: they only
-//! matter if they sit in a value. Every delimiter is ASCII, so every field cut at one is UTF-8.
+//! only for what needs it (an MN the topic does not give, an unknown code, an error message).
+//! Bytes that are not UTF-8 (a GBK station name, say) become U+FFFD instead of refusing the
+//! frame: they only matter if they sit in a value. Every delimiter is ASCII, so every field
+//! cut at one is UTF-8.
 
 use super::hj212_frame::{next_frame, Frame, BEIJING};
 use super::hj212_scan::{ascii_lowercase, find_byte, Delimiters};
@@ -153,8 +154,9 @@ fn decode_segment(
                 ),
             ))
         }
-        (Some(m), _) => text(m),
-        (None, Some(t)) => Cow::Borrowed(t),
+        // The topic's MN is already text, and equal to the frame's when both are present.
+        (_, Some(t)) => Cow::Borrowed(t),
+        (Some(m), None) => text(m),
         (None, None) => return Err(malformed("no MN field and no MN in the topic".into())),
     };
     let (station, config) = ctx.station_by_mn(&mn)?;
@@ -237,7 +239,9 @@ fn parse_cp<'a>(
     notes: &mut Vec<String>,
 ) -> Result<Vec<Factor<'a>>, Rejected> {
     // On the heap: a `SmallVec` of 16 on the stack measured ~400 instructions per frame more
-    // (moving it out costs more than one allocation and free).
+    // (moving it out costs more than one allocation and free), and an array of eight
+    // `Option<Factor>` filled in place through `&mut` measured +240 (its initialisation, a
+    // `memcpy` and the `Option` checks).
     let mut factors: Vec<Factor> = Vec::with_capacity(8);
     let mut time = None;
     let mut scan = Delimiters::new(cp, cp_start);

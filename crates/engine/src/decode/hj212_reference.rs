@@ -1,7 +1,8 @@
 //! The byte-level HJ 212 parser against a plain reference written with `str::split`, over
 //! generated segments: the header fields and where CP starts, then the factors, notes and
 //! refusals of CP must come out the same. Codes are matched in the reference with
-//! `eq_ignore_ascii_case`, so this also checks the word keys. Bytes that are not UTF-8 must
+//! `eq_ignore_ascii_case`, so this also checks the word keys; long runs of delimiters put
+//! them at every offset of the scan's words. Bytes that are not UTF-8 must
 //! decode as their U+FFFD replacement would.
 
 use super::super::tests::{ctx_at, network};
@@ -160,13 +161,17 @@ fn item() -> impl Strategy<Value = String> {
             .prop_map(|(c, f, v)| format!("{c}-{f}={v}")),
         1 => select(TIMES).prop_map(|t| format!("DataTime={t}")),
         1 => "[A-Za-z0-9=\\-.温&]{0,8}",
+        // Long runs with delimiters anywhere, so they fall at every offset of the scan's
+        // 8-byte words, among the bytes its mask lets through and skips again (`+`, `<`, and
+        // the 0xAB and 0xBB inside 高 and 总).
+        1 => "[a-z0-9=\\-;,+<.高总]{0,40}",
     ]
 }
 
 /// A data segment: some header fields, then (usually) `CP=&&` items `&&`.
 fn segment() -> impl Strategy<Value = String> {
     let head = proptest::collection::vec(select(FIELDS), 0..7);
-    let items = proptest::collection::vec((item(), select(&[";", ","][..])), 0..14);
+    let items = proptest::collection::vec((item(), select(&[";", ","][..])), 0..24);
     (head, items, 0u8..8).prop_map(|(head, items, cp)| {
         let mut s: String = head.iter().map(|f| format!("{f};")).collect();
         if cp > 0 {
