@@ -21,6 +21,9 @@
 # RW_BASELINE (another binary, e.g. a copy of main's) runs the same ladder and latency steps in
 # the same run. LAT_RATE sets the latency step's rate (default: 25 % of RW_BIN's sustained rate,
 # for both binaries) and LAT_REPEAT how many times each binary runs it, interleaved (0: none).
+# The latency is reported over all revisions and over those made after the first LAT_WARM
+# seconds (default 10) of each run: the first leads of a fresh service have evidence reaching
+# back before its first reading, which is read from InfluxDB, not sealed from memory.
 # BASELINE_DROP_KEYS: riverwatch.toml keys the baseline predates, left out of its config
 # (default none; e.g. "writes_in_flight" for a binary older than store.writes_in_flight, which
 # refuses unknown keys).
@@ -40,6 +43,7 @@ DRAIN=$((DURATION + 60))
 RW="${RW_BIN:-$CARGO_TARGET_DIR/release/riverwatch}"
 RW_BASELINE=${RW_BASELINE:-}
 LAT_REPEAT=${LAT_REPEAT:-1}
+LAT_WARM=${LAT_WARM:-10}
 BASELINE_DROP_KEYS=${BASELINE_DROP_KEYS-}
 HZ=$(getconf CLK_TCK)
 dir=$(mktemp -d /tmp/rw-bench.XXXXXX)
@@ -120,6 +124,9 @@ limit=$((influx_points / 5 < broker_rate ? influx_points / 5 : broker_rate))
 
 # --- riverwatch ------------------------------------------------------------------------------
 RUN=$RW; LABEL=riverwatch
+latency_metrics() { # http port → the latency histograms and seal counters of /metrics
+  curl -s "http://127.0.0.1:$1/metrics" | grep -E '^riverwatch_(end_to_end_seconds|lead_latency_seconds|lead_revisions|evidence_seals)' || true
+}
 rw_step() { # rate [latency] → sets step_pass, prints one result line ($RUN, named $LABEL)
   local rate=$1 tag=rw_$1_$RANDOM n=$(($1 * DURATION)) http cfg
   http=$(free_port); cfg="$dir/$tag"
@@ -144,8 +151,14 @@ rw_step() { # rate [latency] → sets step_pass, prints one result line ($RUN, n
   RUST_LOG=info "$RUN" run --config "$cfg" >"$cfg/riverwatch.log" 2>&1 &
   local rw_pid=$!; pids+=("$rw_pid")
   wait_for 30 curl -sf "http://127.0.0.1:$http/readyz" || { say "riverwatch did not become ready:"; cat "$cfg/riverwatch.log" >&2; exit 1; }
-  local r0 m0 i0 t0 pub t1 stored t2 count cpu_rw
+  local r0 m0 i0 t0 pub t1 stored t2 count cpu_rw warm_pid=
   r0=$(cpu_ticks "$rw_pid"); m0=$(cpu_ticks "$mq_pid"); i0=$(cpu_ticks "$ix_pid"); t0=$(now)
+  if [ "${2:-}" = latency ]; then
+    # The histograms LAT_WARM seconds in, counts negated: added to the final scrape, they leave
+    # the revisions made after the warm-up.
+    (sleep "$LAT_WARM"; latency_metrics "$http" | awk '{ $2 = -$2; print }' >"$dir/latency-warm-$LABEL.txt") &
+    warm_pid=$!
+  fi
   pub=$(publish "$rate" "$n")
   t1=$(now)
   local want; want=$(json "$pub" .readings)
@@ -171,8 +184,10 @@ rw_step() { # rate [latency] → sets step_pass, prints one result line ($RUN, n
     say "   riverwatch's log:"; sed 's/\x1b\[[0-9;]*m//g' "$cfg/riverwatch.log" | grep -v 'INFO.*\(task\|stopped\)' | tail -n 8 >&2
   fi
   if [ "${2:-}" = latency ]; then
-    curl -s "http://127.0.0.1:$http/metrics" | grep -E '^riverwatch_(end_to_end_seconds|lead_latency_seconds|lead_revisions|evidence_seals)' >"$dir/latency-$LABEL.txt" || true
+    wait "$warm_pid" || true
+    latency_metrics "$http" >"$dir/latency-$LABEL.txt"
     cat "$dir/latency-$LABEL.txt" >>"$dir/latency-$LABEL-all.txt"
+    cat "$dir/latency-$LABEL.txt" "$dir/latency-warm-$LABEL.txt" >>"$dir/latency-$LABEL-steady.txt"
   fi
   kill -TERM "$rw_pid"; wait "$rw_pid" || true
 }
@@ -230,11 +245,17 @@ if [ "$quarter" -gt 0 ] && [ "$LAT_REPEAT" -gt 0 ]; then
     RUN=$RW LABEL=riverwatch rw_step "$quarter" latency
   done
   for label in $([ -n "$RW_BASELINE" ] && echo baseline) riverwatch; do
-    say "   $label, histogram bucket bounds over all its latency runs:"
-    quantiles "$dir/latency-$label-all.txt" >&2
-    # Where the evidence was sealed from (binaries that count it): memory or store.
-    awk '/^riverwatch_evidence_seals_total/ { n[$1] += $2 } END { for (k in n) printf "   %s %d\n", k, n[k] }' \
-      "$dir/latency-$label-all.txt" >&2
+    for part in all steady; do
+      if [ $part = all ]; then
+        say "   $label, histogram bucket bounds over all its latency runs:"
+      else
+        say "   $label, the revisions made after the first ${LAT_WARM}s of each run:"
+      fi
+      quantiles "$dir/latency-$label-$part.txt" >&2
+      # Where the evidence was sealed from (binaries that count it): memory or store.
+      awk '/^riverwatch_evidence_seals_total/ { n[$1] += $2 } END { for (k in n) printf "   %s %d\n", k, n[k] }' \
+        "$dir/latency-$label-$part.txt" >&2
+    done
   done
 fi
 
