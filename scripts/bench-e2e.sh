@@ -9,8 +9,8 @@
 # catches up later is lagging, not sustaining). The ladder stops at the first failing step,
 # then tries the midpoint once.
 #
-# Environment: DURATION (s per step, default 60), RATES (messages/s ladder), PY_RATES (ladder
-# for the Python pipeline), GRACE (s, default 5), INFLIGHT (broker's per-client QoS 1 window,
+# Environment: DURATION (s per step, default 60), RATES (messages/s ladder; "" skips it, e.g.
+# for a latency run at LAT_RATE), PY_RATES (ladder for the Python pipeline), GRACE (s, default 5), INFLIGHT (broker's per-client QoS 1 window,
 # default 2000: two of riverwatch's 1,000-message batches, so one arrives while the other
 # is written), NO_BUILD=1 (use the existing release binary), VENV (reuse a venv holding
 # paho-mqtt and influxdb instead of creating one), PY_RATES="" (skip the Python pipeline),
@@ -33,7 +33,7 @@ root=$PWD
 . scripts/influxd.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/riverwatch-target}"
 DURATION=${DURATION:-60}
-RATES=${RATES:-"2000 4000 8000 12000 16000 20000 25000"}
+RATES=${RATES-"2000 4000 8000 12000 16000 20000 25000"}
 PY_RATES=${PY_RATES-"250 500 1000 2000 4000"}
 FWD_RATES=${FWD_RATES-$RATES}
 GRACE=${GRACE:-5}
