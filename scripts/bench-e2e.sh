@@ -12,8 +12,9 @@
 # Environment: DURATION (s per step, default 60), RATES (messages/s ladder; "" skips it, e.g.
 # for a latency run at LAT_RATE), PY_RATES (ladder for the Python pipeline), GRACE (s,
 # default 5), INFLIGHT (broker's per-client QoS 1 window, default 2000: two of riverwatch's
-# 1,000-message batches, so one arrives while the other is written), NO_BUILD=1 (use the existing release binary), VENV (reuse a venv holding
-# paho-mqtt and influxdb instead of creating one), PY_RATES="" (skip the Python pipeline),
+# 1,000-message batches, so one arrives while the other is written), NO_BUILD=1 (use the
+# existing release binary), VENV (reuse a venv holding paho-mqtt and influxdb instead of
+# creating one), PY_RATES="" (skip the Python pipeline),
 # FWD_RATES (ladder of the minimal forwarder `riverwatch bench forward`: the broker and InfluxDB
 # sharing the machine without riverwatch; default RATES, "" skips it).
 #
