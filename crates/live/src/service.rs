@@ -19,6 +19,7 @@ use crate::metrics::Metrics;
 use crate::pipeline::{
     load_models, now_ms, watch_reloads, DeadLetter, DeadLetterStage, DecodeStage, Detector,
     EngineStage, LeadsStage, Models, Outbound, Publisher, Queues, StoreStage, Watched, MAX_BATCH,
+    MAX_FUTURE_SKEW,
 };
 use crate::seal::ingest::{IngestSeal, CHECKPOINT_EVERY};
 use crate::seal::Signer;
@@ -28,6 +29,7 @@ use crate::store::{
 };
 use crate::Backoff;
 use riverwatch_engine::models::MultivariateModel;
+use riverwatch_engine::time::Millis;
 use riverwatch_engine::{Config, Lead};
 use std::future::Future;
 use std::path::PathBuf;
@@ -384,10 +386,15 @@ async fn replay(
     leads: &LeadsStage,
     window: Duration,
 ) -> Result<(), ServiceError> {
+    let now = now_ms();
     if window.is_zero() {
+        let newest = store.inner().newest_time().await;
+        if let Err(e) = &newest {
+            warn!(error = %e, "the store did not say its newest reading time; lead evidence from before the next minutes is read from it");
+        }
+        detector.replaying_from(complete_without_replay(newest, now));
         return Ok(());
     }
-    let now = now_ms();
     let from = now.saturating_sub(window.as_millis() as i64);
     detector.replaying_from(from);
     let mut chunks = store
@@ -408,6 +415,18 @@ async fn replay(
     }
     info!(readings = n, window = ?window, "engine state rebuilt from the store");
     Ok(())
+}
+
+/// Since when the engine stage's evidence cache holds every stored reading when nothing is
+/// replayed at start: past the newest reading the store already held (later ones can only
+/// come from this process), or from the first reading on when it held none. When the store
+/// cannot say, past the latest time a reading received before now may carry.
+fn complete_without_replay(newest: Result<Option<Millis>, StoreError>, now: Millis) -> Millis {
+    match newest {
+        Ok(Some(t)) => t.saturating_add(1),
+        Ok(None) => Millis::MIN,
+        Err(_) => now.saturating_add(MAX_FUTURE_SKEW),
+    }
 }
 
 /// Pings the store every [`PROBE_EVERY`] until cancelled (see [`probe_once`]).
@@ -480,3 +499,29 @@ trait MapName: Future<Output = ()> + Sized {
 }
 
 impl<F: Future<Output = ()>> MapName for F {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use riverwatch_engine::time::DAY;
+
+    #[test]
+    fn without_a_replay_the_cache_is_complete_past_what_the_store_held() {
+        let now = 40 * DAY;
+        // Readings the store held before the start are not in the cache: it starts past them.
+        assert_eq!(
+            complete_without_replay(Ok(Some(now - DAY)), now),
+            now - DAY + 1
+        );
+        // An empty store: whatever is stored from now on went through the cache.
+        assert_eq!(complete_without_replay(Ok(None), now), Millis::MIN);
+        // A store that cannot say: past any time a reading received before now may carry.
+        let err = StoreError::Query {
+            reason: "down".into(),
+        };
+        assert_eq!(
+            complete_without_replay(Err(err), now),
+            now + MAX_FUTURE_SKEW
+        );
+    }
+}

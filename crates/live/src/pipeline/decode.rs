@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 use tracing::{debug, error};
 
 /// How far past its arrival a reading's time may lie (sender clock skew).
-const MAX_FUTURE_SKEW: Millis = 10 * MINUTE;
+pub(crate) const MAX_FUTURE_SKEW: Millis = 10 * MINUTE;
 
 /// Turns raw messages into readings.
 pub(crate) struct DecodeStage {

@@ -114,8 +114,9 @@ impl Detector {
         self.seen = now;
     }
 
-    /// Declares that the store's readings from `from` on are about to be fed (the start-up
-    /// replay): the evidence cache is complete from there.
+    /// Declares that the evidence cache will be complete from `from` on: the store's readings
+    /// from there are about to be fed (the start-up replay), or it holds none from there
+    /// (without a replay: past its newest reading at start).
     pub fn replaying_from(&mut self, from: Millis) {
         self.recent.complete_from(from);
     }

@@ -34,7 +34,7 @@ mod store;
 mod writes;
 
 pub(crate) use deadletter::{DeadLetter, DeadLetterStage};
-pub(crate) use decode::DecodeStage;
+pub(crate) use decode::{DecodeStage, MAX_FUTURE_SKEW};
 pub(crate) use engine::{Detector, EngineStage};
 pub(crate) use leads::{LeadsStage, MAX_BATCH};
 pub(crate) use models::load as load_models;

@@ -15,7 +15,9 @@
 //! load test that sends days of readings per second holds the same span. [`Recent::evidence`]
 //! answers only for a spec that starts at or after `covered_from`, the time since which the
 //! cache is complete: the start of the start-up replay (which feeds every stored reading from
-//! there), else the first reading's time, raised as old readings are swept out. Anything older
+//! there); without a replay, just past the newest reading the store held at start (from the
+//! first reading on if it held none: the service wrote everything since); else the first
+//! reading's time. It is raised as old readings are swept out. Anything older
 //! (a lead whose events ran for days, the first leads after a restart) is read from the store.
 
 use crate::seal::evidence::EvidenceSpec;

@@ -13,7 +13,7 @@
 
 use super::error::StoreError;
 use super::influx_query::InfluxChunks;
-use super::line_protocol;
+use super::line_protocol::{self, MEASUREMENT};
 use super::{ReadingStore, Rejected, WriteReport};
 use crate::backoff::Backoff;
 use crate::config::Secret;
@@ -271,6 +271,28 @@ impl ReadingStore for InfluxStore {
             .await
     }
 
+    async fn newest_time(&self) -> Result<Option<Millis>, StoreError> {
+        let q = format!("SELECT LAST(\"value\") FROM \"{MEASUREMENT}\"");
+        let params = [("db", self.db()), ("q", &q), ("epoch", "ms")];
+        let url = &self.shared.query_url;
+        let req = self.authorize(self.shared.http.get(url.clone()).query(&params));
+        let unreachable = |source| StoreError::Unreachable {
+            url: url.to_string(),
+            source,
+        };
+        let resp = req.send().await.map_err(unreachable)?;
+        let status = resp.status();
+        if !status.is_success() {
+            return Err(StoreError::Rejected {
+                url: url.to_string(),
+                status: status.as_u16(),
+                body: error_text(resp).await,
+            });
+        }
+        let answer: serde_json::Value = resp.json().await.map_err(unreachable)?;
+        newest_of(&answer)
+    }
+
     async fn query_chunks(
         &self,
         stations: &[StationId],
@@ -279,6 +301,22 @@ impl ReadingStore for InfluxStore {
         chunk_size: usize,
     ) -> Result<InfluxChunks, StoreError> {
         InfluxChunks::start(self, stations, from, to, chunk_size).await
+    }
+}
+
+/// The time of `SELECT LAST(value)`'s one row; `None` for an answer without rows (no readings).
+fn newest_of(answer: &serde_json::Value) -> Result<Option<Millis>, StoreError> {
+    let result = &answer["results"][0];
+    if let Some(e) = result["error"].as_str() {
+        return Err(StoreError::Query {
+            reason: format!("newest reading time: {e}"),
+        });
+    }
+    match &result["series"][0]["values"][0][0] {
+        serde_json::Value::Null => Ok(None),
+        t => t.as_i64().map(Some).ok_or_else(|| StoreError::Query {
+            reason: format!("newest reading time: not a time in ms: {t}"),
+        }),
     }
 }
 

@@ -94,6 +94,11 @@ pub trait ReadingStore: Send + Sync {
     /// probe behind `store_reachable`. Cheap; reads and writes nothing.
     fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// The newest reading time the store holds (any station); `None` when it holds none.
+    /// Readings written before the service started end there, so what it writes afterwards
+    /// with later times is all there is beyond it.
+    fn newest_time(&self) -> impl Future<Output = Result<Option<Millis>, StoreError>> + Send;
+
     /// Every reading of the window at once, in [`reading_order`] (use `query_chunks` for big windows).
     fn query(
         &self,
@@ -156,6 +161,13 @@ impl ReadingStore for AnyStore {
         match self {
             Self::Influx(s) => s.ping().await,
             Self::Sqlite(s) => s.ping().await,
+        }
+    }
+
+    async fn newest_time(&self) -> Result<Option<Millis>, StoreError> {
+        match self {
+            Self::Influx(s) => s.newest_time().await,
+            Self::Sqlite(s) => s.newest_time().await,
         }
     }
 

@@ -64,6 +64,10 @@ impl ReadingStore for Scripted {
         self.inner.ping().await
     }
 
+    async fn newest_time(&self) -> Result<Option<Millis>, StoreError> {
+        self.inner.newest_time().await
+    }
+
     async fn query_chunks(
         &self,
         stations: &[StationId],

@@ -100,6 +100,20 @@ impl ReadingStore for SqliteStore {
         .await
     }
 
+    async fn newest_time(&self) -> Result<Option<Millis>, StoreError> {
+        let path = Arc::clone(&self.path);
+        locked(&self.conn, move |c| {
+            c.query_row("SELECT max(time_ms) FROM readings", [], |r| {
+                r.get::<_, Option<Millis>>(0)
+            })
+            .map_err(|source| StoreError::Sqlite {
+                path: path.to_path_buf(),
+                source,
+            })
+        })
+        .await
+    }
+
     async fn query_chunks(
         &self,
         stations: &[StationId],

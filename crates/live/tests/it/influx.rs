@@ -168,6 +168,21 @@ async fn unreachable_server_is_a_transient_error() {
 }
 
 #[tokio::test]
+async fn newest_time_is_the_latest_reading_of_any_series() {
+    let (store, _db) = influx_store(Influx::shared(), 1000);
+    assert_eq!(store.newest_time().await.expect("empty"), None);
+    let mut batch = readings(&["A", "B"], &["ph", "do"], T0, MINUTE, 10);
+    batch[3].time = T0 + DAY; // one series runs ahead of the others
+    store.write(&batch).await.expect("write");
+    assert_eq!(store.newest_time().await.expect("newest"), Some(T0 + DAY));
+
+    let url = Influx::shared().url().parse().expect("url");
+    let missing = InfluxStore::new(InfluxOpts::new(url, "never_created")).expect("client");
+    let err = missing.newest_time().await.unwrap_err();
+    assert!(err.to_string().contains("never_created"), "{err}");
+}
+
+#[tokio::test]
 async fn missing_database_is_kept_for_later_not_dropped() {
     let server = Influx::shared();
     let url = server.url().parse().expect("url");

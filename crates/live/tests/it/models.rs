@@ -199,6 +199,14 @@ async fn the_service_loads_models_seals_their_digests_and_counts_bad_files() {
     std::fs::write(models.join("broken.json"), "{\"format\": 1, \"station\": ").unwrap();
 
     let db = dir.path().join("r.sqlite");
+    // A reading an earlier process stored, between the ones this run sends: the cache never
+    // sees it (nothing is replayed), so the evidence cannot come from the cache.
+    let earlier = Reading {
+        time: T0 + STEP / 2,
+        ..readings()[0].clone()
+    };
+    let stored = SqliteStore::open(&db).unwrap().write(&[earlier]).await;
+    assert_eq!(stored.unwrap().stored, 1);
     let mut cfg = config(dir.path(), &broker, StoreKind::Sqlite(db.clone()));
     cfg.models_dir = Some(models.clone());
     let service = Service::start(cfg, Config::embedded(), None).await.unwrap();
@@ -214,8 +222,9 @@ async fn the_service_loads_models_seals_their_digests_and_counts_bad_files() {
     let version = model().with_digest().version();
     assert!(version.ends_with(&model().content_digest()), "{version}");
     assert_eq!(lead.model_versions, vec![version.clone()]);
-    // The evidence starts 12 h before the shift, before the first reading the service got:
-    // sealed from the store.
+    // The evidence starts 12 h before the shift, before the first reading the service got,
+    // and the store held a reading from before the start: sealed from the store, that reading
+    // included (the recheck compares the seal with everything the store holds in the window).
     let sealed = sealed_evidence_rechecks(&h, &lead, &db, "store").await;
     assert_eq!(sealed.seal.model_versions, vec![version]);
 

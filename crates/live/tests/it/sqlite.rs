@@ -64,6 +64,17 @@ async fn readings_round_trip_in_order_and_rewrites_are_idempotent() {
 }
 
 #[tokio::test]
+async fn newest_time_is_the_latest_reading_of_any_series() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = SqliteStore::open(&dir.path().join("r.sqlite")).expect("open");
+    assert_eq!(store.newest_time().await.expect("empty"), None);
+    let mut batch = readings(&["A", "B"], &["ph", "do"], T0, MINUTE, 10);
+    batch[3].time = T0 + DAY; // one series runs ahead of the others
+    store.write(&batch).await.expect("write");
+    assert_eq!(store.newest_time().await.expect("newest"), Some(T0 + DAY));
+}
+
+#[tokio::test]
 async fn non_finite_values_are_refused_not_stored() {
     let dir = tempfile::tempdir().expect("tmp");
     let store = SqliteStore::open(&dir.path().join("r.sqlite")).expect("open");
