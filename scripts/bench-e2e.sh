@@ -23,8 +23,8 @@
 # the same run. LAT_RATE sets the latency step's rate (default: 25 % of RW_BIN's sustained rate,
 # for both binaries) and LAT_REPEAT how many times each binary runs it, interleaved (0: none).
 # The latency is reported over all revisions and over those made after the first LAT_WARM
-# seconds (default 10) of each run: the first leads of a fresh service have evidence reaching
-# back before its first reading, which is read from InfluxDB, not sealed from memory.
+# seconds (default 10) of each run: the first simulated weeks hold leads whose events run for
+# days, whose evidence reaches back past the evidence cache's 3 days and is read from InfluxDB.
 # BASELINE_DROP_KEYS: riverwatch.toml keys the baseline predates, left out of its config
 # (default none; e.g. "writes_in_flight" for a binary older than store.writes_in_flight, which
 # refuses unknown keys).
