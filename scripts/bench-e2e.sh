@@ -125,6 +125,12 @@ limit=$((influx_points / 5 < broker_rate ? influx_points / 5 : broker_rate))
 
 # --- riverwatch ------------------------------------------------------------------------------
 RUN=$RW; LABEL=riverwatch
+# The pass rule of the header comment.
+verdict() { # rate publisher-json readings-sent readings-stored lag → sets step_pass
+  local held; held=$(awk -v a="$(json "$2" .rate)" -v r="$1" 'BEGIN { print (a >= 0.95 * r) ? 1 : 0 }')
+  step_pass=0
+  if [ "$4" -eq "$3" ] && [ "$held" = 1 ] && awk -v l="$5" -v g="$GRACE" 'BEGIN { exit !(l <= g) }'; then step_pass=1; fi
+}
 latency_metrics() { # http port → the latency histograms and seal counters of /metrics
   curl -s "http://127.0.0.1:$1/metrics" | grep -E '^riverwatch_(end_to_end_seconds|lead_latency_seconds|lead_revisions|evidence_seals)' || true
 }
@@ -174,9 +180,7 @@ rw_step() { # rate [latency] → sets step_pass, prints one result line ($RUN, n
   local cpu_mq cpu_ix; cpu_mq=$(cpu_pct "$m0" "$(cpu_ticks "$mq_pid")" "$wall"); cpu_ix=$(cpu_pct "$i0" "$(cpu_ticks "$ix_pid")" "$wall")
   local rss hwm; rss=$(awk '/VmRSS/ {print $2}' "/proc/$rw_pid/status"); hwm=$(awk '/VmHWM/ {print $2}' "/proc/$rw_pid/status")
   count=$(count_db "$tag")
-  local held; held=$(awk -v a="$(json "$pub" .rate)" -v r="$rate" 'BEGIN { print (a >= 0.95 * r) ? 1 : 0 }')
-  step_pass=0
-  if [ "$count" -eq "$want" ] && [ "$held" = 1 ] && awk -v l="$lag" -v g="$GRACE" 'BEGIN { exit !(l <= g) }'; then step_pass=1; fi
+  verdict "$rate" "$pub" "$want" "$count" "$lag"
   printf '   %-10s %6d msg/s: published %d msgs (%s msg/s), readings %d, in InfluxDB %d, last stored %ss after the last publish -> %s | CPU riverwatch %s%% mosquitto %s%% influxd %s%% publisher %ss | RSS %d MiB (peak %d) | load %s\n' \
     "$LABEL" "$rate" "$(json "$pub" .messages)" "$(json "$pub" '.rate | floor')" "$want" "$count" "$lag" \
     "$([ $step_pass = 1 ] && echo PASS || echo FAIL)" "$cpu_rw" "$cpu_mq" "$cpu_ix" "$(json "$pub" .cpu_seconds)" \
@@ -278,10 +282,8 @@ fwd_step() {
     [ "$(elapsed "$t1" "$(now)" | cut -d. -f1)" -lt "$DRAIN" ] || break
     sleep 0.5
   done
-  local t2 lag held wall; t2=$(now); lag=$(elapsed "$t1" "$t2"); wall=$(elapsed "$t0" "$t2")
-  held=$(awk -v a="$(json "$pub" .rate)" -v r="$rate" 'BEGIN { print (a >= 0.95 * r) ? 1 : 0 }')
-  step_pass=0
-  if [ "$count" -eq "$want" ] && [ "$held" = 1 ] && awk -v l="$lag" -v g="$GRACE" 'BEGIN { exit !(l <= g) }'; then step_pass=1; fi
+  local t2 lag wall; t2=$(now); lag=$(elapsed "$t1" "$t2"); wall=$(elapsed "$t0" "$t2")
+  verdict "$rate" "$pub" "$want" "$count" "$lag"
   printf '   %-10s %6d msg/s: published %d msg/s, readings %d, in InfluxDB %d, last stored %ss after the last publish -> %s | CPU %s %s%% mosquitto %s%% influxd %s%% publisher %ss | load %s\n' \
     "$LABEL" "$rate" "$(json "$pub" '.rate | floor')" "$want" "$count" "$lag" "$([ $step_pass = 1 ] && echo PASS || echo FAIL)" \
     "$LABEL" "$(cpu_pct "$p0" "$(cpu_ticks "$fwd_pid")" "$wall")" "$(cpu_pct "$m0" "$(cpu_ticks "$mq_pid")" "$wall")" \

@@ -221,6 +221,15 @@ impl InfluxStore {
 
     /// Sends `req` (authorized, with the request timeout); an error unless the answer is 2xx.
     async fn expect_success(&self, req: RequestBuilder, url: &Url) -> Result<(), StoreError> {
+        self.send_ok(req, url).await.map(|_| ())
+    }
+
+    /// Like [`Self::expect_success`], handing back the 2xx answer to read.
+    async fn send_ok(
+        &self,
+        req: RequestBuilder,
+        url: &Url,
+    ) -> Result<reqwest::Response, StoreError> {
         let resp = self
             .authorize(req.timeout(self.shared.opts.timeout))
             .send()
@@ -231,7 +240,7 @@ impl InfluxStore {
             })?;
         let status = resp.status();
         if status.is_success() {
-            return Ok(());
+            return Ok(resp);
         }
         Err(StoreError::Rejected {
             url: url.to_string(),
@@ -275,21 +284,15 @@ impl ReadingStore for InfluxStore {
         let q = format!("SELECT LAST(\"value\") FROM \"{MEASUREMENT}\"");
         let params = [("db", self.db()), ("q", &q), ("epoch", "ms")];
         let url = &self.shared.query_url;
-        let req = self.authorize(self.shared.http.get(url.clone()).query(&params));
-        let unreachable = |source| StoreError::Unreachable {
-            url: url.to_string(),
-            source,
-        };
-        let resp = req.send().await.map_err(unreachable)?;
-        let status = resp.status();
-        if !status.is_success() {
-            return Err(StoreError::Rejected {
-                url: url.to_string(),
-                status: status.as_u16(),
-                body: error_text(resp).await,
-            });
-        }
-        let answer: serde_json::Value = resp.json().await.map_err(unreachable)?;
+        let req = self.shared.http.get(url.clone()).query(&params);
+        let resp = self.send_ok(req, url).await?;
+        let answer: serde_json::Value =
+            resp.json()
+                .await
+                .map_err(|source| StoreError::Unreachable {
+                    url: url.to_string(),
+                    source,
+                })?;
         newest_of(&answer)
     }
 
