@@ -69,6 +69,8 @@ struct RawFile {
     shutdown_grace: Millis,
     #[serde(with = "duration_serde")]
     replay_window: Millis,
+    #[serde(with = "duration_serde")]
+    evidence_keep: Millis,
     mqtt: RawMqtt,
     store: RawStore,
     http: RawHttp,
@@ -155,6 +157,10 @@ pub struct ServiceConfig {
     /// How much recent history (ending now) the engine replays from the store at start-up to
     /// rebuild its per-stream state; zero: none.
     pub replay_window: Duration,
+    /// How far back (reading time) the engine stage keeps the readings of the stations of a
+    /// lead it may still revise, and those downstream, so that the lead's revisions are sealed
+    /// from memory; zero: only the last three days.
+    pub evidence_keep: Duration,
     /// Broker connection and topics.
     pub mqtt: MqttConfig,
     /// Reading store.
@@ -500,6 +506,7 @@ impl ServiceConfig {
             ledger_path: raw.ledger_path,
             shutdown_grace: positive("shutdown_grace", raw.shutdown_grace)?,
             replay_window: Duration::from_millis(raw.replay_window.max(0) as u64),
+            evidence_keep: Duration::from_millis(raw.evidence_keep.max(0) as u64),
             mqtt,
             store,
             http: HttpConfig {

@@ -190,7 +190,12 @@ impl Service {
             prefix: cfg.mqtt.leads_topic_prefix.clone(),
         };
 
-        let mut detector = Detector::new(Arc::clone(&engine), Arc::clone(&metrics), health.clone());
+        let mut detector = Detector::new(
+            Arc::clone(&engine),
+            Arc::clone(&metrics),
+            health.clone(),
+            cfg.evidence_keep,
+        );
         detector.set_models(&models);
         replay(&store, &mut detector, &leads_stage, cfg.replay_window).await?;
         let backlog: Vec<Outbound> = ledger

@@ -269,6 +269,12 @@ impl Engine {
         s.with_settings_of(fresh)
     }
 
+    /// Whether the engine still holds the incident behind lead `id`, so may revise it again
+    /// (a closed lead too, until the events that could still join it are past).
+    pub fn holds_lead(&self, id: &str) -> bool {
+        self.incidents.contains_key(id)
+    }
+
     /// Counters so far.
     pub fn stats(&self) -> Stats {
         self.stats

@@ -28,11 +28,13 @@ use super::{LeadRevision, Stored};
 use crate::health::Health;
 use crate::metrics::Metrics;
 use crate::seal::evidence::EvidenceSpec;
+use riverwatch_engine::config::Stations;
 use riverwatch_engine::detect::Stats;
 use riverwatch_engine::time::Millis;
 use riverwatch_engine::{Config, Engine, Lead, Output, ParamId, Reading, StationId};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tracing::{debug, error, info};
@@ -58,7 +60,15 @@ pub(crate) struct Detector {
 }
 
 impl Detector {
-    pub fn new(cfg: Arc<Config>, metrics: Arc<Metrics>, health: Health) -> Self {
+    /// A detector whose evidence cache keeps the stations of revisable leads back to
+    /// `evidence_keep` (see `recent`).
+    pub fn new(
+        cfg: Arc<Config>,
+        metrics: Arc<Metrics>,
+        health: Health,
+        evidence_keep: Duration,
+    ) -> Self {
+        let keep = Millis::try_from(evidence_keep.as_millis()).unwrap_or(Millis::MAX);
         Self {
             lateness: cfg.thresholds.engine.allowed_lateness,
             engine: Engine::new(cfg),
@@ -66,7 +76,7 @@ impl Detector {
             newest: Millis::MIN,
             fed: HashMap::new(),
             fed_from: None,
-            recent: Recent::new(HORIZON),
+            recent: Recent::new(HORIZON, keep),
             out: Output::default(),
             seen: Stats::default(),
             metrics,
@@ -77,6 +87,7 @@ impl Detector {
     /// Takes readings and feeds the engine those whose turn has come (module doc); appends the
     /// lead revisions they produced to `leads`.
     pub fn push(&mut self, readings: &[Reading], leads: &mut Vec<Lead>) {
+        let covered = self.recent.covered_from();
         for r in readings {
             self.health.saw(&r.station, r.time);
             self.newest = self.newest.max(r.time);
@@ -101,6 +112,11 @@ impl Detector {
             leads.append(&mut self.out.leads);
             self.out.events.clear();
         }
+        if self.recent.covered_from() != covered {
+            // Swept: leads the engine has forgotten need their evidence kept no longer.
+            let engine = &self.engine;
+            self.recent.retain_kept(|id| engine.holds_lead(id));
+        }
         self.metrics
             .evidence_cache
             .set(i64::try_from(self.recent.len()).unwrap_or(i64::MAX));
@@ -123,8 +139,8 @@ impl Detector {
 
     /// Wraps lead revisions just made with what their seals record: the newest reading time
     /// fed per station, the oldest fed, the config in force, and the evidence readings when
-    /// the cache covers them.
-    pub fn revisions(&self, leads: &mut Vec<Lead>, at: Option<Instant>) -> Vec<LeadRevision> {
+    /// the cache covers them; the cache keeps their evidence streams for the next revisions.
+    pub fn revisions(&mut self, leads: &mut Vec<Lead>, at: Option<Instant>) -> Vec<LeadRevision> {
         if leads.is_empty() {
             return Vec::new();
         }
@@ -135,6 +151,8 @@ impl Detector {
             .iter()
             .map(|lead| {
                 let spec = EvidenceSpec::of(lead, &seen);
+                let reach = reach(&self.engine.config().stations, &spec);
+                self.recent.keep(&lead.id, spec.from, reach);
                 let held = self.recent.evidence(&spec);
                 if held.is_none() {
                     debug!(lead = %lead.id, revision = lead.revision, evidence_from = spec.from, cache_from = ?self.recent.covered_from(), "evidence starts before the cache; it is read from the store");
@@ -228,9 +246,34 @@ impl EngineStage {
     }
 }
 
+/// The stations of `spec` and every station downstream of them: those a later revision of the
+/// lead may add as what it saw travels down the river.
+fn reach(stations: &Stations, spec: &EvidenceSpec) -> Vec<StationId> {
+    let mut reach: Vec<StationId> = spec
+        .stations
+        .iter()
+        .map(|cut| StationId::new(&cut.station))
+        .collect();
+    let mut next = 0;
+    while let Some(id) = reach.get(next) {
+        let below: Vec<StationId> = stations
+            .downstream_of(id.as_str())
+            .map(|(s, _)| s.id.clone())
+            .collect();
+        for s in below {
+            if !reach.contains(&s) {
+                reach.push(s);
+            }
+        }
+        next += 1;
+    }
+    reach
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pipeline::recent::KEEP;
     use crate::seal::evidence::collect;
     use crate::store::{ReadingStore, SqliteStore};
     use riverwatch_engine::sim::{Scenario, SimOptions, Simulator};
@@ -239,7 +282,7 @@ mod tests {
     /// Lead revisions (id, revision, category, severity, stations) from feeding `readings`
     /// one message (station and instant) at a time.
     fn leads(cfg: &Arc<Config>, readings: &[Reading]) -> Vec<String> {
-        let mut d = Detector::new(Arc::clone(cfg), Arc::default(), Health::default());
+        let mut d = Detector::new(Arc::clone(cfg), Arc::default(), Health::default(), KEEP);
         let mut out = Vec::new();
         for msg in readings.chunk_by(|a, b| (a.time, &a.station) == (b.time, &b.station)) {
             d.push(msg, &mut out);
@@ -292,7 +335,7 @@ mod tests {
         while sim.next_tick(&mut tick).is_some() {
             ticks.push(tick.iter().map(|r| sim.to_reading(r)).collect());
         }
-        let mut d = Detector::new(cfg, Arc::default(), Health::default());
+        let mut d = Detector::new(cfg, Arc::default(), Health::default(), KEEP);
         let mut made = Vec::new();
         let (mut from_memory, mut from_store, mut resent) = (0, 0, 0);
         for (n, readings) in ticks.iter().enumerate() {
@@ -322,8 +365,9 @@ mod tests {
                 d.push(msg, &mut made);
                 for rev in d.revisions(&mut made, None) {
                     let spec = EvidenceSpec::of(&rev.lead, &rev.seen);
-                    let covered = d.recent.covered_from().is_some_and(|c| spec.from >= c);
-                    assert_eq!(rev.evidence.is_some(), covered, "{spec:?}");
+                    // Kept for as long as the lead may be revised: only evidence from before
+                    // the first reading (the cache never claimed that time) is read back.
+                    assert_eq!(rev.evidence.is_some(), spec.from >= start, "{spec:?}");
                     let stored = collect(&store, &spec).await.expect("read");
                     match &rev.evidence {
                         Some((held_spec, held)) => {
@@ -345,6 +389,8 @@ mod tests {
         let covered = d.recent.covered_from().expect("covered");
         assert!(covered >= start + 6 * DAY, "old readings swept out");
         let per_day = ticks[..288].iter().map(Vec::len).sum::<usize>();
-        assert!(d.recent.len() <= 4 * per_day, "{} held", d.recent.len());
+        // Ten days fed; the stations of leads the engine may still revise are kept from their
+        // evidence start (most of this stormy network), the others swept.
+        assert!(d.recent.len() <= 8 * per_day, "{} held", d.recent.len());
     }
 }

@@ -8,8 +8,8 @@
 //! definition `verify` uses (`seal::evidence`) — is digested. The engine stage hands most
 //! revisions their evidence readings, taken from its cache of the recent durable readings
 //! (`recent`): what the service had stored or spooled when it made the revision. A revision
-//! whose evidence starts before what the cache covers (events running for days, the first
-//! leads after a restart) comes without, and its evidence is read from the store, as it was
+//! whose evidence starts before what the cache covers (the first leads after a restart, a lead
+//! open longer than `evidence_keep`) comes without, and its evidence is read from the store, as it was
 //! before the cache; a store failure is then recorded in the seal instead of holding the lead
 //! back. Either way the seal's digest is what `verify` compares the store with later, so a
 //! store that lost or changed a sealed reading is caught; which source sealed a revision is
@@ -220,6 +220,7 @@ fn source(held: bool) -> &'static str {
 mod tests {
     use super::*;
     use crate::health::Health;
+    use crate::pipeline::recent::KEEP;
     use crate::pipeline::Detector;
     use crate::seal::evidence::{collect, EvidenceSeal, EvidenceSpec};
     use crate::seal::records::LeadSeal;
@@ -234,7 +235,7 @@ mod tests {
         let cfg = Arc::new(Config::embedded());
         let opts = SimOptions::new(Scenario::Stormy, 7, 1_751_328_000_000, 30 * DAY);
         let mut sim = Simulator::new(&cfg.stations, &cfg.gb3838, opts).expect("simulator");
-        let mut detector = Detector::new(cfg, Arc::default(), Health::default());
+        let mut detector = Detector::new(cfg, Arc::default(), Health::default(), KEEP);
         let (mut tick, mut made, mut revs) = (Vec::new(), Vec::new(), Vec::new());
         let mut all = Vec::new();
         while revs.len() < n && sim.next_tick(&mut tick).is_some() {

@@ -13,7 +13,7 @@
 //! recent durable readings (with the store's identity rule: a re-sent point replaces) and hands
 //! each revision the readings of its spec — the set `collect` gives from a store holding what
 //! the service made durable — and the leads stage digests them; only a revision whose `from`
-//! is older than that cache reaches (long events, the first leads after a restart) is sealed
+//! is older than that cache reaches (the first leads after a restart) is sealed
 //! from `collect`, at the time of sealing. So a seal states: these readings, stored or spooled
 //! on their way to the store, are the lead's evidence as the service had made it durable when
 //! it made the revision. It does not state that the store answered with them at that moment;
