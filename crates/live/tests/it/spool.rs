@@ -233,7 +233,9 @@ async fn a_previous_process_spool_is_read_with_the_store_as_it_will_be_drained()
     for b in later.chunks(37) {
         spool.append(b).expect("append");
     }
-    spool.append(&[correction.clone()]).expect("append");
+    spool
+        .append(std::slice::from_ref(&correction))
+        .expect("append");
     drop(spool);
 
     let spooled = spooled_store(&store, spool_dir.path());
