@@ -152,8 +152,8 @@ pub struct ServiceConfig {
     pub ledger_path: PathBuf,
     /// Time stages get to drain after a shutdown signal.
     pub shutdown_grace: Duration,
-    /// How much recent history (ending now) the engine replays from the store at start-up to
-    /// rebuild its per-stream state; zero: none.
+    /// How much recent history (ending now) the engine replays from the store, and from the
+    /// spool a previous run left, at start-up to rebuild its per-stream state; zero: none.
     pub replay_window: Duration,
     /// Broker connection and topics.
     pub mqtt: MqttConfig,

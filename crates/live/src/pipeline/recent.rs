@@ -14,10 +14,11 @@
 //! than [`HORIZON`] behind the newest reading time it was given, so a burst of old data or a
 //! load test that sends days of readings per second holds the same span. [`Recent::evidence`]
 //! answers only for a spec that starts at or after `covered_from`, the time since which the
-//! cache is complete: the start of the start-up replay (which feeds every stored reading from
-//! there); without a replay, just past the newest reading the store held at start (from the
-//! first reading on if it held none: the service wrote everything since); else the first
-//! reading's time. It is raised as old readings are swept out. Anything older
+//! cache is complete: the start of the start-up replay (which feeds every reading from there
+//! that the store holds or that a previous process left in the spool for it: both will be in
+//! the store); without a replay, just past the newest reading the store or the spool held at
+//! start (from the first reading on if they held none: the service wrote everything since);
+//! else the first reading's time. It is raised as old readings are swept out. Anything older
 //! (a lead whose events ran for days, the first leads after a restart) is read from the store.
 
 use crate::seal::evidence::EvidenceSpec;
@@ -66,7 +67,7 @@ impl Recent {
     }
 
     /// Declares the cache complete from `from` on, before any reading: the start-up replay is
-    /// about to feed every stored reading from there.
+    /// about to feed every stored or spooled reading from there.
     pub fn complete_from(&mut self, from: Millis) {
         if self.covered_from.is_none() {
             self.covered_from = Some(from);
