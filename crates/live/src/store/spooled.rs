@@ -124,6 +124,12 @@ impl<S: ReadingStore + 'static> SpooledStore<S> {
             Ok::<_, StoreError>(found)
         })
         .await?;
+        if !spooled.is_empty() {
+            info!(
+                readings = spooled.len(),
+                "spooled readings merged into a store query"
+            );
+        }
         let chunks = self
             .inner
             .query_chunks(stations, from, to, chunk_size)
