@@ -154,8 +154,8 @@ pub struct ServiceConfig {
     pub ledger_path: PathBuf,
     /// Time stages get to drain after a shutdown signal.
     pub shutdown_grace: Duration,
-    /// How much recent history (ending now) the engine replays from the store at start-up to
-    /// rebuild its per-stream state; zero: none.
+    /// How much recent history (ending now) the engine replays from the store, and from the
+    /// spool a previous run left, at start-up to rebuild its per-stream state; zero: none.
     pub replay_window: Duration,
     /// How far back (reading time) the engine stage keeps the readings of the stations of a
     /// lead it may still revise, and those downstream, so that the lead's revisions are sealed

@@ -1,6 +1,7 @@
 //! The live service: opens the ledger and the store, rebuilds the engine's state from the
-//! recent window in the store, and runs the pipeline stages as tasks under one
-//! [`CancellationToken`] and one [`JoinSet`] until a shutdown signal or a stage ending.
+//! recent window in the store (and in the spool a previous process left), and runs the
+//! pipeline stages as tasks under one [`CancellationToken`] and one [`JoinSet`] until a
+//! shutdown signal or a stage ending.
 //!
 //! [`Service::start`] returns once everything runs; the caller may add its own tasks (the HTTP
 //! API, the demo's simulator) with [`Service::spawn`] so they share the shutdown, and reads the
@@ -24,8 +25,7 @@ use crate::pipeline::{
 use crate::seal::ingest::{IngestSeal, CHECKPOINT_EVERY};
 use crate::seal::Signer;
 use crate::store::{
-    AnyStore, Batcher, InfluxStore, ReadingChunks, ReadingStore, SpooledStore, SqliteStore,
-    StoreError,
+    AnyStore, Batcher, InfluxStore, ReadingChunks, SpooledStore, SqliteStore, StoreError,
 };
 use crate::Backoff;
 use riverwatch_engine::models::MultivariateModel;
@@ -382,9 +382,12 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// Rebuilds the engine's state from the last `window` of the store (ending now). Leads it
-/// derives go through the ledger; the ones it did not have (a crash between store and ledger)
-/// become unpublished and are sent with the backlog.
+/// Rebuilds the engine's state from the last `window` of readings (ending now): the store's,
+/// with those a previous process spooled and did not drain merged in
+/// ([`SpooledStore::query_chunks`]), as the live run had fed them and as the store will hold
+/// them — so the evidence cache, declared complete from the window's start, holds them too.
+/// Leads it derives go through the ledger; the ones it did not have (a crash between store and
+/// ledger) become unpublished and are sent with the backlog.
 async fn replay(
     store: &SpooledStore<AnyStore>,
     detector: &mut Detector,
@@ -393,9 +396,9 @@ async fn replay(
 ) -> Result<(), ServiceError> {
     let now = now_ms();
     if window.is_zero() {
-        let newest = store.inner().newest_time().await;
+        let newest = store.newest_time().await;
         if let Err(e) = &newest {
-            warn!(error = %e, "the store did not say its newest reading time; lead evidence from before the next minutes is read from it");
+            warn!(error = %e, "the store or spool did not say its newest reading time; lead evidence from before the next minutes is read from the store");
         }
         detector.replaying_from(complete_without_replay(newest, now));
         return Ok(());
@@ -403,7 +406,6 @@ async fn replay(
     let from = now.saturating_sub(window.as_millis() as i64);
     detector.replaying_from(from);
     let mut chunks = store
-        .inner()
         .query_chunks(&[], from, now + 86_400_000, 10_000)
         .await?;
     let (mut n, mut found) = (0usize, Vec::new());
@@ -418,14 +420,15 @@ async fn replay(
             }
         }
     }
-    info!(readings = n, window = ?window, "engine state rebuilt from the store");
+    info!(readings = n, window = ?window, "engine state rebuilt from the store and spool");
     Ok(())
 }
 
 /// Since when the engine stage's evidence cache holds every stored reading when nothing is
-/// replayed at start: past the newest reading the store already held (later ones can only
-/// come from this process), or from the first reading on when it held none. When the store
-/// cannot say, past the latest time a reading received before now may carry.
+/// replayed at start: past the newest reading the store already held or the spool held for
+/// it (later ones can only come from this process), or from the first reading on when they
+/// held none. When they cannot say, past the latest time a reading received before now may
+/// carry.
 fn complete_without_replay(newest: Result<Option<Millis>, StoreError>, now: Millis) -> Millis {
     match newest {
         Ok(Some(t)) => t.saturating_add(1),

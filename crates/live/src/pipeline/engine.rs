@@ -1,5 +1,5 @@
 //! Engine stage: the core engine over durable readings, and its threshold reloads. The same
-//! [`Detector`] runs the start-up replay of the store, so live and replayed readings go through
+//! [`Detector`] runs the start-up replay of the store (and spool), so live and replayed readings go through
 //! one code path (DESIGN.md, "one engine, two drivers").
 //!
 //! Canonical order: the engine's output (which station's event roots a lead, hence the lead id,
@@ -130,9 +130,9 @@ impl Detector {
         self.seen = now;
     }
 
-    /// Declares that the evidence cache will be complete from `from` on: the store's readings
-    /// from there are about to be fed (the start-up replay), or it holds none from there
-    /// (without a replay: past its newest reading at start).
+    /// Declares that the evidence cache will be complete from `from` on: the store's and the
+    /// spool's readings from there are about to be fed (the start-up replay), or they hold none
+    /// from there (without a replay: past their newest reading at start).
     pub fn replaying_from(&mut self, from: Millis) {
         self.recent.complete_from(from);
     }

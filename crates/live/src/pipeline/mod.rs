@@ -12,7 +12,8 @@
 //! shutdown flushes, acks and publishes everything already received.
 //!
 //! The engine sees a reading only once it is durable: what it derives leads from is exactly
-//! what the store holds, so the start-up replay of the store rebuilds the same state and
+//! what the store holds or will hold once the spool has drained, so the start-up replay of the
+//! store, with the spool a previous process left merged in, rebuilds the same state and
 //! re-derives the same leads (deterministic ids; the ledger ignores revisions it has). The
 //! engine stage feeds readings in (time, station, parameter) order once they are older than the
 //! allowed lateness, so arrival order (live) and store order (replay) give the same revisions.

@@ -17,17 +17,18 @@
 //! evidence from its start (12 h before its window), so the engine stage asks the cache to keep
 //! its stations' readings from there ([`Recent::keep`]) for as long as the engine may revise
 //! it — after it closed, too, as later events can still join it — and at most `keep` (the
-//! service's `evidence_keep`) behind the newest reading. Whole stations, every parameter: a later revision may name
-//! parameters the earlier ones did not.
+//! service's `evidence_keep`) behind the newest reading. Whole stations, every parameter: a
+//! later revision may name parameters the earlier ones did not.
 //!
 //! Each station knows the time since which it holds all its readings; a station the cache has
-//! no entry for is complete since `covered_from`: the start of the start-up replay (which feeds every stored
-//! reading from there); without a replay, just past the newest reading the store held at start
-//! (from the first reading on if it held none: the service wrote everything since); else the
-//! first reading's time — raised to the cut as old readings are swept out. [`Recent::evidence`]
-//! answers only when every station of the spec is complete from its start. Anything older (the
-//! first leads after a restart, a lead that gained a station whose older readings had gone) is
-//! read from the store.
+//! no entry for is complete since `covered_from`: the start of the start-up replay (which feeds
+//! every reading from there that the store holds or that a previous process left in the spool
+//! for it: both will be in the store); without a replay, just past the newest reading the store
+//! or the spool held at start (from the first reading on if they held none: the service wrote
+//! everything since); else the first reading's time — raised to the cut as old readings are
+//! swept out. [`Recent::evidence`] answers only when every station of the spec is complete from
+//! its start. Anything older (the first leads after a restart, a lead that gained a station
+//! whose older readings had gone) is read from the store.
 
 use crate::seal::evidence::EvidenceSpec;
 use crate::store::reading_order;
@@ -97,7 +98,7 @@ impl Recent {
     }
 
     /// Declares the cache complete from `from` on, before any reading: the start-up replay is
-    /// about to feed every stored reading from there.
+    /// about to feed every stored or spooled reading from there.
     pub fn complete_from(&mut self, from: Millis) {
         if self.covered_from.is_none() {
             self.covered_from = Some(from);

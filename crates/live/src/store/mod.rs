@@ -22,6 +22,7 @@ mod scripted;
 mod spool;
 mod spooled;
 mod sqlite;
+mod with_spooled;
 
 pub use batch::Batcher;
 pub use error::{SpoolError, StoreError};
@@ -29,9 +30,10 @@ pub use influx::{gzip, InfluxAuth, InfluxOpts, InfluxStore};
 pub use influx_query::InfluxChunks;
 #[cfg(test)]
 pub(crate) use scripted::Scripted;
-pub use spool::Spool;
+pub use spool::{Batches, Spool};
 pub use spooled::{Durable, SpooledStore};
 pub use sqlite::{SqliteChunks, SqliteStore};
+pub use with_spooled::WithSpooled;
 
 use riverwatch_engine::time::Millis;
 use riverwatch_engine::{Reading, StationId};

@@ -21,6 +21,11 @@
 //! it queues behind it. Spool appends are serialised by its mutex; each caller gets its own
 //! answer, and the stage acks in arrival order whatever order the answers come in.
 //!
+//! Reading: [`SpooledStore::query_chunks`] and [`SpooledStore::newest_time`] answer as the
+//! store will once the spool has drained — the store's readings with the spooled ones merged
+//! in — so the start-up replay sees the readings a previous process spooled and stopped
+//! before draining; queries of [`SpooledStore::inner`] see the store alone.
+//!
 //! Exactly-once in the database comes from idempotent point identity, not from bookkeeping: a
 //! batch replayed twice (crash between the store's answer and the spool's head update, or a
 //! request that failed after part of it was stored) overwrites the same points with the same
@@ -28,10 +33,12 @@
 
 use super::error::StoreError;
 use super::spool::Spool;
+use super::with_spooled::WithSpooled;
 use super::{ReadingStore, Rejected, WriteReport};
 use crate::backoff::Backoff;
 use crate::blocking::locked;
-use riverwatch_engine::Reading;
+use riverwatch_engine::time::Millis;
+use riverwatch_engine::{Reading, StationId};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, Notify};
@@ -88,6 +95,60 @@ impl<S: ReadingStore + 'static> SpooledStore<S> {
     /// The store behind the spool (for queries).
     pub fn inner(&self) -> &S {
         &self.inner
+    }
+
+    /// The readings of `stations` (empty: all) with `from <= time < to` as the store will
+    /// hold them once the spool has drained: the store's [`ReadingStore::query_chunks`] with
+    /// the spool's readings of the window merged in ([`WithSpooled`]; a point held by both is
+    /// the spooled one). The start-up replay reads this, so the readings a previous process
+    /// spooled and did not drain are fed too. The spool is read first, so a batch the drain
+    /// moves meanwhile is found twice (merged into one point), never missed; but a point
+    /// drained and then written anew directly in that moment would come back with its
+    /// spooled value: meant for start-up, before the drain runs.
+    pub async fn query_chunks(
+        &self,
+        stations: &[StationId],
+        from: Millis,
+        to: Millis,
+        chunk_size: usize,
+    ) -> Result<WithSpooled<S::Chunks>, StoreError> {
+        let wanted = stations.to_vec();
+        let in_window = move |r: &Reading| {
+            (from..to).contains(&r.time) && (wanted.is_empty() || wanted.contains(&r.station))
+        };
+        let spooled = locked(&self.spool, move |s| {
+            let mut found = Vec::new();
+            for batch in s.batches() {
+                found.extend(batch?.into_iter().filter(&in_window));
+            }
+            Ok::<_, StoreError>(found)
+        })
+        .await?;
+        if !spooled.is_empty() {
+            info!(
+                readings = spooled.len(),
+                "spooled readings merged into a store query"
+            );
+        }
+        let chunks = self
+            .inner
+            .query_chunks(stations, from, to, chunk_size)
+            .await?;
+        Ok(WithSpooled::new(chunks, spooled))
+    }
+
+    /// The newest reading time the store will hold once the spool has drained: the later of
+    /// the store's ([`ReadingStore::newest_time`]) and the newest spooled reading's.
+    pub async fn newest_time(&self) -> Result<Option<Millis>, StoreError> {
+        let spooled = locked(&self.spool, |s| {
+            let mut newest = None;
+            for batch in s.batches() {
+                newest = batch?.iter().map(|r| r.time).max().max(newest);
+            }
+            Ok::<_, StoreError>(newest)
+        })
+        .await?;
+        Ok(self.inner.newest_time().await?.max(spooled))
     }
 
     /// Pings the store ([`ReadingStore::ping`]); when it answers, a drain waiting out a backoff

@@ -8,6 +8,7 @@ mod ledger;
 mod models;
 mod service;
 mod spool;
+mod spooled_restart;
 mod sqlite;
 
 use riverwatch_engine::time::Millis;

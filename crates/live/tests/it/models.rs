@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-const STEP: i64 = 5 * MINUTE;
+pub(crate) const STEP: i64 = 5 * MINUTE;
 /// Readings before, during and after the shift. The model's findings name one parameter at a
 /// time, so the engine judges the event a monitoring one, which raises a lead from 6 h on
 /// (`events.min_monitoring_duration`): the shift lasts 6.5 h.
@@ -29,7 +29,7 @@ const AFTER: i64 = 40;
 
 /// DO and conductivity of DL03 moving together (one principal component), as a trainer would
 /// have fitted them on a clean window.
-fn model() -> MultivariateModel {
+pub(crate) fn model() -> MultivariateModel {
     let h = std::f64::consts::FRAC_1_SQRT_2;
     MultivariateModel {
         format: FORMAT,
@@ -64,7 +64,7 @@ fn model() -> MultivariateModel {
 /// DO and conductivity of DL03 every 5 minutes: a common swing with a little independent
 /// noise, then, for `SHIFTED` readings, DO 0.8 σ up and conductivity 0.8 σ down — each well
 /// inside its own swing, but against the correlation the model learnt.
-fn readings() -> Vec<Reading> {
+pub(crate) fn readings() -> Vec<Reading> {
     readings_from(T0, BEFORE)
 }
 
@@ -97,7 +97,7 @@ fn leads_of(models: Vec<MultivariateModel>) -> Vec<Lead> {
     leads_over(models, &readings())
 }
 
-fn leads_over(models: Vec<MultivariateModel>, readings: &[Reading]) -> Vec<Lead> {
+pub(crate) fn leads_over(models: Vec<MultivariateModel>, readings: &[Reading]) -> Vec<Lead> {
     let mut engine = Engine::new(Arc::new(Config::embedded()));
     assert!(engine.set_models(models).is_empty());
     let mut out = Output::default();
@@ -108,7 +108,7 @@ fn leads_over(models: Vec<MultivariateModel>, readings: &[Reading]) -> Vec<Lead>
     out.leads
 }
 
-fn by_pca(l: &Lead) -> bool {
+pub(crate) fn by_pca(l: &Lead) -> bool {
     l.detectors.iter().any(|d| d.detector == DetectorId::Pca)
 }
 
@@ -119,11 +119,11 @@ fn only_the_model_flags_the_shift() {
     assert!(with.iter().any(by_pca), "{with:#?}");
 }
 
-fn messages() -> Vec<(String, Vec<u8>)> {
+pub(crate) fn messages() -> Vec<(String, Vec<u8>)> {
     messages_of(&readings())
 }
 
-fn messages_of(readings: &[Reading]) -> Vec<(String, Vec<u8>)> {
+pub(crate) fn messages_of(readings: &[Reading]) -> Vec<(String, Vec<u8>)> {
     readings
         .chunks(2)
         .map(|pair| {
@@ -141,7 +141,7 @@ fn messages_of(readings: &[Reading]) -> Vec<(String, Vec<u8>)> {
 }
 
 /// A `models` directory under `root` holding `m` as its one file; the directory and the file.
-fn models_dir(root: &Path, m: &MultivariateModel) -> (PathBuf, PathBuf) {
+pub(crate) fn models_dir(root: &Path, m: &MultivariateModel) -> (PathBuf, PathBuf) {
     let dir = root.join("models");
     std::fs::create_dir(&dir).unwrap();
     let file = dir.join("dl03-pca.json");
@@ -151,7 +151,7 @@ fn models_dir(root: &Path, m: &MultivariateModel) -> (PathBuf, PathBuf) {
 }
 
 /// The first lead with a PCA finding the service records within 30 s.
-async fn pca_lead(h: &ServiceHandle) -> Option<Lead> {
+pub(crate) async fn pca_lead(h: &ServiceHandle) -> Option<Lead> {
     eventually_async(Duration::from_secs(30), || async {
         let (leads, _) = h.ledger.list(LeadFilter::default()).await.ok()?;
         leads.into_iter().find(by_pca)
@@ -162,7 +162,7 @@ async fn pca_lead(h: &ServiceHandle) -> Option<Lead> {
 /// The lead's latest seal, once checked: its evidence, re-read from the store `db`, gives the
 /// sealed digest, and the service has sealed evidence from `source` (`memory`: its cache of
 /// durable readings; `store`: read back, the evidence starting before the cache).
-async fn sealed_evidence_rechecks(
+pub(crate) async fn sealed_evidence_rechecks(
     h: &ServiceHandle,
     lead: &Lead,
     db: &Path,
@@ -244,7 +244,7 @@ async fn the_service_loads_models_seals_their_digests_and_counts_bad_files() {
 }
 
 /// A day-long rolling baseline: 288 instants, so a cold model scores nothing for 144.
-fn rolling_model() -> MultivariateModel {
+pub(crate) fn rolling_model() -> MultivariateModel {
     MultivariateModel {
         baseline_rows: 288,
         scaler: Scaler {
@@ -255,6 +255,15 @@ fn rolling_model() -> MultivariateModel {
     }
 }
 
+/// `history` quiet instants of [`readings_from`] ending in time for the shift and what
+/// follows it to end just before now: the readings from before a restart, and the live ones.
+pub(crate) fn around_a_restart(history: i64) -> (Vec<Reading>, Vec<Reading>) {
+    let t0 = now_ms() / STEP * STEP - (history + SHIFTED + AFTER) * STEP;
+    let mut before = readings_from(t0, history);
+    let live = before.split_off(2 * history as usize);
+    (before, live)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_replays_the_store_into_the_rolling_baseline() {
     let broker = Mosquitto::start();
@@ -262,16 +271,18 @@ async fn a_restart_replays_the_store_into_the_rolling_baseline() {
     let (models, _) = models_dir(dir.path(), &rolling_model());
     // 200 quiet instants stored before the restart (more than the 144 of the warm-up, well
     // inside the 2-day replay window), then the shift arrives live right after it.
-    let history = 200;
-    let t0 = now_ms() / STEP * STEP - (history + SHIFTED + AFTER) * STEP;
-    let all = readings_from(t0, history);
-    let (stored, live) = all.split_at(2 * history as usize);
+    let (stored, live) = around_a_restart(200);
     // Cold, the model is still warming up when the shift comes and ends: no lead from it.
-    assert!(!leads_over(vec![rolling_model()], live).iter().any(by_pca));
+    assert!(!leads_over(vec![rolling_model()], &live).iter().any(by_pca));
+    let all = [&stored[..], &live].concat();
     assert!(leads_over(vec![rolling_model()], &all).iter().any(by_pca));
 
     let db = dir.path().join("r.sqlite");
-    let report = SqliteStore::open(&db).unwrap().write(stored).await.unwrap();
+    let report = SqliteStore::open(&db)
+        .unwrap()
+        .write(&stored)
+        .await
+        .unwrap();
     assert!(report.rejected.is_empty(), "{report:?}");
     let mut cfg = config(dir.path(), &broker, StoreKind::Sqlite(db.clone()));
     cfg.models_dir = Some(models);
@@ -279,7 +290,7 @@ async fn a_restart_replays_the_store_into_the_rolling_baseline() {
     let service = Service::start(cfg, Config::embedded(), None).await.unwrap();
     assert_eq!(service.handle().metrics.models_loaded.get(), 1);
     let (h, cancel, run) = run_subscribed(service).await;
-    publish_all(broker.port, &messages_of(live)).await;
+    publish_all(broker.port, &messages_of(&live)).await;
     let lead = pca_lead(&h)
         .await
         .unwrap_or_else(|| panic!("no lead from the warm model: {}", h.metrics.render()));

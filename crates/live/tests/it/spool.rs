@@ -1,9 +1,12 @@
-//! The disk spool: torn-tail recovery, and an InfluxDB outage bridged without loss or duplicates.
+//! The disk spool: torn-tail recovery, an InfluxDB outage bridged without loss or duplicates,
+//! and a previous process's spool read together with the store before it drains.
 
 use crate::{influx_store, readings, sorted, T0};
 use riverwatch_engine::time::{DAY, MINUTE};
 use riverwatch_engine::Reading;
-use riverwatch_live::store::{Durable, InfluxStore, ReadingStore, Spool, SpooledStore};
+use riverwatch_live::store::{
+    Durable, InfluxStore, ReadingChunks, ReadingStore, Spool, SpooledStore,
+};
 use riverwatch_live::Backoff;
 use riverwatch_testkit::{eventually_async, Influx};
 use std::fs::OpenOptions;
@@ -198,4 +201,99 @@ async fn influx_outage_is_spooled_across_a_restart_and_drained_exactly_once() {
     assert!(rejected.try_recv().is_err(), "nothing was refused");
     cancel.cancel();
     task.await.expect("drain ends");
+}
+
+/// What `chunks` hands out, checking each chunk is in store order and not empty.
+async fn gather(mut chunks: impl ReadingChunks) -> Vec<Reading> {
+    let mut all = Vec::new();
+    while let Some(chunk) = chunks.next_chunk().await.expect("chunk") {
+        assert!(!chunk.is_empty());
+        all.extend(chunk);
+    }
+    assert_eq!(all, sorted(all.clone()));
+    all
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_previous_process_spool_is_read_with_the_store_as_it_will_be_drained() {
+    let (store, _db) = influx_store(Influx::shared(), 500);
+    let spool_dir = tempfile::tempdir().expect("tmp");
+    let stations = ["DL01", "DL02"];
+    // The earlier process stored the first hours, then InfluxDB went down: the rest, and a
+    // correction of a stored point, waited in the spool when it stopped.
+    let stored = readings(&stations, &["ph", "do"], T0, MINUTE, 300);
+    let report = store.write(&stored).await.expect("stored");
+    assert!(report.rejected.is_empty(), "{report:?}");
+    let later = readings(&stations, &["ph", "do"], T0 + 300 * MINUTE, MINUTE, 200);
+    let correction = Reading {
+        value: -1.25,
+        ..stored[41].clone()
+    };
+    let mut spool = Spool::open(spool_dir.path(), 64 << 20).expect("spool");
+    for b in later.chunks(37) {
+        spool.append(b).expect("append");
+    }
+    spool
+        .append(std::slice::from_ref(&correction))
+        .expect("append");
+    drop(spool);
+
+    let spooled = spooled_store(&store, spool_dir.path());
+    let newest = spooled.newest_time().await.expect("newest");
+    assert_eq!(
+        newest,
+        Some(T0 + 499 * MINUTE),
+        "the spool's newest, not the store's"
+    );
+    let (from, to) = (T0 + 5 * MINUTE, T0 + 400 * MINUTE);
+    let in_window = |r: &&Reading| (from..to).contains(&r.time);
+    let mut want: Vec<Reading> = stored
+        .iter()
+        .chain(&later)
+        .filter(in_window)
+        .cloned()
+        .collect();
+    let at = want
+        .iter()
+        .position(|r| *r == stored[41])
+        .expect("in the window");
+    want[at] = correction;
+    let got = gather(
+        spooled
+            .query_chunks(&[], from, to, 64)
+            .await
+            .expect("query"),
+    )
+    .await;
+    assert_eq!(got, sorted(want));
+    // One station: the spool is filtered like the store.
+    let dl02 = ["DL02".into()];
+    let one = gather(
+        spooled
+            .query_chunks(&dl02, from, to, 64)
+            .await
+            .expect("query"),
+    )
+    .await;
+    let want: Vec<Reading> = got
+        .iter()
+        .filter(|r| r.station == dl02[0])
+        .cloned()
+        .collect();
+    assert_eq!(one, want);
+
+    // The drain makes the store what the merged answer said it would be.
+    let (cancel, task, _rx) = start_drain(&spooled);
+    let drained = eventually_async(Duration::from_secs(20), || async {
+        (spooled.spooled().await.expect("spool").0 == 0).then_some(())
+    })
+    .await;
+    assert!(drained.is_some(), "spool did not drain");
+    cancel.cancel();
+    task.await.expect("drain ends");
+    assert_eq!(
+        spooled.inner().query(&[], from, to).await.expect("query"),
+        got
+    );
+    assert_eq!(spooled.inner().newest_time().await.expect("newest"), newest);
 }
