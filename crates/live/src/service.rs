@@ -43,6 +43,9 @@ use tracing::{error, info, warn, Instrument};
 /// How often the store is pinged for `store_reachable`.
 const PROBE_EVERY: Duration = Duration::from_secs(1);
 
+/// Times the start-up replay is tried before the service starts without it (see [`rebuild`]).
+const REPLAY_ATTEMPTS: u32 = 5;
+
 /// Why the service could not start or did not stop cleanly.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -190,14 +193,17 @@ impl Service {
             prefix: cfg.mqtt.leads_topic_prefix.clone(),
         };
 
-        let mut detector = Detector::new(
-            Arc::clone(&engine),
-            Arc::clone(&metrics),
-            health.clone(),
-            cfg.evidence_keep,
-        );
-        detector.set_models(&models);
-        replay(&store, &mut detector, &leads_stage, cfg.replay_window).await?;
+        let detector = || {
+            let mut d = Detector::new(
+                Arc::clone(&engine),
+                Arc::clone(&metrics),
+                health.clone(),
+                cfg.evidence_keep,
+            );
+            d.set_models(&models);
+            d
+        };
+        let detector = rebuild(&store, detector, &leads_stage, cfg.replay_window).await;
         let backlog: Vec<Outbound> = ledger
             .unpublished()
             .await?
@@ -382,6 +388,39 @@ pub async fn shutdown_signal() {
     }
 }
 
+/// A detector (from `make`) with its state rebuilt by [`replay`]. The store may not answer yet —
+/// InfluxDB started at the same time, or down — so the replay is tried [`REPLAY_ATTEMPTS`] times
+/// with backoff (7.5 s in all), and then the service starts without the engine's recent state
+/// rather than not at all: while it is not there the broker keeps only so many messages for its
+/// session (Mosquitto: 1,000 by default) and drops the rest, and the spool is there to take
+/// the readings. Without a replay, the baselines learn again from the live readings, and the
+/// evidence cache claims nothing before the readings that arrive from now on.
+async fn rebuild(
+    store: &SpooledStore<AnyStore>,
+    make: impl Fn() -> Detector,
+    leads: &LeadsStage,
+    window: Duration,
+) -> Detector {
+    let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(4));
+    let mut attempt = 1;
+    loop {
+        let mut detector = make();
+        let e = match replay(store, &mut detector, leads, window).await {
+            Ok(()) => return detector,
+            Err(e) => e,
+        };
+        if attempt == REPLAY_ATTEMPTS {
+            error!(error = %e, "start-up replay failed; the engine starts without its recent state (baselines learn again, lead evidence from before now is read from the store)");
+            let mut detector = make();
+            detector.replaying_from(complete_without_replay(Err(e), now_ms()));
+            return detector;
+        }
+        warn!(error = %e, attempt, "start-up replay failed; trying again");
+        tokio::time::sleep(backoff.next_delay()).await;
+        attempt += 1;
+    }
+}
+
 /// Rebuilds the engine's state from the last `window` of readings (ending now): the store's,
 /// with those a previous process spooled and did not drain merged in
 /// ([`SpooledStore::query_chunks`]), as the live run had fed them and as the store will hold
@@ -393,7 +432,7 @@ async fn replay(
     detector: &mut Detector,
     leads: &LeadsStage,
     window: Duration,
-) -> Result<(), ServiceError> {
+) -> Result<(), StoreError> {
     let now = now_ms();
     if window.is_zero() {
         let newest = store.newest_time().await;

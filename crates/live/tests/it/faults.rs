@@ -6,7 +6,7 @@ use crate::service::{config, influx_kind, publish_all};
 use riverwatch_engine::decode::encode_hj212_frame;
 use riverwatch_engine::{Config, DataFlag, Reading};
 use riverwatch_live::api;
-use riverwatch_live::config::StoreKind;
+use riverwatch_live::config::{ServiceConfig, StoreKind};
 use riverwatch_live::store::{reading_order, ReadingStore};
 use riverwatch_live::{Service, ServiceHandle};
 use riverwatch_testkit::{eventually_async, unique_name, Influx, Mosquitto, MosquittoOpts};
@@ -57,7 +57,10 @@ struct Running {
 
 impl Running {
     async fn start(broker: &Mosquitto, dir: &std::path::Path, store: StoreKind) -> Self {
-        let cfg = config(dir, broker, store);
+        Self::start_with(config(dir, broker, store)).await
+    }
+
+    async fn start_with(cfg: ServiceConfig) -> Self {
         let service = Service::start(cfg, Config::embedded(), None).await.unwrap();
         let h = service.handle();
         let stop = service.cancel_token();
@@ -271,6 +274,39 @@ async fn influx_down_30s_mid_stream_every_reading_stored_exactly_once_in_order()
         "values, times, tags; the later fix wins"
     );
     assert_eq!(svc.h.metrics.rejected("store_refused"), 0);
+    svc.stop().await;
+}
+
+/// InfluxDB not answering when the service starts (it starts later, or is down): the start-up
+/// replay fails and is retried, then the service starts without it rather than not at all, and
+/// what arrives meanwhile is spooled and drained once InfluxDB is there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn influx_down_at_start_the_service_starts_spools_and_drains() {
+    let mut server = Influx::start(); // its own: this test stops it
+    let db = unique_name("late");
+    server.create_db(&db);
+    tokio::task::block_in_place(|| server.stop());
+    let broker = Mosquitto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path(), &broker, influx_kind(&server, &db));
+    cfg.replay_window = Duration::from_secs(2 * 86_400);
+    let svc = Running::start_with(cfg).await;
+    let (msgs, want): (Vec<_>, Vec<_>) = (0..100).map(stream_msg).unzip();
+    publish_all(broker.port, &msgs).await;
+    let spooled = eventually_async(Duration::from_secs(20), || async {
+        (svc.h.metrics.spooled.get() == 200).then_some(())
+    })
+    .await;
+    assert!(spooled.is_some(), "{}", svc.h.metrics.render());
+
+    tokio::task::block_in_place(|| server.restart());
+    let drained = eventually_async(Duration::from_secs(20), || async {
+        (svc.h.store.spooled().await.unwrap().0 == 0 && influx_count(&server, &db) == 200)
+            .then_some(())
+    })
+    .await;
+    assert!(drained.is_some(), "{}", svc.h.metrics.render());
+    assert_eq!(svc.stored().await, sorted(want.concat()));
     svc.stop().await;
 }
 
