@@ -187,7 +187,7 @@ impl Service {
         };
         let leads_stage = LeadsStage {
             ledger: ledger.clone(),
-            store: store.inner().clone(),
+            store: store.clone(),
             metrics: Arc::clone(&metrics),
             live,
             prefix: cfg.mqtt.leads_topic_prefix.clone(),

@@ -9,8 +9,9 @@
 //! revisions their evidence readings, taken from its cache of the recent durable readings
 //! (`recent`): what the service had stored or spooled when it made the revision. A revision
 //! whose evidence starts before what the cache covers (the first leads after a restart, a lead
-//! open longer than `evidence_keep`) comes without, and its evidence is read from the store, as it was
-//! before the cache; a store failure is then recorded in the seal instead of holding the lead
+//! open longer than `evidence_keep`) comes without, and its evidence is read from the store —
+//! with the spool's readings merged in, since while a spool drains the store alone lacks
+//! readings the service made durable (`SpooledStore::query_chunks`); a store failure is then recorded in the seal instead of holding the lead
 //! back. Either way the seal's digest is what `verify` compares the store with later, so a
 //! store that lost or changed a sealed reading is caught; which source sealed a revision is
 //! counted (`riverwatch_evidence_seals_total{source}`) and logged.
@@ -26,8 +27,9 @@
 use super::{now_ms, LeadRevision, Outbound};
 use crate::ledger::Ledger;
 use crate::metrics::{LeadLatency, Metrics};
+use crate::seal::evidence::{collect_with, EvidenceSpec};
 use crate::seal::records::SealInput;
-use crate::store::AnyStore;
+use crate::store::{AnyStore, SpooledStore};
 use riverwatch_engine::Lead;
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,8 +44,9 @@ pub(crate) const MAX_BATCH: usize = 32;
 /// Records lead revisions and hands new ones to the publisher.
 pub(crate) struct LeadsStage {
     pub ledger: Ledger,
-    /// Where the evidence of a revision that comes without it is read from.
-    pub store: AnyStore,
+    /// Where the evidence of a revision that comes without it is read from: the store with the
+    /// spool's readings merged in, as the cache holds them.
+    pub store: SpooledStore<AnyStore>,
     pub metrics: Arc<Metrics>,
     pub live: broadcast::Sender<Lead>,
     pub prefix: String,
@@ -177,7 +180,14 @@ impl LeadsStage {
                     Some((spec, readings)) => {
                         SealInput::held(spec, &readings, seen, engine_from, config)
                     }
-                    None => SealInput::gather(&store, &lead, seen, engine_from, config).await,
+                    None => {
+                        let spec = EvidenceSpec::of(&lead, &seen);
+                        let read = collect_with(&spec, |stations, from, to| async move {
+                            store.query(&stations, from, to).await
+                        })
+                        .await;
+                        SealInput::read(spec, read, seen, engine_from, config)
+                    }
                 };
                 (i, input)
             });
@@ -224,10 +234,10 @@ mod tests {
     use crate::pipeline::Detector;
     use crate::seal::evidence::{collect, EvidenceSeal, EvidenceSpec};
     use crate::seal::records::LeadSeal;
-    use crate::store::{ReadingStore, SqliteStore};
+    use crate::store::{ReadingStore, Spool, SqliteStore};
     use riverwatch_engine::sim::{Scenario, SimOptions, Simulator};
     use riverwatch_engine::time::DAY;
-    use riverwatch_engine::Config;
+    use riverwatch_engine::{Config, Reading};
 
     /// Stormy simulated days (seed 7) written to `store` and fed to a detector one message at a
     /// time, until it has made `n` lead revisions; returns them.
@@ -263,9 +273,11 @@ mod tests {
         let revs = revisions(&store, 6).await;
         let ledger = Ledger::open(&dir.path().join("ledger.sqlite")).expect("ledger");
         let (live, _) = broadcast::channel(64);
+        let spooled =
+            SpooledStore::open(store.clone(), &dir.path().join("spool"), 1 << 20).expect("spool");
         let stage = || LeadsStage {
             ledger: ledger.clone(),
-            store: store.clone(),
+            store: spooled.clone(),
             metrics: Arc::new(Metrics::new()),
             live: live.clone(),
             prefix: "rw/leads".into(),
@@ -344,34 +356,59 @@ mod tests {
     }
 
     /// A revision that comes with its evidence readings is sealed from them, one that comes
-    /// without (the cache did not reach back to its evidence start) from the store; either way
-    /// the seal is the one the store's readings give, and the metric counts each source.
+    /// without (the cache did not reach back to its evidence start) from the store with what
+    /// waits in the spool (here corrections of evidence readings, not drained yet); either way
+    /// the seal is the one the store's readings give once the spool has drained, and the
+    /// metric counts each source.
     #[tokio::test]
-    async fn revisions_without_their_evidence_are_sealed_from_the_store() {
+    async fn revisions_without_their_evidence_are_sealed_from_the_store_and_spool() {
         let dir = tempfile::tempdir().expect("tmp");
         let store =
             AnyStore::Sqlite(SqliteStore::open(&dir.path().join("r.sqlite")).expect("store"));
         let mut revs = revisions(&store, 6).await;
+        let mut spooled = Vec::new();
         for rev in revs.iter_mut().skip(1).step_by(2) {
             rev.evidence = None;
+            let spec = EvidenceSpec::of(&rev.lead, &rev.seen);
+            let stored = collect(&store, &spec).await.expect("read");
+            spooled.extend(stored.into_iter().rev().take(3).map(|r| Reading {
+                value: r.value + 1.0,
+                ..r
+            }));
         }
+        let spool_dir = dir.path().join("spool");
+        let mut spool = Spool::open(&spool_dir, 1 << 20).expect("spool");
+        spool.append(&spooled).expect("spooled");
+        drop(spool);
         let held = revs.iter().filter(|r| r.evidence.is_some()).count();
         assert!(held >= 2, "{held} of {} come with evidence", revs.len());
         let ledger = Ledger::open(&dir.path().join("ledger.sqlite")).expect("ledger");
         let metrics = Arc::new(Metrics::new());
         let stage = LeadsStage {
             ledger: ledger.clone(),
-            store: store.clone(),
+            store: SpooledStore::open(store.clone(), &spool_dir, 1 << 20).expect("spooled"),
             metrics: Arc::clone(&metrics),
             live: broadcast::channel(8).0,
             prefix: "rw/leads".into(),
         };
         let recorded = stage.record(&revs).await;
         assert_eq!(recorded.new, vec![true; revs.len()]);
-        for rev in &revs {
+        // The drain's work: afterwards the store holds what the service had made durable —
+        // also for the revisions with evidence, made before the corrections arrived.
+        let mut want = Vec::new();
+        for rev in revs.iter().filter(|r| r.evidence.is_some()) {
             let spec = EvidenceSpec::of(&rev.lead, &rev.seen);
             let readings = collect(&store, &spec).await.expect("read");
-            let want = EvidenceSeal::new(spec, &readings);
+            want.push(EvidenceSeal::new(spec, &readings));
+        }
+        store.write(&spooled).await.expect("drained");
+        for rev in revs.iter().filter(|r| r.evidence.is_none()) {
+            let spec = EvidenceSpec::of(&rev.lead, &rev.seen);
+            let readings = collect(&store, &spec).await.expect("read");
+            want.push(EvidenceSeal::new(spec, &readings));
+        }
+        let (with, without): (Vec<_>, Vec<_>) = revs.iter().partition(|r| r.evidence.is_some());
+        for (rev, want) in with.into_iter().chain(without).zip(want) {
             let sealed = ledger
                 .sealed_revision(&rev.lead.id, Some(rev.lead.revision))
                 .await

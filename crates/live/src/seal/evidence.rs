@@ -36,6 +36,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::future::Future;
 
 /// First line of the canonical CSV.
 pub const CSV_HEADER: &str = "time,station,parameter,value,flag\n";
@@ -103,6 +104,19 @@ pub async fn collect<S: ReadingStore>(
     store: &S,
     spec: &EvidenceSpec,
 ) -> Result<Vec<Reading>, StoreError> {
+    collect_with(spec, |stations, from, to| async move {
+        store.query(&stations, from, to).await
+    })
+    .await
+}
+
+/// Reads the evidence of `spec` through `query` (stations, from, to exclusive → readings in any
+/// order, a superset of the evidence), in store order.
+pub async fn collect_with<F, Q>(spec: &EvidenceSpec, query: Q) -> Result<Vec<Reading>, StoreError>
+where
+    Q: FnOnce(Vec<StationId>, Millis, Millis) -> F,
+    F: Future<Output = Result<Vec<Reading>, StoreError>>,
+{
     let Some(to) = spec.stations.iter().map(|c| c.until).max() else {
         return Ok(Vec::new());
     };
@@ -114,7 +128,7 @@ pub async fn collect<S: ReadingStore>(
         .iter()
         .map(|c| StationId::new(&c.station))
         .collect();
-    let mut readings = store.query(&stations, spec.from, to + 1).await?;
+    let mut readings = query(stations, spec.from, to + 1).await?;
     readings.retain(|r| spec.contains(r));
     readings.sort_by(reading_order);
     Ok(readings)

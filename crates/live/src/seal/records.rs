@@ -4,7 +4,7 @@
 
 use super::evidence::{collect, EvidenceSeal, EvidenceSpec};
 use super::sha256_hex;
-use crate::store::ReadingStore;
+use crate::store::{ReadingStore, StoreError};
 use riverwatch_engine::config::{Config, ConfigTexts};
 use riverwatch_engine::leads::Lead;
 use riverwatch_engine::time::Millis;
@@ -156,7 +156,20 @@ impl SealInput {
         config: Arc<Config>,
     ) -> Self {
         let spec = EvidenceSpec::of(lead, &seen);
-        let evidence = match collect(store, &spec).await {
+        let read = collect(store, &spec).await;
+        Self::read(spec, read, seen, engine_from, config)
+    }
+
+    /// Like [`SealInput::gather`], with the evidence of `spec` read already: `read` is what
+    /// `collect` (or `collect_with`) gave.
+    pub fn read(
+        spec: EvidenceSpec,
+        read: Result<Vec<Reading>, StoreError>,
+        seen: BTreeMap<String, Millis>,
+        engine_from: Option<Millis>,
+        config: Arc<Config>,
+    ) -> Self {
+        let evidence = match read {
             Ok(readings) => Ok(EvidenceSeal::new(spec, &readings)),
             Err(e) => Err(format!("store failed when the revision was sealed: {e}")),
         };

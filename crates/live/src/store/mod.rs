@@ -108,15 +108,17 @@ pub trait ReadingStore: Send + Sync {
         from: Millis,
         to: Millis,
     ) -> impl Future<Output = Result<Vec<Reading>, StoreError>> + Send {
-        async move {
-            let mut chunks = self.query_chunks(stations, from, to, DEFAULT_CHUNK).await?;
-            let mut all = Vec::new();
-            while let Some(chunk) = chunks.next_chunk().await? {
-                all.extend(chunk);
-            }
-            Ok(all)
-        }
+        async move { all_chunks(self.query_chunks(stations, from, to, DEFAULT_CHUNK).await?).await }
     }
+}
+
+/// Every reading of a query's chunks, in one vector.
+pub async fn all_chunks<C: ReadingChunks>(mut chunks: C) -> Result<Vec<Reading>, StoreError> {
+    let mut all = Vec::new();
+    while let Some(chunk) = chunks.next_chunk().await? {
+        all.extend(chunk);
+    }
+    Ok(all)
 }
 
 /// A query's answer, read chunk by chunk.

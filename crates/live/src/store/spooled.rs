@@ -34,7 +34,7 @@
 use super::error::StoreError;
 use super::spool::Spool;
 use super::with_spooled::WithSpooled;
-use super::{ReadingStore, Rejected, WriteReport};
+use super::{all_chunks, ReadingStore, Rejected, WriteReport, DEFAULT_CHUNK};
 use crate::backoff::Backoff;
 use crate::blocking::locked;
 use riverwatch_engine::time::Millis;
@@ -101,10 +101,12 @@ impl<S: ReadingStore + 'static> SpooledStore<S> {
     /// hold them once the spool has drained: the store's [`ReadingStore::query_chunks`] with
     /// the spool's readings of the window merged in ([`WithSpooled`]; a point held by both is
     /// the spooled one). The start-up replay reads this, so the readings a previous process
-    /// spooled and did not drain are fed too. The spool is read first, so a batch the drain
-    /// moves meanwhile is found twice (merged into one point), never missed; but a point
-    /// drained and then written anew directly in that moment would come back with its
-    /// spooled value: meant for start-up, before the drain runs.
+    /// spooled and did not drain are fed too, and the leads stage reads the evidence the
+    /// engine stage's cache does not hold with it (while a spool drains, the store alone lacks
+    /// readings the service made durable). The spool is read first, so a batch the drain moves
+    /// meanwhile is found twice (merged into one point), never missed; but a point drained and
+    /// then written anew directly in that moment (the spool just emptied, the same station,
+    /// parameter and time re-sent with another value) would come back with its spooled value.
     pub async fn query_chunks(
         &self,
         stations: &[StationId],
@@ -135,6 +137,16 @@ impl<S: ReadingStore + 'static> SpooledStore<S> {
             .query_chunks(stations, from, to, chunk_size)
             .await?;
         Ok(WithSpooled::new(chunks, spooled))
+    }
+
+    /// [`SpooledStore::query_chunks`], every reading in one vector.
+    pub async fn query(
+        &self,
+        stations: &[StationId],
+        from: Millis,
+        to: Millis,
+    ) -> Result<Vec<Reading>, StoreError> {
+        all_chunks(self.query_chunks(stations, from, to, DEFAULT_CHUNK).await?).await
     }
 
     /// The newest reading time the store will hold once the spool has drained: the later of
