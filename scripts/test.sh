@@ -10,6 +10,7 @@ command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mos
 command -v mosquitto_pub >/dev/null 2>&1 || need+=(mosquitto-clients)
 command -v influxd >/dev/null 2>&1 || need+=(influxdb)
 command -v influx >/dev/null 2>&1 || need+=(influxdb-client)
+command -v pkill >/dev/null 2>&1 || need+=(procps)
 # The web page's end-to-end test (tests/it/web.rs): Debian's Chromium, driven from Node.
 [ -x /usr/bin/chromium ] || need+=(chromium)
 # …and a Chinese font, so the page's screenshots are readable.

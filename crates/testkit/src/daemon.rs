@@ -49,6 +49,16 @@ impl Daemon {
         Ok(Self { guard, pipe })
     }
 
+    /// Sends `signal` (a `kill` signal name: `STOP`, `CONT`…) to the server.
+    pub fn signal(&self, signal: &str) {
+        let sent = Command::new("pkill")
+            .arg(format!("-{signal}"))
+            .arg("-P")
+            .arg(self.guard.id().to_string())
+            .status();
+        assert!(sent.is_ok_and(|s| s.success()), "SIG{signal} not delivered");
+    }
+
     /// Stops the server and waits until it has exited.
     pub fn stop(mut self) {
         self.shutdown();

@@ -82,6 +82,21 @@ impl Influx {
         }
     }
 
+    /// Freezes the server (SIGSTOP): connections stay open, nothing is answered — a hung
+    /// InfluxDB. [`Influx::resume`] thaws it.
+    pub fn pause(&self) {
+        if let Some(d) = &self.daemon {
+            d.signal("STOP");
+        }
+    }
+
+    /// Lets a paused server go on (SIGCONT).
+    pub fn resume(&self) {
+        if let Some(d) = &self.daemon {
+            d.signal("CONT");
+        }
+    }
+
     /// Starts the server again on the same ports with the same data directory.
     pub fn restart(&mut self) {
         self.stop();

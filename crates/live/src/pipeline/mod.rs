@@ -86,7 +86,7 @@ pub(crate) struct Stored {
 }
 
 /// A lead revision the engine produced, with what its seal records about how it was made.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct LeadRevision {
     pub lead: Lead,
     /// When the message that completed it arrived (`None` during the start-up replay).
