@@ -180,6 +180,37 @@ fn late_readings_are_reordered_within_the_lateness_and_counted_beyond() {
 }
 
 #[test]
+fn a_late_reading_queues_after_the_earlier_arrivals_at_its_time() {
+    // The reordering queue keeps arrival order among readings of one time: the first pH at
+    // step 5 is judged, the second (impossible, and late: it arrives after step 6) is the
+    // duplicate. Were it put first, it would be judged and raise a range finding. Steps 0–6
+    // are released by step 8 (10 minutes of lateness); 7 and 8 are still held.
+    let mut engine = Engine::new(Arc::new(Config::embedded())).keep_findings(true);
+    let mut out = Output::default();
+    let mut push = |i: i64, value: f64| {
+        let r = Reading {
+            station: "X".into(),
+            parameter: "ph".into(),
+            time: t0() + i * STEP,
+            value,
+            flag: DataFlag::N,
+        };
+        engine.push(&r, &mut out);
+    };
+    for i in 0..=6 {
+        push(i, 7.5 + 0.01 * noise(i as u64));
+    }
+    push(5, 20.0);
+    // Released by the next readings, not by `finish` (which sorts what is left on its own).
+    for i in 7..=8 {
+        push(i, 7.5 + 0.01 * noise(i as u64));
+    }
+    let st = engine.stats();
+    assert_eq!((st.judged, st.duplicates), (7, 1));
+    assert!(out.findings.iter().all(|f| f.detector != DetectorId::Range));
+}
+
+#[test]
 fn quiet_series_raise_nothing() {
     let r = run("X", &["cond", "nh3n", "turb"], 2000, |p, i| {
         Some(quiet([400.0, 0.4, 20.0][p], i * 3 + p as i64))
