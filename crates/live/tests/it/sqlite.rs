@@ -88,3 +88,40 @@ async fn non_finite_values_are_refused_not_stored() {
         batch[1..].to_vec()
     );
 }
+
+/// A file made before the covering time index (with the narrower `readings_by_time`) gets the
+/// covering one at open, in its place, and reads back what it held.
+#[tokio::test]
+async fn a_file_with_the_old_time_index_gets_the_covering_one_at_open() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("r.sqlite");
+    let batch = readings(&["A", "B"], &["ph"], T0, MINUTE, 20);
+    let store = SqliteStore::open(&path).expect("open");
+    store.write(&batch).await.expect("write");
+    drop(store);
+    let indexes = || -> Vec<String> {
+        let c = rusqlite::Connection::open(&path).expect("raw");
+        let mut q = c
+            .prepare(
+                "SELECT name FROM sqlite_master WHERE type = 'index' \
+                 AND tbl_name = 'readings' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+            )
+            .expect("prepare");
+        let names = q.query_map([], |r| r.get(0)).expect("query");
+        names.collect::<Result<_, _>>().expect("names")
+    };
+    rusqlite::Connection::open(&path)
+        .expect("raw")
+        .execute_batch(
+            "DROP INDEX readings_by_time_covering;
+             CREATE INDEX readings_by_time ON readings (time_ms, station, parameter);",
+        )
+        .expect("the earlier schema");
+    assert_eq!(indexes(), ["readings_by_time"]);
+    let store = SqliteStore::open(&path).expect("reopen");
+    assert_eq!(indexes(), ["readings_by_time_covering"]);
+    assert_eq!(
+        store.query(&[], T0, T0 + DAY).await.expect("query"),
+        sorted(batch)
+    );
+}
