@@ -1,6 +1,6 @@
 //! Engine stage: the core engine over durable readings, and its threshold reloads. The same
-//! [`Detector`] runs the start-up replay of the store (and spool), so live and replayed readings go through
-//! one code path (DESIGN.md, "one engine, two drivers").
+//! [`Detector`] runs the start-up replay of the store (and spool), so live and replayed
+//! readings go through one code path (DESIGN.md, "one engine, two drivers").
 //!
 //! Canonical order: the engine's output (which station's event roots a lead, hence the lead id,
 //! and how revisions are numbered) depends on the order readings of one instant are fed in. The
@@ -139,7 +139,7 @@ impl Detector {
 
     /// Wraps lead revisions just made with what their seals record: the newest reading time
     /// fed per station, the oldest fed, the config in force, and the evidence readings when
-    /// the cache covers them; the cache keeps their evidence streams for the next revisions.
+    /// the cache covers them; the cache keeps their stations' readings for the next revisions.
     pub fn revisions(&mut self, leads: &mut Vec<Lead>, at: Option<Instant>) -> Vec<LeadRevision> {
         if leads.is_empty() {
             return Vec::new();

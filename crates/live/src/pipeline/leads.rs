@@ -32,6 +32,7 @@
 //! supersede each other; different leads are independent).
 
 use super::{now_ms, LeadRevision, Outbound};
+use crate::backoff::Backoff;
 use crate::ledger::Ledger;
 use crate::metrics::{LeadLatency, Metrics};
 use crate::seal::evidence::{collect_with, EvidenceSpec};
@@ -178,9 +179,8 @@ impl LeadsStage {
         out: &mpsc::Sender<Outbound>,
     ) -> bool {
         let started = Instant::now();
-        let t = Instant::now();
         let mut inputs = self.gather(&ready.iter().collect::<Vec<_>>()).await;
-        let mut evidence = t.elapsed();
+        let mut evidence = started.elapsed();
         let mut revs = ready;
         if let Some((rev, input, took)) = read {
             revs.insert(0, rev);
@@ -279,14 +279,13 @@ impl LeadsStage {
             return Vec::new();
         }
         let batch: Vec<_> = revs.iter().map(|r| r.lead.clone()).zip(inputs).collect();
-        let mut delay = Duration::from_millis(50);
+        let mut backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(5));
         let new = loop {
             match self.ledger.record_all(batch.clone(), now_ms()).await {
                 Ok(new) => break new,
                 Err(e) => {
                     error!(error = %e, revisions = batch.len(), "lead revisions not recorded; retrying");
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(5));
+                    tokio::time::sleep(backoff.next_delay()).await;
                 }
             }
         };
