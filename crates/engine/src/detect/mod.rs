@@ -78,43 +78,23 @@ pub struct Stats {
     pub lead_revisions: u64,
 }
 
-/// One reading as a station keeps it: the station is the one holding it and the parameter a
-/// slot of its parameter table, so holding a reading back clones no names.
+/// One reading as a station keeps it: the station is the one holding it, the time that of its
+/// instant and the parameter a slot of its parameter table, so holding a reading back clones no
+/// names. `seq` is its place in the engine's arrival order.
 #[derive(Clone, Copy)]
 struct Held {
-    time: Millis,
+    seq: u64,
     slot: usize,
     value: f64,
     flag: DataFlag,
 }
 
-/// A reading held back for reordering, ordered by (time, arrival).
-struct Queued {
-    seq: u64,
-    reading: Held,
-}
-
-impl Queued {
-    fn key(&self) -> (Millis, u64) {
-        (self.reading.time, self.seq)
-    }
-}
-
-impl PartialEq for Queued {
-    fn eq(&self, other: &Self) -> bool {
-        self.key() == other.key()
-    }
-}
-impl Eq for Queued {}
-impl PartialOrd for Queued {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Queued {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.key().cmp(&other.key())
-    }
+/// A station's readings at one instant held back for reordering, in arrival order: a station
+/// sends its parameters together, so queueing, releasing and the per-instant steps of
+/// `process` are paid once for all of them.
+struct Pending {
+    time: Millis,
+    readings: Vec<Held>,
 }
 
 fn models_of(all: &[Multivariate], station: &StationId) -> Vec<usize> {
@@ -145,7 +125,8 @@ struct StationRt {
     /// The slot the next reading probably uses (stations send their parameters in a fixed
     /// order): tried before searching.
     next_slot: usize,
-    queue: VecDeque<Queued>,
+    /// Held-back instants, in time order.
+    queue: VecDeque<Pending>,
     max_time: Millis,
     /// The event time the tracks were last told of: a station sends all its parameters at one
     /// instant, and only the first of them can start an instant or find an event quiet.
@@ -178,6 +159,8 @@ pub struct Engine {
     /// The station of the previous reading: tried before hashing (feeds come in runs of one
     /// station). An index, so remembering it clones no name.
     last_station: usize,
+    /// Emptied reading lists of released instants, reused for new ones.
+    spare: Vec<Vec<Held>>,
     multivariate: Vec<Multivariate>,
 }
 
@@ -200,6 +183,7 @@ impl Engine {
             keep_findings: false,
             keep_scores: false,
             last_station: usize::MAX,
+            spare: vec![],
             multivariate: vec![],
         }
     }
@@ -381,29 +365,49 @@ impl Engine {
     pub fn push(&mut self, r: &Reading, out: &mut Output) {
         let si = self.station_index(&r.station);
         let lateness = self.cfg.thresholds.engine.allowed_lateness;
+        self.seq += 1;
         let st = &mut self.stations[si];
         st.max_time = st.max_time.max(r.time);
         let held = Held {
-            time: r.time,
+            seq: self.seq,
             slot: Self::param_slot(st, &r.parameter),
             value: r.value,
             flag: r.flag,
         };
         if lateness == 0 {
-            self.process(si, held, out);
+            self.process(si, r.time, &[held], out);
             return;
         }
-        self.seq += 1;
-        let q = Queued {
-            seq: self.seq,
-            reading: held,
+        // Kept in time order; a reading at a held instant joins it after the earlier arrivals.
+        // In-order arrivals (nearly all) join or open the instant at the back.
+        let at = match st.queue.back_mut() {
+            Some(b) if b.time == r.time => {
+                b.readings.push(held);
+                None
+            }
+            Some(b) if b.time < r.time => Some(st.queue.len()),
+            None => Some(0),
+            Some(_) => {
+                let after = st.queue.partition_point(|p| p.time <= r.time);
+                match after.checked_sub(1).map(|i| &mut st.queue[i]) {
+                    Some(p) if p.time == r.time => {
+                        p.readings.push(held);
+                        None
+                    }
+                    _ => Some(after),
+                }
+            }
         };
-        // Kept sorted; in-order arrivals (nearly all) append at the back.
-        if st.queue.back().is_none_or(|b| *b <= q) {
-            st.queue.push_back(q);
-        } else {
-            let at = st.queue.partition_point(|x| *x <= q);
-            st.queue.insert(at, q);
+        if let Some(at) = at {
+            let mut readings = self.spare.pop().unwrap_or_default();
+            readings.push(held);
+            st.queue.insert(
+                at,
+                Pending {
+                    time: r.time,
+                    readings,
+                },
+            );
         }
         let upto = st.max_time.saturating_sub(lateness);
         self.release(si, upto, out);
@@ -412,25 +416,32 @@ impl Engine {
     fn release(&mut self, si: usize, upto: Millis, out: &mut Output) {
         loop {
             let queue = &mut self.stations[si].queue;
-            if queue.front().is_none_or(|q| q.reading.time > upto) {
+            if queue.front().is_none_or(|p| p.time > upto) {
                 return;
             }
-            let Some(q) = queue.pop_front() else { return };
-            self.process(si, q.reading, out);
+            let Some(mut p) = queue.pop_front() else {
+                return;
+            };
+            self.process(si, p.time, &p.readings, out);
+            p.readings.clear();
+            self.spare.push(p.readings);
         }
     }
 
     /// Ends the input: releases queued readings, closes every open event and finalises leads.
     pub fn finish(&mut self, out: &mut Output) {
-        // Release what is still held back in global time order, as if it had arrived in order:
-        // station by station would let one station's last hours make the others look silent.
-        let mut held: Vec<(Queued, usize)> = vec![];
+        // Release what is still held back in global (time, arrival) order, as if it had
+        // arrived in order: station by station would let one station's last hours make the
+        // others look silent.
+        let mut held: Vec<(Millis, Held, usize)> = vec![];
         for (si, st) in self.stations.iter_mut().enumerate() {
-            held.extend(st.queue.drain(..).map(|q| (q, si)));
+            for p in st.queue.drain(..) {
+                held.extend(p.readings.iter().map(|h| (p.time, *h, si)));
+            }
         }
-        held.sort_by(|a, b| a.0.cmp(&b.0));
-        for (q, si) in held {
-            self.process(si, q.reading, out);
+        held.sort_by_key(|(t, h, _)| (*t, h.seq));
+        for (t, h, si) in held {
+            self.process(si, t, &[h], out);
         }
         for si in 0..self.stations.len() {
             for kind in [TrackKind::Water, TrackKind::Monitoring] {
@@ -460,25 +471,32 @@ impl Engine {
         i
     }
 
-    fn process(&mut self, si: usize, r: Held, out: &mut Output) {
-        if r.time > self.watermark {
-            self.watermark = r.time;
+    /// Judges a station's readings at instant `t`, in order.
+    fn process(&mut self, si: usize, t: Millis, readings: &[Held], out: &mut Output) {
+        if t > self.watermark {
+            self.watermark = t;
             if self.watermark >= self.next_sweep {
                 self.sweep(out);
                 self.next_sweep = self.watermark + SWEEP_EVERY;
             }
         }
+        for &r in readings {
+            self.judge(si, t, r, out);
+        }
+    }
+
+    fn judge(&mut self, si: usize, t: Millis, r: Held, out: &mut Output) {
         let idx = self.slot_stream(si, r.slot);
         let st = &self.stations[si];
         let maintenance = st
             .cfg
             .as_ref()
-            .is_some_and(|s| s.in_maintenance(st.params[r.slot].0.as_str(), r.time));
+            .is_some_and(|s| s.in_maintenance(st.params[r.slot].0.as_str(), t));
         self.buf.clear();
         let stream = &mut self.streams[idx];
         let had_history = stream.has_history();
         let ctx = Context { maintenance };
-        let (adm, score) = stream.observe(r.time, r.value, r.flag, &ctx, &mut self.buf);
+        let (adm, score) = stream.observe(t, r.value, r.flag, &ctx, &mut self.buf);
         match adm {
             Admission::Duplicate => self.stats.duplicates += 1,
             Admission::Late => self.stats.late += 1,
@@ -490,7 +508,7 @@ impl Engine {
                 let st = &self.stations[si];
                 if self.keep_scores {
                     out.scores.push(Score {
-                        time: r.time,
+                        time: t,
                         station: st.id.clone(),
                         parameter: st.params[r.slot].0.clone(),
                         score,
@@ -501,10 +519,10 @@ impl Engine {
                     let parameter = &st.params[r.slot].0;
                     for &m in &st.models {
                         let buf = &mut self.buf;
-                        self.multivariate[m].observe(parameter, r.time, r.value, &cfg, buf);
+                        self.multivariate[m].observe(parameter, t, r.value, &cfg, buf);
                     }
                 }
-                self.next_instant(si, r.time, out);
+                self.next_instant(si, t, out);
                 // Nearly every reading finds nothing: route (and move the buffer) only then.
                 if !self.buf.is_empty() {
                     let interval = self.streams[idx].interval().unwrap_or(0);

@@ -211,6 +211,53 @@ fn a_late_reading_queues_after_the_earlier_arrivals_at_its_time() {
 }
 
 #[test]
+fn held_instants_release_in_time_order_with_every_parameter() {
+    // A station's readings are held per instant. Arrivals within the lateness that open an
+    // instant between held ones, or join one that is not the newest, must still be judged in
+    // time order, each instant's parameters in arrival order: the scores come out in that
+    // order, and a misplaced reading would be skipped as late.
+    let mut engine = Engine::new(Arc::new(Config::embedded())).keep_scores(true);
+    let mut out = Output::default();
+    let arrivals = [
+        (0, "cond"),
+        (2, "cond"),
+        (0, "nh3n"),
+        (1, "nh3n"), // opens an instant before the held one at 2
+        (2, "nh3n"),
+        (1, "cond"), // joins the instant at 1, which is not the newest
+        (5, "cond"),
+    ];
+    for (step, p) in arrivals {
+        let r = Reading {
+            station: "X".into(),
+            parameter: p.into(),
+            time: t0() + step * STEP,
+            value: 1.0,
+            flag: DataFlag::N,
+        };
+        engine.push(&r, &mut out);
+    }
+    engine.finish(&mut out);
+    let order: Vec<(i64, &str)> = out
+        .scores
+        .iter()
+        .map(|s| ((s.time - t0()) / STEP, s.parameter.as_str()))
+        .collect();
+    let expected = [
+        (0, "cond"),
+        (0, "nh3n"),
+        (1, "nh3n"),
+        (1, "cond"),
+        (2, "cond"),
+        (2, "nh3n"),
+        (5, "cond"),
+    ];
+    assert_eq!(order, expected);
+    let st = engine.stats();
+    assert_eq!((st.judged, st.late, st.duplicates), (7, 0, 0));
+}
+
+#[test]
 fn quiet_series_raise_nothing() {
     let r = run("X", &["cond", "nh3n", "turb"], 2000, |p, i| {
         Some(quiet([400.0, 0.4, 20.0][p], i * 3 + p as i64))
