@@ -217,6 +217,7 @@ impl Stream {
         }
         self.last_time = Some(t);
         self.silent_reported = None;
+        self.window.touch();
         let first = out.len();
         self.judge(t, v, flag, ctx, out);
         let score = out[first..].iter().map(|f| f.score).fold(0.0, f64::max);
