@@ -379,7 +379,8 @@ impl Engine {
             return;
         }
         // Kept in time order; a reading at a held instant joins it after the earlier arrivals.
-        // In-order arrivals (nearly all) join or open the instant at the back.
+        // In-order arrivals (nearly all) join or open the instant at the back. `at`: where a
+        // new instant goes; none when the reading joined a held one.
         let at = match st.queue.back_mut() {
             Some(b) if b.time == r.time => {
                 b.readings.push(held);
