@@ -7,7 +7,7 @@
 //! a decision, so it is shared state, not a channel between stages.
 
 use riverwatch_engine::time::Millis;
-use riverwatch_engine::StationId;
+use riverwatch_engine::{Reading, StationId};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -72,10 +72,17 @@ impl Health {
         self.inner.ready.store(true, Ordering::Relaxed);
     }
 
-    pub(crate) fn saw(&self, station: &StationId, time: Millis) {
+    /// Notes each reading's station as seen up to the reading's time (one lock for them all).
+    pub(crate) fn saw(&self, readings: &[Reading]) {
         if let Ok(mut m) = self.inner.last_seen.lock() {
-            let t = m.entry(station.clone()).or_insert(time);
-            *t = (*t).max(time);
+            for r in readings {
+                match m.get_mut(&r.station) {
+                    Some(t) => *t = (*t).max(r.time),
+                    None => {
+                        m.insert(r.station.clone(), r.time);
+                    }
+                }
+            }
         }
     }
 }

@@ -508,10 +508,9 @@ async fn probe_once(store: &SpooledStore<AnyStore>, health: &Health, metrics: &M
         }
     }
     health.set_store_reachable(up);
-    if let Ok((batches, bytes)) = store.spooled().await {
-        metrics.spool_batches.set(batches as i64);
-        metrics.spool_bytes.set(bytes as i64);
-    }
+    let (batches, bytes) = store.spooled();
+    metrics.spool_batches.set(batches as i64);
+    metrics.spool_bytes.set(bytes as i64);
 }
 
 /// Replays the spool into the store; readings the store refuses become dead letters.

@@ -31,7 +31,7 @@ use crate::seal::evidence::EvidenceSpec;
 use riverwatch_engine::config::Stations;
 use riverwatch_engine::detect::Stats;
 use riverwatch_engine::time::Millis;
-use riverwatch_engine::{Config, Engine, Lead, Output, ParamId, Reading, StationId};
+use riverwatch_engine::{Config, DataFlag, Engine, Lead, Output, ParamId, Reading, StationId};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,8 +42,8 @@ use tracing::{debug, error, info};
 /// The engine with the service's bookkeeping around it.
 pub(crate) struct Detector {
     engine: Engine,
-    /// Readings waiting for their turn, in the order they will be fed.
-    held: BTreeMap<(Millis, StationId, ParamId), Reading>,
+    /// Readings waiting for their turn (value and flag by point), in the order they will be fed.
+    held: BTreeMap<(Millis, StationId, ParamId), (f64, DataFlag)>,
     /// Newest reading time seen.
     newest: Millis,
     lateness: Millis,
@@ -88,19 +88,28 @@ impl Detector {
     /// lead revisions they produced to `leads`.
     pub fn push(&mut self, readings: &[Reading], leads: &mut Vec<Lead>) {
         let covered = self.recent.covered_from();
+        self.health.saw(readings);
         for r in readings {
-            self.health.saw(&r.station, r.time);
             self.newest = self.newest.max(r.time);
             self.recent.insert(r);
-            self.held
-                .insert((r.time, r.station.clone(), r.parameter.clone()), r.clone());
+            self.held.insert(
+                (r.time, r.station.clone(), r.parameter.clone()),
+                (r.value, r.flag),
+            );
         }
         let upto = self.newest.saturating_sub(self.lateness);
         while let Some(entry) = self.held.first_entry() {
             if entry.key().0 > upto {
                 break;
             }
-            let r = entry.remove();
+            let ((time, station, parameter), (value, flag)) = entry.remove_entry();
+            let r = Reading {
+                station,
+                parameter,
+                time,
+                value,
+                flag,
+            };
             self.fed_from = Some(self.fed_from.map_or(r.time, |t| t.min(r.time)));
             match self.fed.get_mut(&r.station) {
                 Some(t) => *t = (*t).max(r.time),

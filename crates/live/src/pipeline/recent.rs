@@ -6,9 +6,10 @@
 //! It holds what the store holds, as far as this service made it durable: every reading that
 //! reaches the engine stage has been stored or spooled (see `pipeline`), and it goes in here as
 //! it arrives — before the engine's reorder hold-back, so held-back readings count, as they do
-//! in the store. Per stream (station, parameter), a time-ordered map time → (value, flag); a
-//! reading re-sent for the same station, parameter and time replaces the one held, the identity
-//! rule of InfluxDB and of the SQLite store.
+//! in the store. Per stream (station, parameter), the readings sorted by time in a deque — they
+//! mostly arrive in time order, so a reading is usually appended and old ones leave from the
+//! front; a reading re-sent for the same station, parameter and time replaces the one held, the
+//! identity rule of InfluxDB and of the SQLite store.
 //!
 //! It is bounded by reading time, not by count or wall clock: it keeps the readings no older
 //! than [`HORIZON`] behind the newest reading time it was given, so a burst of old data or a
@@ -34,14 +35,15 @@ use crate::seal::evidence::EvidenceSpec;
 use crate::store::reading_order;
 use riverwatch_engine::time::{Millis, DAY, HOUR};
 use riverwatch_engine::{DataFlag, ParamId, Reading, StationId};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{HashMap, VecDeque};
 
 /// Reading time kept behind the newest reading. A revision's evidence starts `EVIDENCE_MARGIN`
 /// (12 h) before its window, and its window reaches the newest reading the engine had fed, so
 /// three days serve every new lead whose events began up to two and a half days ago (longer
 /// ones are kept by [`Recent::keep`]) and cover the default start-up replay (2 d). For the
 /// simulated network (14 stations, 69 readings every 5 minutes) that is about 60,000 readings
-/// in 3 MB (measured: 49 bytes a reading, the per-stream B-trees included).
+/// in under 3 MB (24 bytes a reading in its stream's deque, up to twice that while a deque's
+/// capacity runs ahead of it; B-trees took 49).
 pub(crate) const HORIZON: Millis = 3 * DAY;
 
 /// The shipped `evidence_keep`, for tests.
@@ -52,8 +54,51 @@ pub(crate) const KEEP: std::time::Duration = std::time::Duration::from_secs(30 *
 /// step instead of a check per reading.
 const SWEEP_STEP: Millis = HOUR;
 
-/// One stream's readings by time.
-type Stream = BTreeMap<Millis, (f64, DataFlag)>;
+/// One stream's readings, sorted by time, one per time.
+#[derive(Default)]
+struct Stream(VecDeque<(Millis, f64, DataFlag)>);
+
+impl Stream {
+    /// Adds a reading, or replaces the one at its time; true when added.
+    fn put(&mut self, time: Millis, value: f64, flag: DataFlag) -> bool {
+        if self.0.back().is_none_or(|last| last.0 < time) {
+            self.0.push_back((time, value, flag));
+            return true;
+        }
+        let at = self.first_at(time);
+        match self.0.get_mut(at) {
+            Some(held) if held.0 == time => {
+                *held = (time, value, flag);
+                false
+            }
+            _ => {
+                self.0.insert(at, (time, value, flag));
+                true
+            }
+        }
+    }
+
+    /// Index of the first reading at or after `time`.
+    fn first_at(&self, time: Millis) -> usize {
+        self.0.partition_point(|r| r.0 < time)
+    }
+
+    /// Drops the readings before `time`.
+    fn drop_before(&mut self, time: Millis) {
+        let n = self.first_at(time);
+        self.0.drain(..n);
+    }
+
+    /// The readings with `from <= time <= until`.
+    fn between(
+        &self,
+        from: Millis,
+        until: Millis,
+    ) -> impl Iterator<Item = &(Millis, f64, DataFlag)> {
+        let end = self.0.partition_point(|r| r.0 <= until);
+        self.0.range(self.first_at(from).min(end)..end)
+    }
+}
 
 /// One station's streams, and since when it holds all of that station's readings.
 struct Station {
@@ -138,7 +183,7 @@ impl Recent {
             Some(s) => s,
             None => station.params.entry(r.parameter.clone()).or_default(),
         };
-        if stream.insert(r.time, (r.value, r.flag)).is_none() {
+        if stream.put(r.time, r.value, r.flag) {
             self.len += 1;
         }
         if r.time > self.newest {
@@ -191,11 +236,11 @@ impl Recent {
             if keep > station.from {
                 station.from = keep;
                 station.params.retain(|_, stream| {
-                    *stream = stream.split_off(&keep);
-                    !stream.is_empty()
+                    stream.drop_before(keep);
+                    !stream.0.is_empty()
                 });
             }
-            len += station.params.values().map(BTreeMap::len).sum::<usize>();
+            len += station.params.values().map(|s| s.0.len()).sum::<usize>();
             !station.params.is_empty() || station.from < cut
         });
         self.len = len;
@@ -224,8 +269,8 @@ impl Recent {
                 };
                 out.extend(
                     stream
-                        .range(spec.from..=cut.until)
-                        .map(|(t, (value, flag))| Reading {
+                        .between(spec.from, cut.until)
+                        .map(|(t, value, flag)| Reading {
                             station: station.clone(),
                             parameter: parameter.clone(),
                             time: *t,
@@ -273,6 +318,31 @@ mod tests {
             .evidence(&spec(1_000, &[("DL03", 2_000)], &["nh3n"]))
             .expect("covered");
         assert_eq!(got, vec![again, r("DL03", "nh3n", 2_000, 0.6)]);
+    }
+
+    #[test]
+    fn a_stream_keeps_late_readings_in_time_order() {
+        let n = DataFlag::default();
+        let mut s = Stream::default();
+        for (t, v) in [(30, 3.0), (10, 1.0), (50, 5.0), (20, 2.0), (40, 4.0)] {
+            assert!(s.put(t, v, n), "{t} added");
+        }
+        assert!(
+            !s.put(20, 2.5, n),
+            "a second reading at 20 replaces the first"
+        );
+        let times = |s: &Stream, from, until| -> Vec<(Millis, f64)> {
+            s.between(from, until).map(|r| (r.0, r.1)).collect()
+        };
+        assert_eq!(
+            times(&s, 0, 100),
+            [(10, 1.0), (20, 2.5), (30, 3.0), (40, 4.0), (50, 5.0)]
+        );
+        assert_eq!(times(&s, 20, 40), [(20, 2.5), (30, 3.0), (40, 4.0)]);
+        assert_eq!(times(&s, 21, 39), [(30, 3.0)]);
+        assert_eq!(times(&s, 40, 20), []);
+        s.drop_before(30);
+        assert_eq!(times(&s, 0, 100), [(30, 3.0), (40, 4.0), (50, 5.0)]);
     }
 
     #[test]

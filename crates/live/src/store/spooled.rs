@@ -31,7 +31,7 @@
 //! request that failed after part of it was stored) overwrites the same points with the same
 //! values.
 
-use super::error::StoreError;
+use super::error::{SpoolError, StoreError};
 use super::spool::Spool;
 use super::with_spooled::WithSpooled;
 use super::{all_chunks, ReadingStore, Rejected, WriteReport, DEFAULT_CHUNK};
@@ -40,6 +40,7 @@ use crate::blocking::locked;
 use riverwatch_engine::time::Millis;
 use riverwatch_engine::{Reading, StationId};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, Notify};
 use tokio_util::sync::CancellationToken;
@@ -58,6 +59,7 @@ pub enum Durable {
 pub struct SpooledStore<S> {
     inner: Arc<S>,
     spool: Arc<Mutex<Spool>>,
+    level: Arc<Level>,
     wake: Arc<Notify>,
     answered: Arc<Notify>,
 }
@@ -67,6 +69,7 @@ impl<S> Clone for SpooledStore<S> {
         Self {
             inner: Arc::clone(&self.inner),
             spool: Arc::clone(&self.spool),
+            level: Arc::clone(&self.level),
             wake: Arc::clone(&self.wake),
             answered: Arc::clone(&self.answered),
         }
@@ -84,9 +87,12 @@ impl<S: ReadingStore + 'static> SpooledStore<S> {
                 "spool holds batches from a previous run"
             );
         }
+        let level = Arc::new(Level::default());
+        level.mirror(&spool);
         Ok(Self {
             inner: Arc::new(inner),
             spool: Arc::new(Mutex::new(spool)),
+            level,
             wake: Arc::new(Notify::new()),
             answered: Arc::new(Notify::new()),
         })
@@ -171,10 +177,24 @@ impl<S: ReadingStore + 'static> SpooledStore<S> {
         Ok(())
     }
 
-    /// Batches and bytes waiting in the spool.
-    pub async fn spooled(&self) -> Result<(u64, u64), StoreError> {
-        locked(&self.spool, |s| {
-            Ok::<_, StoreError>((s.records(), s.bytes()))
+    /// Batches and bytes waiting in the spool, as of its last change (no lock, no disk).
+    pub fn spooled(&self) -> (u64, u64) {
+        (
+            self.level.records.load(Ordering::Acquire),
+            self.level.bytes.load(Ordering::Acquire),
+        )
+    }
+
+    /// Runs `f` on the spool in the blocking pool, then mirrors its level.
+    async fn change<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Spool) -> Result<R, SpoolError> + Send + 'static,
+    ) -> Result<R, StoreError> {
+        let level = Arc::clone(&self.level);
+        locked(&self.spool, move |s| {
+            let r = f(s).map_err(StoreError::from);
+            level.mirror(s);
+            r
         })
         .await
     }
@@ -185,7 +205,7 @@ impl<S: ReadingStore + 'static> SpooledStore<S> {
         if batch.is_empty() {
             return Ok(Durable::Stored(WriteReport::default()));
         }
-        if self.spooled().await?.1 == 0 {
+        if self.spooled().1 == 0 {
             match self.inner.write(batch).await {
                 Ok(report) => return Ok(Durable::Stored(report)),
                 Err(e) if e.is_bad_data() => return Err(e),
@@ -193,10 +213,7 @@ impl<S: ReadingStore + 'static> SpooledStore<S> {
             }
         }
         let owned = batch.to_vec();
-        locked(&self.spool, move |s| {
-            s.append(&owned).map_err(StoreError::from)
-        })
-        .await?;
+        self.change(move |s| s.append(&owned)).await?;
         self.wake.notify_one();
         Ok(Durable::Spooled)
     }
@@ -211,7 +228,7 @@ impl<S: ReadingStore + 'static> SpooledStore<S> {
         mut backoff: Backoff,
     ) {
         loop {
-            let head = locked(&self.spool, |s| s.peek().map_err(StoreError::from)).await;
+            let head = self.change(Spool::peek).await;
             let batch = match head {
                 Ok(Some(batch)) => batch,
                 Ok(None) => {
@@ -255,7 +272,7 @@ impl<S: ReadingStore + 'static> SpooledStore<S> {
                     warn!("dead-letter channel closed; refused reading only logged");
                 }
             }
-            if let Err(e) = locked(&self.spool, |s| s.pop().map_err(StoreError::from)).await {
+            if let Err(e) = self.change(Spool::pop).await {
                 error!(error = %e, "spool head not advanced; the batch will be replayed");
                 if self.wait(&cancel, &mut backoff).await {
                     return;
@@ -271,5 +288,19 @@ impl<S: ReadingStore + 'static> SpooledStore<S> {
             _ = tokio::time::sleep(backoff.next_delay()) => false,
             _ = self.answered.notified() => false,
         }
+    }
+}
+
+/// The spool's batches and bytes, updated under its lock after every change.
+#[derive(Default)]
+struct Level {
+    records: AtomicU64,
+    bytes: AtomicU64,
+}
+
+impl Level {
+    fn mirror(&self, spool: &Spool) {
+        self.records.store(spool.records(), Ordering::Release);
+        self.bytes.store(spool.bytes(), Ordering::Release);
     }
 }

@@ -50,7 +50,7 @@ async fn restart(
     let service = Service::start(cfg, Config::embedded(), None).await.unwrap();
     let (h, cancel, run) = run_subscribed(service).await;
     let drained = eventually_async(Duration::from_secs(10), || async {
-        (h.store.spooled().await.ok()?.0 == 0).then_some(())
+        (h.store.spooled().0 == 0).then_some(())
     })
     .await;
     assert!(drained.is_some(), "the spool did not drain");
