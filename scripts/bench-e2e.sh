@@ -27,7 +27,9 @@
 # days, whose evidence reaches back past the evidence cache's 3 days and is read from InfluxDB.
 # BASELINE_DROP_KEYS: riverwatch.toml keys the baseline predates, left out of its config
 # (default none; e.g. "writes_in_flight" for a binary older than store.writes_in_flight, which
-# refuses unknown keys).
+# refuses unknown keys). GZIP sets riverwatch's store.influx.gzip ("always", "never", "auto";
+# default: as config/riverwatch.toml has it). RW_WORKERS sets riverwatch's async worker threads
+# (TOKIO_WORKER_THREADS, for `riverwatch run` only; default: one per core).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -151,11 +153,12 @@ rw_step() { # rate [latency] → sets step_pass, prints one result line ($RUN, n
     -e "s|^db = .*|db = \"$tag\"|" \
     -e "s|^listen = .*|listen = \"127.0.0.1:$http\"|" \
     "$root/config/riverwatch.toml" >"$cfg/riverwatch.toml"
+  if [ -n "${GZIP:-}" ]; then sed -i "s|^gzip = .*|gzip = \"$GZIP\"|" "$cfg/riverwatch.toml"; fi
   if [ "$LABEL" = baseline ]; then
     for k in $BASELINE_DROP_KEYS; do sed -i "/^$k = /d" "$cfg/riverwatch.toml"; done
   fi
   curl -s -XPOST "$ix/query" --data-urlencode "q=CREATE DATABASE $tag" >/dev/null
-  RUST_LOG=info "$RUN" run --config "$cfg" >"$cfg/riverwatch.log" 2>&1 &
+  RUST_LOG=info env ${RW_WORKERS:+TOKIO_WORKER_THREADS=$RW_WORKERS} "$RUN" run --config "$cfg" >"$cfg/riverwatch.log" 2>&1 &
   local rw_pid=$!; pids+=("$rw_pid")
   wait_for 30 curl -sf "http://127.0.0.1:$http/readyz" || { say "riverwatch did not become ready:"; cat "$cfg/riverwatch.log" >&2; exit 1; }
   local r0 m0 i0 t0 pub t1 stored t2 count cpu_rw warm_pid=

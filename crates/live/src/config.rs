@@ -672,7 +672,7 @@ mod tests {
             let text = DEFAULT_TOML
                 .replace("kind = \"sqlite\"", "kind = \"influx\"")
                 .replace("\"http://127.0.0.1:8086\"", &format!("\"{url}\""))
-                .replace("gzip = \"always\"", &format!("gzip = \"{mode}\""));
+                .replace("gzip = \"auto\"", &format!("gzip = \"{mode}\""));
             match ServiceConfig::parse("rw.toml", &text, &|_| None).map(|c| c.store.kind) {
                 Ok(StoreKind::Influx(i)) => Ok(i.gzip),
                 Ok(StoreKind::Sqlite(_)) => panic!("influx expected"),
