@@ -27,8 +27,8 @@
 # days, whose evidence reaches back past the evidence cache's 3 days and is read from InfluxDB.
 # BASELINE_DROP_KEYS: riverwatch.toml keys the baseline predates, left out of its config
 # (default none; e.g. "writes_in_flight" for a binary older than store.writes_in_flight, which
-# refuses unknown keys). GZIP sets riverwatch's store.influx.gzip ("always", "never", "auto";
-# default: as config/riverwatch.toml has it). RW_WORKERS sets riverwatch's async worker threads
+# refuses unknown keys). RW_TOML_SED: a sed script applied to riverwatch.toml for both
+# binaries, e.g. 's|^linger = .*|linger = "0s"|' or 's|^gzip = .*|gzip = "always"|'. RW_WORKERS sets riverwatch's async worker threads
 # (TOKIO_WORKER_THREADS, for `riverwatch run` only; default: one per core).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -153,7 +153,7 @@ rw_step() { # rate [latency] → sets step_pass, prints one result line ($RUN, n
     -e "s|^db = .*|db = \"$tag\"|" \
     -e "s|^listen = .*|listen = \"127.0.0.1:$http\"|" \
     "$root/config/riverwatch.toml" >"$cfg/riverwatch.toml"
-  if [ -n "${GZIP:-}" ]; then sed -i "s|^gzip = .*|gzip = \"$GZIP\"|" "$cfg/riverwatch.toml"; fi
+  if [ -n "${RW_TOML_SED:-}" ]; then sed -i "$RW_TOML_SED" "$cfg/riverwatch.toml"; fi
   if [ "$LABEL" = baseline ]; then
     for k in $BASELINE_DROP_KEYS; do sed -i "/^$k = /d" "$cfg/riverwatch.toml"; done
   fi
@@ -183,11 +183,12 @@ rw_step() { # rate [latency] → sets step_pass, prints one result line ($RUN, n
   local cpu_mq cpu_ix; cpu_mq=$(cpu_pct "$m0" "$(cpu_ticks "$mq_pid")" "$wall"); cpu_ix=$(cpu_pct "$i0" "$(cpu_ticks "$ix_pid")" "$wall")
   local rss hwm; rss=$(awk '/VmRSS/ {print $2}' "/proc/$rw_pid/status"); hwm=$(awk '/VmHWM/ {print $2}' "/proc/$rw_pid/status")
   count=$(count_db "$tag")
+  local writes; writes=$(metric riverwatch_store_write_seconds_count)
   verdict "$rate" "$pub" "$want" "$count" "$lag"
-  printf '   %-10s %6d msg/s: published %d msgs (%s msg/s), readings %d, in InfluxDB %d, last stored %ss after the last publish -> %s | CPU riverwatch %s%% mosquitto %s%% influxd %s%% publisher %ss | RSS %d MiB (peak %d) | load %s\n' \
+  printf '   %-10s %6d msg/s: published %d msgs (%s msg/s), readings %d, in InfluxDB %d, last stored %ss after the last publish -> %s | CPU riverwatch %s%% mosquitto %s%% influxd %s%% publisher %ss | %s writes of %s readings | RSS %d MiB (peak %d) | load %s\n' \
     "$LABEL" "$rate" "$(json "$pub" .messages)" "$(json "$pub" '.rate | floor')" "$want" "$count" "$lag" \
     "$([ $step_pass = 1 ] && echo PASS || echo FAIL)" "$cpu_rw" "$cpu_mq" "$cpu_ix" "$(json "$pub" .cpu_seconds)" \
-    $((rss / 1024)) $((hwm / 1024)) "$(load)" >&2
+    "${writes:-?}" "$([ "${writes:-0}" -gt 0 ] && echo $((want / writes)) || echo '?')" $((rss / 1024)) $((hwm / 1024)) "$(load)" >&2
   if [ "$step_pass" = 0 ]; then
     say "   riverwatch's log:"; sed 's/\x1b\[[0-9;]*m//g' "$cfg/riverwatch.log" | grep -v 'INFO.*\(task\|stopped\)' | tail -n 8 >&2
   fi

@@ -105,6 +105,8 @@ struct RawStore {
     batch_size: usize,
     #[serde(with = "duration_serde")]
     flush_interval: Millis,
+    #[serde(with = "duration_serde")]
+    linger: Millis,
     writes_in_flight: usize,
     spool_dir: PathBuf,
     spool_max_bytes: u64,
@@ -240,6 +242,9 @@ pub struct StoreConfig {
     pub batch_size: NonZeroUsize,
     /// Longest a reading waits for its batch.
     pub flush_interval: Duration,
+    /// How long a batch's first reading waits before the batch is written early (no message
+    /// waiting); zero writes at once.
+    pub linger: Duration,
     /// Batch writes the store stage keeps in flight at once.
     pub writes_in_flight: NonZeroUsize,
     /// Spool directory.
@@ -331,6 +336,13 @@ impl ServiceConfig {
             } else {
                 Err(bad(key, "must be longer than 0".into()))
             }
+        };
+        let linger = |ms: Millis, interval: Millis| match ms {
+            0.. if ms <= interval => Ok(Duration::from_millis(ms as u64)),
+            _ => Err(bad(
+                "store.linger",
+                "must be 0 or longer, and no longer than store.flush_interval".into(),
+            )),
         };
         let nonzero = |key: &str, n: usize| {
             NonZeroUsize::new(n).ok_or_else(|| bad(key, "must be at least 1".into()))
@@ -490,6 +502,7 @@ impl ServiceConfig {
             kind,
             batch_size: nonzero("store.batch_size", s.batch_size)?,
             flush_interval: positive("store.flush_interval", s.flush_interval)?,
+            linger: linger(s.linger, s.flush_interval)?,
             writes_in_flight: nonzero("store.writes_in_flight", s.writes_in_flight)?,
             spool_dir: s.spool_dir,
             spool_max_bytes: s.spool_max_bytes,
@@ -647,6 +660,7 @@ mod tests {
                 ("batch_size = 5000", "batch_size = 100001"),
                 "store.batch_size",
             ),
+            (("linger = \"10ms\"", "linger = \"2s\""), "store.linger"),
             (
                 ("writes_in_flight = 2", "writes_in_flight = 0"),
                 "store.writes_in_flight",

@@ -278,7 +278,11 @@ impl Service {
         tasks.spawn(
             StoreStage::new(
                 store.clone(),
-                Batcher::new(cfg.store.batch_size.get(), cfg.store.flush_interval),
+                Batcher::new(
+                    cfg.store.batch_size.get(),
+                    cfg.store.flush_interval,
+                    cfg.store.linger,
+                ),
                 cfg.store.writes_in_flight.get(),
                 acker,
                 Arc::clone(&metrics),

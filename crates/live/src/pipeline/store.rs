@@ -3,9 +3,10 @@
 //! acknowledges the batch's messages and passes their readings on to the engine.
 //!
 //! A batch is due when it is full, when its oldest reading has waited the flush interval, or
-//! as soon as no further message is waiting. The last rule matters because the broker sends
-//! at most its inflight window of unacknowledged messages: waiting for more would stall intake
-//! until the interval passes.
+//! when no further message is waiting and its oldest reading has waited `store.linger` (a few
+//! milliseconds, to gather the messages about to arrive into the same request). The last rule
+//! matters because the broker sends at most its inflight window of unacknowledged messages:
+//! waiting for more would stall intake until the interval passes.
 //!
 //! Up to `store.writes_in_flight` batches are written at once ([`Writes`]): a due batch starts
 //! as soon as a slot is free, even while another write is in flight. Starting at once rather
@@ -78,8 +79,11 @@ impl<S: ReadingStore + 'static> StoreStage<S> {
         async move {
             let mut open = true;
             loop {
+                let now = Instant::now();
                 let due = !self.pending.is_empty()
-                    && (!open || rx.is_empty() || self.batcher.is_due(Instant::now()));
+                    && (!open
+                        || (rx.is_empty() && self.batcher.has_lingered(now))
+                        || self.batcher.is_due(now));
                 if due && !self.held && self.writes.has_room() {
                     let points = points(self.batcher.readings());
                     if self.writes.clashes(&points) {
@@ -93,8 +97,9 @@ impl<S: ReadingStore + 'static> StoreStage<S> {
                 if !open && self.pending.is_empty() && self.writes.is_empty() {
                     break;
                 }
-                // A batch not yet due becomes due at its deadline at the latest.
-                let deadline = self.batcher.deadline().filter(|_| !due);
+                // A batch not yet due may become due at the end of its linger, and is due at
+                // its deadline at the latest.
+                let deadline = self.batcher.next_change(now).filter(|_| !due);
                 tokio::select! {
                     m = rx.recv(), if open && !self.batcher.is_full() => match m {
                         Some(a) => {
@@ -194,13 +199,13 @@ mod tests {
         _dir: tempfile::TempDir,
     }
 
-    /// Batches of `batch_size` readings, `in_flight` writes at once, no flush by age.
+    /// Batches of `batch_size` readings, `in_flight` writes at once, no flush by age, no linger.
     fn rig(batch_size: usize, in_flight: usize) -> Rig {
-        rig_spooling(batch_size, in_flight, 1 << 20)
+        rig_with(batch_size, in_flight, 1 << 20, Duration::ZERO)
     }
 
-    /// [`rig`] with a spool of `spool_bytes`.
-    fn rig_spooling(batch_size: usize, in_flight: usize, spool_bytes: u64) -> Rig {
+    /// [`rig`] with a spool of `spool_bytes` and an early write's `linger`.
+    fn rig_with(batch_size: usize, in_flight: usize, spool_bytes: u64, linger: Duration) -> Rig {
         let dir = tempfile::tempdir().unwrap();
         let sqlite = SqliteStore::open(&dir.path().join("readings.sqlite")).unwrap();
         let store = SpooledStore::open(
@@ -215,7 +220,7 @@ mod tests {
         let (stored_tx, stored) = mpsc::channel(64);
         let stage = StoreStage::new(
             store.clone(),
-            Batcher::new(batch_size, Duration::from_secs(60)),
+            Batcher::new(batch_size, Duration::from_secs(60), linger),
             in_flight,
             Acker::into_channel(ack_tx),
             Arc::clone(&metrics),
@@ -276,6 +281,25 @@ mod tests {
             all.iter()
                 .find(|r| r.station.as_str() == station && r.time == time)
                 .map(|r| r.value)
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn messages_within_the_linger_share_one_write_made_before_the_deadline() {
+        for (linger, writes) in [(Duration::ZERO, 2), (Duration::from_secs(1), 1)] {
+            let mut rig = rig_with(100, 2, 1 << 20, linger);
+            rig.send(1, vec![reading("DL01", T, 1.0)]).await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            rig.send(2, vec![reading("DL01", T + 10, 2.0)]).await;
+            // Well past the linger, far before the 60-s flush interval, intake still open.
+            let acked = riverwatch_testkit::eventually_async(Duration::from_secs(5), || async {
+                (rig.acks.len() == 2).then_some(())
+            })
+            .await;
+            assert!(acked.is_some(), "linger {linger:?}: both messages acked");
+            assert_eq!(rig.finished(|r| r.time).len(), writes, "linger {linger:?}");
+            let (acks, _) = rig.close().await;
+            assert_eq!(acks, [1, 2]);
         }
     }
 
@@ -366,7 +390,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_batch_neither_stored_nor_spooled_holds_back_every_later_ack() {
         // The store refuses DL09 and the spool has no room: batch 1 is retried with backoff.
-        let mut rig = rig_spooling(1, 2, 8);
+        let mut rig = rig_with(1, 2, 8, Duration::ZERO);
         rig.store.inner().set_down(Some("DL09"));
         rig.send(1, vec![reading("DL09", T, 1.0)]).await;
         rig.send(2, vec![reading("DL01", T, 2.0)]).await;
