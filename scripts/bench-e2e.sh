@@ -28,8 +28,9 @@
 # BASELINE_DROP_KEYS: riverwatch.toml keys the baseline predates, left out of its config
 # (default none; e.g. "writes_in_flight" for a binary older than store.writes_in_flight, which
 # refuses unknown keys). RW_TOML_SED: a sed script applied to riverwatch.toml for both
-# binaries, e.g. 's|^linger = .*|linger = "0s"|' or 's|^gzip = .*|gzip = "always"|'. RW_WORKERS sets riverwatch's async worker threads
-# (TOKIO_WORKER_THREADS, for `riverwatch run` only; default: one per core).
+# binaries, e.g. 's|^linger = .*|linger = "0s"|' or 's|^gzip = .*|gzip = "always"|'.
+# RW_WORKERS: riverwatch's async worker threads (TOKIO_WORKER_THREADS, for `riverwatch run`
+# only; default one per core).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD

@@ -337,12 +337,15 @@ impl ServiceConfig {
                 Err(bad(key, "must be longer than 0".into()))
             }
         };
-        let linger = |ms: Millis, interval: Millis| match ms {
-            0.. if ms <= interval => Ok(Duration::from_millis(ms as u64)),
-            _ => Err(bad(
-                "store.linger",
-                "must be 0 or longer, and no longer than store.flush_interval".into(),
-            )),
+        let linger = |ms: Millis, interval: Millis| {
+            if (0..=interval).contains(&ms) {
+                Ok(Duration::from_millis(ms as u64))
+            } else {
+                Err(bad(
+                    "store.linger",
+                    "must be 0 or longer, and no longer than store.flush_interval".into(),
+                ))
+            }
         };
         let nonzero = |key: &str, n: usize| {
             NonZeroUsize::new(n).ok_or_else(|| bad(key, "must be at least 1".into()))

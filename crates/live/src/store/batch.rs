@@ -8,8 +8,8 @@
 //! lull in the stream (at 24,000 messages/s, 10 ms made the requests 8 times fewer and larger,
 //! and InfluxDB used 40 % less CPU; BENCHMARKS.md).
 //!
-//! It holds no timer: the store stage sleeps until [`Batcher::deadline`] (time is an argument,
-//! so tests need no clock).
+//! It holds no timer: the store stage sleeps until [`Batcher::next_change`] (time is an
+//! argument, so tests need no clock).
 
 use riverwatch_engine::Reading;
 use std::time::Duration;
@@ -55,7 +55,7 @@ impl Batcher {
     }
 
     /// When the pending batch must be flushed at the latest; `None` when nothing is pending.
-    pub fn deadline(&self) -> Option<Instant> {
+    fn deadline(&self) -> Option<Instant> {
         self.since.map(|t| t + self.interval)
     }
 
